@@ -1,0 +1,107 @@
+import { z } from "zod";
+import type {
+  ConnectionTestResult,
+  ConnectorMetadata,
+  ConnectorObserver,
+  DataSource,
+  EntityDeclaration,
+  EntityDescriptor,
+  FetchOptions,
+  FetchState,
+  ResumableFetchOptions,
+} from "./types";
+
+export type {
+  ConnectionTestResult,
+  ConnectorMetadata,
+  ConnectorObserver,
+  DataRecord,
+  DataSource,
+  DataSourceSettings,
+  EntityDeclaration,
+  EntityDescriptor,
+  FetchOptions,
+  FetchProgress,
+  FetchState,
+  LogLevel,
+  RequestMetric,
+  ResumableFetchOptions,
+  Since,
+} from "./types";
+
+/** A vendor's documented request limit, the default for the shared HTTP client. */
+export interface RateLimitDefaults {
+  requestsPerSecond: number;
+  burst?: number;
+  maxConcurrentRequests?: number;
+}
+
+const silentObserver: ConnectorObserver = { log() {}, count() {} };
+
+/**
+ * The base of every connector. Subclasses give metadata, a connection test and either
+ * `fetchEntityChunk` (resumable, preferred) or `fetchEntity` (one piece). `client` is the
+ * connector's own API client; its type is the first generic parameter.
+ */
+export abstract class BaseConnector<Client = any, Config extends Record<string, any> = Record<string, any>> {
+  protected client!: Client;
+  protected observer: ConnectorObserver = silentObserver;
+
+  constructor(public readonly dataSource: DataSource<Config>) {}
+
+  abstract getMetadata(): ConnectorMetadata;
+
+  abstract testConnection(): Promise<ConnectionTestResult>;
+
+  /** Validates `dataSource.config`; mark secret fields with `secret()`. */
+  getConfigSchema(): z.ZodType {
+    return z.record(z.string(), z.unknown());
+  }
+
+  /** Per-entity keys and cursors; entities not listed get primary key `id` and no cursor. */
+  getEntityDeclarations(): Record<string, EntityDeclaration> {
+    return {};
+  }
+
+  /** The vendor's documented rate limit, used unless the data source's settings say otherwise. */
+  getDefaultRateLimit(): RateLimitDefaults {
+    return { requestsPerSecond: 10, burst: 10 };
+  }
+
+  supportsResumableFetching(): boolean {
+    return false;
+  }
+
+  async fetchEntityChunk(_options: ResumableFetchOptions): Promise<FetchState> {
+    throw new Error(`${this.getMetadata().name} cannot fetch in chunks: it only implements fetchEntity`);
+  }
+
+  async fetchEntity(_options: FetchOptions): Promise<void> {
+    throw new Error(`${this.getMetadata().name} implements neither fetchEntity nor fetchEntityChunk`);
+  }
+
+  /** Every entity with its primary key, cursor field and incremental capability. */
+  describeEntities(): EntityDescriptor[] {
+    const declared = this.getEntityDeclarations();
+    return this.getMetadata().supportedEntities.map((name) => {
+      const d = declared[name] ?? {};
+      const primaryKey = d.primaryKey === undefined ? ["id"] : Array.isArray(d.primaryKey) ? d.primaryKey : [d.primaryKey];
+      return {
+        name,
+        primaryKey,
+        cursorField: d.cursorField,
+        incremental: d.incremental ?? d.cursorField !== undefined,
+        description: d.description,
+      };
+    });
+  }
+
+  /** The engine attaches itself here to receive logs and request counters. */
+  observe(observer: ConnectorObserver): void {
+    this.observer = observer;
+  }
+
+  protected sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => setTimeout(resolve, ms));
+  }
+}

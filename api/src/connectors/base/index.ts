@@ -1,0 +1,2 @@
+export * from "./BaseConnector";
+export { secret, isSecretSchema } from "./secret";

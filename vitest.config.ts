@@ -1,0 +1,12 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["api/test/**/*.test.ts"],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // Tests share real database servers and 2 cores: run files in a few forks, not dozens.
+    pool: "forks",
+    maxWorkers: 2,
+  },
+});
