@@ -1,0 +1,118 @@
+// The shapes the HTTP API returns (api/src/server/ is the other side of this contract).
+
+export interface JsonSchema {
+  type?: string | string[];
+  title?: string;
+  description?: string;
+  default?: unknown;
+  enum?: unknown[];
+  const?: unknown;
+  format?: string;
+  minimum?: number;
+  maximum?: number;
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  items?: JsonSchema;
+  anyOf?: JsonSchema[];
+  /** Set on fields the connector marks secret: write-only, shown as a password input. */
+  secret?: boolean;
+}
+
+export interface EntityInfo {
+  name: string;
+  primaryKey: string[];
+  cursorField?: string;
+  incremental: boolean;
+  description?: string;
+}
+
+export interface ConnectorInfo {
+  id: string;
+  name: string;
+  version: string;
+  description: string;
+  entities: EntityInfo[];
+  configSchema: JsonSchema;
+  iconUrl: string;
+}
+
+export interface SourceInfo {
+  name: string;
+  connector: string;
+  /** Config without its secret fields. */
+  config: Record<string, unknown>;
+  /** Every secret field of the connector: whether a value is stored. */
+  secrets: Record<string, "set" | "unset">;
+  settings: Record<string, unknown>;
+  createdAt?: string;
+  updatedAt?: string;
+  lastRun?: RunInfo | null;
+}
+
+export type RunStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
+
+export interface EntityRunInfo {
+  entity: string;
+  status: RunStatus | "pending";
+  records: number;
+  total?: number;
+  durationMs?: number;
+  recordsPerSecond?: number;
+  retries: number;
+  rateLimited: number;
+  waitMs: number;
+  error?: string;
+}
+
+export interface RunInfo {
+  id: string;
+  source: string;
+  status: RunStatus;
+  fullRefresh: boolean;
+  startedAt: string;
+  finishedAt?: string | null;
+  durationMs?: number | null;
+  records: number;
+  entities: EntityRunInfo[];
+  error?: string | null;
+}
+
+export interface LogLine {
+  at: string;
+  level: "debug" | "info" | "warn" | "error";
+  message: string;
+  entity?: string;
+}
+
+export interface TableInfo {
+  entity: string;
+  table: string;
+  rows: number;
+  columns: { name: string; type: string }[];
+}
+
+export interface RowsPage {
+  columns: string[];
+  rows: Record<string, unknown>[];
+  total: number;
+  limit: number;
+  offset: number;
+}
+
+/** Server-Sent Events of GET /api/runs/:id/events. */
+export interface ProgressEvent {
+  entity: string;
+  records: number;
+  total?: number;
+  recordsPerSecond: number;
+  retries: number;
+  rateLimited: number;
+  /** True while the entity waits on the source's rate limit. */
+  waiting: boolean;
+  status: EntityRunInfo["status"];
+}
+
+export interface TestResult {
+  success: boolean;
+  message: string;
+}

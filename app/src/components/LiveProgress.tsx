@@ -1,0 +1,62 @@
+import type { ProgressEvent } from "../api/types";
+import { formatNumber } from "./format";
+import { StatusBadge } from "./StatusBadge";
+
+/** Per-entity progress of the run being followed. */
+export function LiveProgress({ progress }: { progress: ProgressEvent[] }) {
+  if (progress.length === 0) return <p className="muted small">Waiting for the first records…</p>;
+  return (
+    <div className="table-wrap">
+      <table className="table progress-table" aria-label="Live progress">
+        <thead>
+          <tr>
+            <th scope="col">Entity</th>
+            <th scope="col">Progress</th>
+            <th scope="col" className="num">Records</th>
+            <th scope="col" className="num">Records/s</th>
+            <th scope="col" className="num">Retries</th>
+            <th scope="col">Status</th>
+          </tr>
+        </thead>
+        <tbody>
+          {progress.map((p) => {
+            const done = p.status === "succeeded";
+            const pct = done ? 100 : p.total ? Math.min(100, (p.records / p.total) * 100) : undefined;
+            return (
+              <tr key={p.entity} data-entity={p.entity} data-status={p.status}>
+                <th scope="row">{p.entity}</th>
+                <td className="progress-cell">
+                  <div
+                    className={`bar${pct === undefined ? " bar-indeterminate" : ""}`}
+                    role="progressbar"
+                    aria-label={`${p.entity} progress`}
+                    aria-valuemin={0}
+                    aria-valuemax={100}
+                    aria-valuenow={pct === undefined ? undefined : Math.round(pct)}
+                  >
+                    <span style={{ width: pct === undefined ? undefined : `${pct}%` }} />
+                  </div>
+                </td>
+                <td className="num" data-testid="records">
+                  {formatNumber(p.records)}
+                  {p.total !== undefined && <span className="muted"> / {formatNumber(p.total)}</span>}
+                </td>
+                <td className="num">{formatNumber(p.recordsPerSecond)}</td>
+                <td className="num">{p.retries > 0 ? formatNumber(p.retries) : "–"}</td>
+                <td>
+                  {p.waiting ? (
+                    <span className="badge badge-waiting" title="Pausing to respect the source's rate limit">
+                      Waiting on rate limit
+                    </span>
+                  ) : (
+                    <StatusBadge status={p.status} />
+                  )}
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </div>
+  );
+}
