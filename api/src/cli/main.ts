@@ -1,0 +1,135 @@
+import { Command, CommanderError, Option } from "commander";
+import { ConflictError, Mako, NotFoundError, ValidationError } from "../Mako";
+import { fmt, CliError } from "./output";
+import { readConfig } from "./parseJson";
+import { syncCommand } from "./syncCommand";
+import { startCommand } from "./startCommand";
+import { registerExtraCommands } from "./extraCommands";
+
+// `mako runs | head` closes the pipe early: that is not an error.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code === "EPIPE") process.exit(0);
+  throw err;
+});
+
+let opened: Mako | undefined;
+const mako = async () => (opened ??= await Mako.open());
+
+const program = new Command()
+  .name("mako")
+  .description("Sync data from SaaS and REST/GraphQL APIs into a database you query with SQL.\nData and metadata live in $MAKO_HOME/mako.db (MAKO_HOME defaults to ./.mako).")
+  .version("0.1.0")
+  .showHelpAfterError()
+  .exitOverride();
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+// --- connectors ---------------------------------------------------------------------------
+const connectors = program.command("connectors").description("list the registered connectors and their entities");
+connectors.action(async () => {
+  for (const c of (await mako()).connectors.list()) {
+    const entities = c.entities.map((e) => (e.incremental ? e.name : `${e.name} (full only)`)).join(", ");
+    console.log(`${c.id.padEnd(10)} ${c.name} ${c.version} — ${c.description}\n${"".padEnd(10)} entities: ${entities}`);
+  }
+});
+
+// --- sources ------------------------------------------------------------------------------
+const sources = program.command("sources").description("manage data sources (connector + config; secrets encrypted at rest)");
+sources
+  .command("add <name>")
+  .description("store a data source after validating its config")
+  .requiredOption("--connector <id>", "connector id (see: mako connectors)")
+  .option("--config-json <json>", "the connector's config as JSON")
+  .option("--config-file <path>", "the connector's config in a JSON or YAML file")
+  .option("--settings-json <json>", 'sync settings, e.g. {"batchSize":500,"requestsPerSecond":5}')
+  .option("--destination <name>", "default destination for this source (see: mako destinations)")
+  .action(async (name: string, o) => {
+    const config = await readConfig(o);
+    const settings = o.settingsJson ? ((await readConfig({ configJson: o.settingsJson }, "settings")) as Record<string, unknown>) : {};
+    const added = await (await mako()).sources.add({ name, connector: o.connector, config, settings, destination: o.destination });
+    console.log(`added source "${added.name}" (${added.connector}); sync it with: mako sync ${added.name}`);
+  });
+sources
+  .command("list")
+  .description("list data sources (secrets are never shown)")
+  .action(async () => {
+    const list = await (await mako()).sources.list();
+    if (list.length === 0) console.log("no sources yet: mako sources add NAME --connector ID --config-json '{…}'");
+    for (const s of list) console.log(`${s.name.padEnd(16)} ${s.connector.padEnd(10)} ${JSON.stringify(s.config)}${s.destination ? ` → ${s.destination}` : ""}`);
+  });
+sources
+  .command("test <name>")
+  .description("check that the source's API accepts its config and credentials")
+  .action(async (name: string) => {
+    const r = await (await mako()).sources.test(name);
+    if (!r.success) throw new CliError(`${name}: ${r.message}`);
+    console.log(`${name}: ${r.message}`);
+  });
+sources
+  .command("remove <name>")
+  .description("forget a data source (synced tables stay)")
+  .action(async (name: string) => {
+    await (await mako()).sources.remove(name);
+    console.log(`removed source "${name}"`);
+  });
+
+// --- sync ---------------------------------------------------------------------------------
+program
+  .command("sync <name>")
+  .description("sync a source's entities; killed at any moment, the same command resumes from the last checkpoint")
+  .option("--entity <entity>", "sync only this entity (repeatable)", collect)
+  .option("--full-refresh", "read everything again and mark rows not seen as deleted")
+  .option("--destination <name>", "write to this destination instead of the source's default")
+  .action(async (name: string, o) => syncCommand(await mako(), name, o));
+
+// --- runs ---------------------------------------------------------------------------------
+program
+  .command("runs [name]")
+  .description("list runs (all, or one source's) with status, counts and errors")
+  .option("--limit <n>", "how many runs", "20")
+  .action(async (name: string | undefined, o) => {
+    const runs = await (await mako()).runs.list({ source: name, limit: Number(o.limit) });
+    if (runs.length === 0) console.log("no runs yet");
+    for (const r of runs) {
+      const records = r.entities.reduce((n, e) => n + e.records, 0);
+      const took = r.finishedAt ? `${((Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000).toFixed(1)} s` : "…";
+      console.log(`${r.id}  ${r.source.padEnd(14)} ${r.status.padEnd(9)} ${r.startedAt}  ${took.padStart(8)}  ${fmt(records)} records${r.error ? `  error: ${r.error}` : ""}`);
+      for (const e of r.entities) console.log(`    ${e.entity.padEnd(18)} ${e.status.padEnd(9)} ${fmt(e.records)} records${e.error ? `  ${e.error}` : ""}`);
+    }
+  });
+program
+  .command("logs <run-id>")
+  .description("print a run's log")
+  .action(async (runId: string) => {
+    const m = await mako();
+    await m.runs.get(runId);
+    for (const l of await m.runs.logs(runId, { limit: 100_000 })) {
+      console.log(`${l.at} ${l.level.padEnd(5)} ${l.entity ? `${l.entity}: ` : ""}${l.message}`);
+    }
+  });
+
+// --- start (npm start) ---------------------------------------------------------------------
+program
+  .command("start")
+  .description("quick start: add the sample source if absent, sync it, and show how to query it")
+  .addOption(new Option("--count <n>", "users in the sample source when it is created").default("10000"))
+  .action(async (o) => startCommand(await mako(), Number(o.count)));
+
+registerExtraCommands(program, mako);
+
+async function main(): Promise<number> {
+  try {
+    await program.parseAsync(process.argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 || err.code === "commander.helpDisplayed" || err.code === "commander.version" ? 0 : 2;
+    const known = err instanceof CliError || err instanceof ValidationError || err instanceof NotFoundError || err instanceof ConflictError || err?.retryable === false;
+    process.stderr.write(`error: ${known ? err.message : err?.message ?? String(err)}\n`);
+    if (!known && process.env.MAKO_DEBUG) process.stderr.write(`${err?.stack}\n`);
+    return err instanceof CliError ? err.exitCode : 1;
+  } finally {
+    await opened?.close();
+  }
+}
+
+process.exitCode = await main();

@@ -1,0 +1,11 @@
+import type { BaseConnector } from "./base/BaseConnector";
+import type { DataSource } from "./base/types";
+import { SampleConnector } from "./sample";
+
+/** A connector class: what the registry maps an id to. */
+export type SourceConnector = new (dataSource: DataSource<any>) => BaseConnector;
+
+/** The one list of connectors: "source-id": ConnectorClass. */
+export const connectorRegistry: Record<string, SourceConnector> = {
+  sample: SampleConnector,
+};

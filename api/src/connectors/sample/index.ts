@@ -1,0 +1,2 @@
+export { SampleConnector, sampleConfigSchema } from "./connector";
+export type { SampleConfig } from "./connector";

@@ -1,0 +1,80 @@
+import type { DataSourceSettings, LogLevel } from "../connectors/base/types";
+import type { EntityResult, RequestStats, RunStatus } from "../sync/events";
+
+export interface SourceRecord {
+  name: string;
+  connector: string;
+  /** Decrypted; redact before showing it. */
+  config: Record<string, unknown>;
+  settings: DataSourceSettings;
+  /** Default destination's name; null = the embedded SQLite file. */
+  destination: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface DestinationRecord {
+  name: string;
+  kind: string;
+  /** Decrypted connection URL (or file path); redact before showing it. */
+  url: string;
+  createdAt: string;
+}
+
+export interface RunRecord {
+  id: string;
+  source: string;
+  status: RunStatus;
+  fullRefresh: boolean;
+  destination: string | null;
+  startedAt: string;
+  finishedAt: string | null;
+  /** Per-entity results; entries with status "running" show progress so far. */
+  entities: EntityResult[];
+  stats: RequestStats;
+  error: string | null;
+  pid: number;
+  host: string;
+}
+
+export interface LogLine {
+  id: number;
+  runId: string;
+  at: string;
+  level: LogLevel;
+  entity: string | null;
+  message: string;
+}
+
+export class SourceBusyError extends Error {
+  constructor(readonly source: string, readonly runId: string) {
+    super(`source "${source}" is already syncing (run ${runId}); wait for it or cancel it`);
+  }
+}
+
+export class NotFoundError extends Error {}
+export class ConflictError extends Error {}
+
+/** Where Mako keeps its own records: sources, destinations, runs and their logs. */
+export interface MetadataStore {
+  addSource(source: Omit<SourceRecord, "createdAt" | "updatedAt">): Promise<SourceRecord>;
+  getSource(name: string): Promise<SourceRecord>;
+  listSources(): Promise<SourceRecord[]>;
+  updateSource(name: string, patch: Partial<Pick<SourceRecord, "config" | "settings" | "destination">>): Promise<SourceRecord>;
+  removeSource(name: string): Promise<void>;
+
+  addDestination(destination: Omit<DestinationRecord, "createdAt">): Promise<DestinationRecord>;
+  getDestination(name: string): Promise<DestinationRecord>;
+  listDestinations(): Promise<DestinationRecord[]>;
+  removeDestination(name: string): Promise<void>;
+
+  /** Records a new run; fails with SourceBusyError while a live run holds the source. */
+  startRun(run: Pick<RunRecord, "id" | "source" | "fullRefresh" | "destination">): Promise<RunRecord>;
+  updateRun(id: string, patch: Pick<RunRecord, "entities" | "stats">): Promise<void>;
+  finishRun(id: string, patch: Pick<RunRecord, "status" | "entities" | "stats" | "error">): Promise<void>;
+  getRun(id: string): Promise<RunRecord>;
+  listRuns(filter?: { source?: string; limit?: number }): Promise<RunRecord[]>;
+  appendLogs(lines: Omit<LogLine, "id">[]): Promise<void>;
+  getLogs(runId: string, options?: { afterId?: number; limit?: number }): Promise<LogLine[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,274 @@
+import Database from "better-sqlite3";
+import { hostname } from "node:os";
+import { emptyStats } from "../sync/events";
+import {
+  ConflictError,
+  NotFoundError,
+  SourceBusyError,
+  type DestinationRecord,
+  type LogLine,
+  type MetadataStore,
+  type RunRecord,
+  type SourceRecord,
+} from "./MetadataStore";
+import type { SecretBox } from "./SecretBox";
+
+interface SourceRow {
+  name: string;
+  connector: string;
+  config_sealed: string;
+  settings_json: string;
+  destination: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+interface RunRow {
+  id: string;
+  source: string;
+  status: RunRecord["status"];
+  full_refresh: number;
+  destination: string | null;
+  started_at: string;
+  finished_at: string | null;
+  entities_json: string;
+  stats_json: string;
+  error: string | null;
+  pid: number;
+  host: string;
+}
+
+/** Mako's metadata in the embedded SQLite file, next to the synced tables. */
+export class SqliteStore implements MetadataStore {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly secrets: SecretBox,
+  ) {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS mako_sources (
+        name TEXT PRIMARY KEY, connector TEXT NOT NULL, config_sealed TEXT NOT NULL,
+        settings_json TEXT NOT NULL DEFAULT '{}', destination TEXT,
+        created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS mako_destinations (
+        name TEXT PRIMARY KEY, kind TEXT NOT NULL, url_sealed TEXT NOT NULL, created_at TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS mako_runs (
+        id TEXT PRIMARY KEY, source TEXT NOT NULL, status TEXT NOT NULL, full_refresh INTEGER NOT NULL,
+        destination TEXT, started_at TEXT NOT NULL, finished_at TEXT,
+        entities_json TEXT NOT NULL DEFAULT '[]', stats_json TEXT NOT NULL DEFAULT '{}',
+        error TEXT, pid INTEGER NOT NULL, host TEXT NOT NULL);
+      CREATE INDEX IF NOT EXISTS mako_runs_source ON mako_runs (source, started_at);
+      CREATE TABLE IF NOT EXISTS mako_run_logs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, at TEXT NOT NULL, level TEXT NOT NULL,
+        entity TEXT, message TEXT NOT NULL);
+      CREATE INDEX IF NOT EXISTS mako_run_logs_run ON mako_run_logs (run_id, id);
+    `);
+  }
+
+  // --- sources ------------------------------------------------------------------------
+
+  async addSource(source: Omit<SourceRecord, "createdAt" | "updatedAt">): Promise<SourceRecord> {
+    const now = new Date().toISOString();
+    try {
+      this.db
+        .prepare(
+          `INSERT INTO mako_sources (name, connector, config_sealed, settings_json, destination, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(source.name, source.connector, this.seal(source.config), JSON.stringify(source.settings), source.destination, now, now);
+    } catch (err) {
+      if (String(err.code).startsWith("SQLITE_CONSTRAINT")) throw new ConflictError(`a source named "${source.name}" already exists`);
+      throw err;
+    }
+    return this.getSource(source.name);
+  }
+
+  async getSource(name: string): Promise<SourceRecord> {
+    const row = this.db.prepare(`SELECT * FROM mako_sources WHERE name = ?`).get(name) as SourceRow | undefined;
+    if (!row) throw new NotFoundError(`no source named "${name}" (see: mako sources list)`);
+    return this.sourceFrom(row);
+  }
+
+  async listSources(): Promise<SourceRecord[]> {
+    const rows = this.db.prepare(`SELECT * FROM mako_sources ORDER BY name`).all() as SourceRow[];
+    return rows.map((r) => this.sourceFrom(r));
+  }
+
+  async updateSource(name: string, patch: Partial<Pick<SourceRecord, "config" | "settings" | "destination">>): Promise<SourceRecord> {
+    const current = await this.getSource(name);
+    const next = { ...current, ...patch };
+    this.db
+      .prepare(`UPDATE mako_sources SET config_sealed = ?, settings_json = ?, destination = ?, updated_at = ? WHERE name = ?`)
+      .run(this.seal(next.config), JSON.stringify(next.settings), next.destination, new Date().toISOString(), name);
+    return this.getSource(name);
+  }
+
+  async removeSource(name: string): Promise<void> {
+    const { changes } = this.db.prepare(`DELETE FROM mako_sources WHERE name = ?`).run(name);
+    if (changes === 0) throw new NotFoundError(`no source named "${name}"`);
+  }
+
+  // --- destinations -------------------------------------------------------------------
+
+  async addDestination(d: Omit<DestinationRecord, "createdAt">): Promise<DestinationRecord> {
+    try {
+      this.db
+        .prepare(`INSERT INTO mako_destinations (name, kind, url_sealed, created_at) VALUES (?, ?, ?, ?)`)
+        .run(d.name, d.kind, this.secrets.encrypt(d.url), new Date().toISOString());
+    } catch (err) {
+      if (String(err.code).startsWith("SQLITE_CONSTRAINT")) throw new ConflictError(`a destination named "${d.name}" already exists`);
+      throw err;
+    }
+    return this.getDestination(d.name);
+  }
+
+  async getDestination(name: string): Promise<DestinationRecord> {
+    const row = this.db.prepare(`SELECT * FROM mako_destinations WHERE name = ?`).get(name) as
+      | { name: string; kind: string; url_sealed: string; created_at: string }
+      | undefined;
+    if (!row) throw new NotFoundError(`no destination named "${name}" (see: mako destinations list)`);
+    return { name: row.name, kind: row.kind, url: this.secrets.decrypt(row.url_sealed, `destination "${name}"`), createdAt: row.created_at };
+  }
+
+  async listDestinations(): Promise<DestinationRecord[]> {
+    const names = this.db.prepare(`SELECT name FROM mako_destinations ORDER BY name`).pluck().all() as string[];
+    return Promise.all(names.map((n) => this.getDestination(n)));
+  }
+
+  async removeDestination(name: string): Promise<void> {
+    const used = this.db.prepare(`SELECT name FROM mako_sources WHERE destination = ?`).pluck().all(name) as string[];
+    if (used.length) throw new ConflictError(`destination "${name}" is the default of source ${used.map((u) => `"${u}"`).join(", ")}`);
+    const { changes } = this.db.prepare(`DELETE FROM mako_destinations WHERE name = ?`).run(name);
+    if (changes === 0) throw new NotFoundError(`no destination named "${name}"`);
+  }
+
+  // --- runs ---------------------------------------------------------------------------
+
+  async startRun(run: Pick<RunRecord, "id" | "source" | "fullRefresh" | "destination">): Promise<RunRecord> {
+    // IMMEDIATE: two processes starting a sync of one source cannot both see it free.
+    this.db
+      .transaction(() => {
+        this.reapDeadRuns();
+        const busy = this.db
+          .prepare(`SELECT id FROM mako_runs WHERE source = ? AND status = 'running'`)
+          .pluck()
+          .get(run.source) as string | undefined;
+        if (busy) throw new SourceBusyError(run.source, busy);
+        this.db
+          .prepare(
+            `INSERT INTO mako_runs (id, source, status, full_refresh, destination, started_at, pid, host, stats_json)
+             VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?)`,
+          )
+          .run(run.id, run.source, run.fullRefresh ? 1 : 0, run.destination, new Date().toISOString(), process.pid, hostname(), JSON.stringify(emptyStats()));
+      })
+      .immediate();
+    return this.getRun(run.id);
+  }
+
+  async updateRun(id: string, patch: Pick<RunRecord, "entities" | "stats">): Promise<void> {
+    this.db
+      .prepare(`UPDATE mako_runs SET entities_json = ?, stats_json = ? WHERE id = ?`)
+      .run(JSON.stringify(patch.entities), JSON.stringify(patch.stats), id);
+  }
+
+  async finishRun(id: string, patch: Pick<RunRecord, "status" | "entities" | "stats" | "error">): Promise<void> {
+    this.db
+      .prepare(`UPDATE mako_runs SET status = ?, entities_json = ?, stats_json = ?, error = ?, finished_at = ? WHERE id = ?`)
+      .run(patch.status, JSON.stringify(patch.entities), JSON.stringify(patch.stats), patch.error, new Date().toISOString(), id);
+  }
+
+  async getRun(id: string): Promise<RunRecord> {
+    this.reapDeadRuns();
+    const row = this.db.prepare(`SELECT * FROM mako_runs WHERE id = ?`).get(id) as RunRow | undefined;
+    if (!row) throw new NotFoundError(`no run with id "${id}"`);
+    return runFrom(row);
+  }
+
+  async listRuns(filter: { source?: string; limit?: number } = {}): Promise<RunRecord[]> {
+    this.reapDeadRuns();
+    const limit = filter.limit ?? 50;
+    const rows = (
+      filter.source
+        ? this.db.prepare(`SELECT * FROM mako_runs WHERE source = ? ORDER BY started_at DESC, rowid DESC LIMIT ?`).all(filter.source, limit)
+        : this.db.prepare(`SELECT * FROM mako_runs ORDER BY started_at DESC, rowid DESC LIMIT ?`).all(limit)
+    ) as RunRow[];
+    return rows.map(runFrom);
+  }
+
+  async appendLogs(lines: Omit<LogLine, "id">[]): Promise<void> {
+    const insert = this.db.prepare(`INSERT INTO mako_run_logs (run_id, at, level, entity, message) VALUES (?, ?, ?, ?, ?)`);
+    this.db.transaction(() => {
+      for (const l of lines) insert.run(l.runId, l.at, l.level, l.entity, l.message);
+    })();
+  }
+
+  async getLogs(runId: string, options: { afterId?: number; limit?: number } = {}): Promise<LogLine[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT id, run_id AS runId, at, level, entity, message FROM mako_run_logs
+         WHERE run_id = ? AND id > ? ORDER BY id LIMIT ?`,
+      )
+      .all(runId, options.afterId ?? 0, options.limit ?? 1000);
+    return rows as LogLine[];
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  /** A run left "running" by a process that no longer exists on this host failed: say so. */
+  private reapDeadRuns(): void {
+    const host = hostname();
+    const running = this.db.prepare(`SELECT id, pid FROM mako_runs WHERE status = 'running' AND host = ?`).all(host) as {
+      id: string;
+      pid: number;
+    }[];
+    for (const r of running) {
+      if (r.pid === process.pid || isAlive(r.pid)) continue;
+      this.db
+        .prepare(`UPDATE mako_runs SET status = 'failed', error = ?, finished_at = ? WHERE id = ? AND status = 'running'`)
+        .run(`the process running it (pid ${r.pid}) stopped; the next sync resumes from the last checkpoint`, new Date().toISOString(), r.id);
+    }
+  }
+
+  private seal(config: Record<string, unknown>): string {
+    return this.secrets.encrypt(JSON.stringify(config));
+  }
+
+  private sourceFrom(row: SourceRow): SourceRecord {
+    return {
+      name: row.name,
+      connector: row.connector,
+      config: JSON.parse(this.secrets.decrypt(row.config_sealed, `the config of source "${row.name}"`)),
+      settings: JSON.parse(row.settings_json),
+      destination: row.destination,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    };
+  }
+}
+
+function runFrom(row: RunRow): RunRecord {
+  return {
+    id: row.id,
+    source: row.source,
+    status: row.status,
+    fullRefresh: row.full_refresh === 1,
+    destination: row.destination,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    entities: JSON.parse(row.entities_json),
+    stats: { ...emptyStats(), ...JSON.parse(row.stats_json) },
+    error: row.error,
+    pid: row.pid,
+    host: row.host,
+  };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return err.code === "EPERM";
+  }
+}

@@ -1,0 +1,345 @@
+import type { BaseConnector } from "../connectors/base/BaseConnector";
+import type { DataRecord, DataSourceSettings, EntityDescriptor, FetchState, LogLevel } from "../connectors/base/types";
+import { MalformedCheckpointError } from "../destinations/checkpointCodec";
+import type { Destination, EntityCheckpoint, TableRef } from "../destinations/Destination";
+import { backoffDelay, sleep } from "./backoff";
+import { PermanentSyncError, latest, prepareChunk, withLookback } from "./chunkRecords";
+import type { EntityResult, SyncEvent } from "./events";
+
+/** Test seams: the conformance kit crashes the sync around commits through these. */
+export interface SyncHooks {
+  beforeCommit?(entity: string, seq: number): void | Promise<void>;
+  afterCommit?(entity: string, seq: number): void | Promise<void>;
+}
+
+export interface EntitySyncContext {
+  runId: string;
+  namespace: string;
+  connector: BaseConnector;
+  destination: Destination;
+  settings: DataSourceSettings;
+  fullRefresh: boolean;
+  signal: AbortSignal;
+  emit: (event: SyncEvent) => void;
+  hooks?: SyncHooks;
+}
+
+const DEFAULTS = { batchSize: 1000, maxIterations: 10, maxRetries: 5 };
+/** Chunks in a row that may return no record while claiming more: past this, it is a loop. */
+const MAX_EMPTY_CHUNKS = 5;
+
+interface FetchedChunk {
+  batches: DataRecord[][];
+  state: FetchState;
+  count: number;
+}
+
+/** Syncs one entity: resumes its pass or starts one, then fetches and commits chunk by chunk. */
+export class EntitySync {
+  private readonly ref: TableRef;
+  private readonly batchSize: number;
+  private readonly maxIterations: number;
+  private readonly maxRetries: number;
+  private fetched = 0;
+  private committed = 0;
+  private chunks = 0;
+  private chunkRetries = 0;
+  private total?: number;
+  private readonly started = Date.now();
+
+  constructor(
+    private readonly ctx: EntitySyncContext,
+    private readonly entity: EntityDescriptor,
+  ) {
+    this.ref = { namespace: ctx.namespace, entity: entity.name };
+    const s = ctx.settings;
+    this.batchSize = positive(s.batchSize, DEFAULTS.batchSize);
+    this.maxIterations = positive(s.maxIterations, DEFAULTS.maxIterations);
+    this.maxRetries = s.maxRetries !== undefined && s.maxRetries >= 0 ? s.maxRetries : DEFAULTS.maxRetries;
+  }
+
+  async run(): Promise<EntityResult> {
+    let pass: EntityCheckpoint | undefined;
+    let resumed = false;
+    try {
+      ({ pass, resumed } = await this.beginPass());
+      this.ctx.emit({ type: "entity_started", entity: this.entity.name, resumed, mode: pass.mode, since: pass.since });
+      const deleted = this.ctx.connector.supportsResumableFetching()
+        ? await this.runChunks(pass)
+        : await this.runWhole(pass);
+      return this.result("succeeded", pass, resumed, deleted);
+    } catch (err) {
+      const cancelled = this.ctx.signal.aborted;
+      const message = cancelled ? "cancelled; the checkpoint is kept" : describe(err);
+      this.log(cancelled ? "warn" : "error", message);
+      return this.result(cancelled ? "cancelled" : "failed", pass, resumed, 0, message);
+    }
+  }
+
+  /** Resumes an interrupted pass, or starts a new one from the last high-water mark. */
+  private async beginPass(): Promise<{ pass: EntityCheckpoint; resumed: boolean }> {
+    let previous: EntityCheckpoint | null;
+    try {
+      previous = await this.ctx.destination.loadCheckpoint(this.ref);
+    } catch (err) {
+      if (!(err instanceof MalformedCheckpointError && this.ctx.fullRefresh)) throw err;
+      this.log("warn", `${err.message}: starting over`);
+      previous = null;
+    }
+    const interrupted = previous?.fetchState ? previous : null;
+    if (interrupted && (!this.ctx.fullRefresh || interrupted.mode === "full_refresh")) {
+      this.log("info", `resuming the ${interrupted.mode.replace("_", " ")} pass after chunk ${interrupted.seq} (${interrupted.records} records committed)`);
+      return { pass: interrupted, resumed: true };
+    }
+    const mode = this.ctx.fullRefresh ? "full_refresh" : "incremental";
+    const highWaterMark = previous?.highWaterMark ?? null;
+    const since = mode === "incremental" && this.entity.incremental ? withLookback(highWaterMark, this.ctx.settings.lookbackSeconds) : null;
+    if (mode === "incremental" && !this.entity.incremental && previous) {
+      this.log("info", "this entity cannot be synced incrementally: reading it whole");
+    }
+    return {
+      resumed: false,
+      pass: {
+        runId: this.ctx.runId,
+        seq: 0,
+        mode,
+        since,
+        passStartedAt: new Date().toISOString(),
+        fetchState: null,
+        maxCursor: null,
+        highWaterMark,
+        records: 0,
+      },
+    };
+  }
+
+  private async runChunks(start: EntityCheckpoint): Promise<number> {
+    let pass = start;
+    let emptyChunks = 0;
+    const inFlight: Promise<void>[] = [];
+    let next: Promise<FetchedChunk> | null = observed(this.fetchChunk(pass.fetchState ?? undefined, pass));
+    try {
+      while (next) {
+        const chunk: FetchedChunk = await next;
+        next = null;
+        this.checkLoop(pass.fetchState, chunk, emptyChunks);
+        emptyChunks = chunk.count === 0 && chunk.state.hasMore ? emptyChunks + 1 : 0;
+
+        const seq = pass.seq + 1;
+        const { records, maxCursor } = prepareChunk(chunk.batches, {
+          entity: this.entity.name,
+          primaryKey: this.entity.primaryKey,
+          cursorField: this.entity.cursorField,
+          seq,
+        });
+        pass = {
+          ...pass,
+          runId: this.ctx.runId,
+          seq,
+          fetchState: chunk.state,
+          maxCursor: latest(pass.maxCursor, maxCursor),
+          records: pass.records + records.length,
+        };
+        // Fetch chunk N+1 while chunk N commits; the window bounds what is held in memory.
+        if (chunk.state.hasMore && !this.ctx.signal.aborted) next = observed(this.fetchChunk(chunk.state, pass));
+        while (inFlight.length >= this.ctx.destination.writeConcurrency) await inFlight.shift();
+        inFlight.push(observed(this.commit(pass, records)));
+        if (this.ctx.signal.aborted) break;
+      }
+      for (const commit of inFlight.splice(0)) await commit;
+    } catch (err) {
+      await Promise.allSettled(inFlight);
+      throw err;
+    }
+    if (this.ctx.signal.aborted) throw this.ctx.signal.reason;
+    return this.complete(pass);
+  }
+
+  /** The non-resumable path: one `fetchEntity` call, each batch committed as it arrives. */
+  private async runWhole(start: EntityCheckpoint): Promise<number> {
+    this.log("warn", `${this.ctx.connector.getMetadata().name} cannot resume: an interrupted sync of "${this.entity.name}" starts over`);
+    let pass: EntityCheckpoint = { ...start, seq: 0, records: 0, fetchState: null, maxCursor: null };
+    await this.ctx.connector.fetchEntity({
+      ...this.fetchOptions(pass),
+      onBatch: async (batch) => {
+        this.fetched += batch.length;
+        const seq = pass.seq + 1;
+        const { records, maxCursor } = prepareChunk([batch], { ...this.keyInfo(), seq });
+        pass = {
+          ...pass,
+          seq,
+          fetchState: { hasMore: true, metadata: { restartable: false } },
+          maxCursor: latest(pass.maxCursor, maxCursor),
+          records: pass.records + records.length,
+        };
+        await this.commit(pass, records);
+      },
+    });
+    return this.complete(pass);
+  }
+
+  private async fetchChunk(state: FetchState | undefined, pass: EntityCheckpoint): Promise<FetchedChunk> {
+    const restartable = state?.metadata?.restartable !== false;
+    const from = restartable ? state : undefined;
+    for (let attempt = 0; ; attempt++) {
+      const batches: DataRecord[][] = [];
+      let count = 0;
+      try {
+        const next = await this.ctx.connector.fetchEntityChunk({
+          ...this.fetchOptions(pass),
+          state: from ? { ...from, iterationsInChunk: 0 } : undefined,
+          maxIterations: this.maxIterations,
+          onBatch: async (records) => {
+            if (!Array.isArray(records)) {
+              throw new PermanentSyncError(`entity "${this.entity.name}": onBatch was given ${typeof records}, not an array of records`);
+            }
+            batches.push(records);
+            count += records.length;
+            this.fetched += records.length;
+            this.progress();
+          },
+        });
+        if (!next || typeof next !== "object" || typeof next.hasMore !== "boolean") {
+          throw new PermanentSyncError(`entity "${this.entity.name}": fetchEntityChunk returned no state with a boolean hasMore`);
+        }
+        return { batches, state: next, count };
+      } catch (err) {
+        this.fetched -= count;
+        if (this.ctx.signal.aborted || err?.retryable === false || attempt >= this.maxRetries) throw err;
+        this.chunkRetries++;
+        const wait = typeof err?.retryAfterMs === "number" ? err.retryAfterMs : backoffDelay(attempt);
+        this.log("warn", `chunk ${pass.seq + 1} failed (${describe(err)}); retry ${attempt + 1}/${this.maxRetries} in ${(wait / 1000).toFixed(1)}s`);
+        await sleep(wait, this.ctx.signal);
+      }
+    }
+  }
+
+  private fetchOptions(pass: EntityCheckpoint) {
+    return {
+      entity: this.entity.name,
+      batchSize: this.batchSize,
+      since: pass.since ?? undefined,
+      rateLimitDelay: this.ctx.settings.rateLimitDelay,
+      maxRetries: this.maxRetries,
+      signal: this.ctx.signal,
+      onProgress: (p: { total?: number }) => {
+        if (typeof p?.total === "number") this.total = p.total;
+        this.progress();
+      },
+      onLog: (level: LogLevel, message: string) => this.log(level, message),
+    };
+  }
+
+  private keyInfo() {
+    return { entity: this.entity.name, primaryKey: this.entity.primaryKey, cursorField: this.entity.cursorField };
+  }
+
+  private async commit(pass: EntityCheckpoint, records: DataRecord[]): Promise<void> {
+    await this.ctx.hooks?.beforeCommit?.(this.entity.name, pass.seq);
+    await this.ctx.destination.writeChunk({
+      table: this.ref,
+      primaryKey: this.entity.primaryKey,
+      records,
+      checkpoint: pass,
+      syncedAt: new Date().toISOString(),
+    });
+    this.committed += records.length;
+    this.chunks++;
+    this.progress();
+    await this.ctx.hooks?.afterCommit?.(this.entity.name, pass.seq);
+  }
+
+  /** Ends the pass: the new mark takes effect, and a full refresh marks unseen rows deleted. */
+  private async complete(pass: EntityCheckpoint): Promise<number> {
+    const markFromConnector = pass.fetchState?.metadata?.highWaterMark;
+    const highWaterMark =
+      typeof markFromConnector === "string" || typeof markFromConnector === "number"
+        ? markFromConnector
+        : latest(pass.highWaterMark, pass.maxCursor);
+    const { deleted } = await this.ctx.destination.completeEntity({
+      table: this.ref,
+      primaryKey: this.entity.primaryKey,
+      checkpoint: { ...pass, runId: this.ctx.runId, seq: 0, fetchState: null, maxCursor: null, highWaterMark },
+      markUnseenDeletedBefore: pass.mode === "full_refresh" ? pass.passStartedAt : undefined,
+      deletedAt: new Date().toISOString(),
+    });
+    if (deleted > 0) this.log("info", `marked ${deleted} rows not seen in this full refresh as deleted`);
+    return deleted;
+  }
+
+  /** A state that does not move while claiming more records would loop forever. */
+  private checkLoop(before: FetchState | null, chunk: FetchedChunk, emptyChunks: number): void {
+    if (!chunk.state.hasMore) return;
+    if (before && samePosition(before, chunk.state)) {
+      throw new PermanentSyncError(
+        `entity "${this.entity.name}": detected a loop — the source returned the same position (${position(chunk.state)}) twice while claiming more records`,
+      );
+    }
+    if (chunk.count === 0 && emptyChunks + 1 >= MAX_EMPTY_CHUNKS) {
+      throw new PermanentSyncError(
+        `entity "${this.entity.name}": detected a loop — ${MAX_EMPTY_CHUNKS} chunks in a row returned no records while claiming more`,
+      );
+    }
+  }
+
+  private progress(): void {
+    this.ctx.emit({
+      type: "progress",
+      entity: this.entity.name,
+      fetched: this.fetched,
+      committed: this.committed,
+      total: this.total,
+      chunks: this.chunks,
+      elapsedMs: Date.now() - this.started,
+    });
+  }
+
+  private log(level: LogLevel, message: string): void {
+    this.ctx.emit({ type: "log", level, message, entity: this.entity.name });
+  }
+
+  private result(
+    status: EntityResult["status"],
+    pass: EntityCheckpoint | undefined,
+    resumed: boolean,
+    deleted: number,
+    error?: string,
+  ): EntityResult {
+    return {
+      entity: this.entity.name,
+      status,
+      records: this.committed,
+      chunks: this.chunks,
+      seconds: (Date.now() - this.started) / 1000,
+      deleted,
+      resumed,
+      mode: pass?.mode ?? (this.ctx.fullRefresh ? "full_refresh" : "incremental"),
+      since: pass?.since ?? null,
+      chunkRetries: this.chunkRetries,
+      error,
+    };
+  }
+}
+
+/** Marks a promise as handled now (it is awaited later), so an early rejection is not "unhandled". */
+function observed<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => {});
+  return promise;
+}
+
+function positive(value: number | undefined, fallback: number): number {
+  return typeof value === "number" && value > 0 ? Math.floor(value) : fallback;
+}
+
+function position(s: FetchState): string {
+  return JSON.stringify({ offset: s.offset, cursor: s.cursor, page: s.page, metadata: s.metadata });
+}
+
+function samePosition(a: FetchState, b: FetchState): boolean {
+  return position(a) === position(b);
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

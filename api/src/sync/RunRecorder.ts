@@ -1,0 +1,92 @@
+import type { MetadataStore } from "../store/MetadataStore";
+import { emptyStats, type EntityResult, type RequestStats, type RunResult, type SyncEvent } from "./events";
+
+const FLUSH_MS = 500;
+
+/**
+ * Turns a run's events into its stored record: log lines and per-entity progress are
+ * buffered and written every half second, so a busy sync does not write per batch.
+ */
+export class RunRecorder {
+  private readonly entities = new Map<string, EntityResult>();
+  private stats: RequestStats = emptyStats();
+  private logs: Parameters<MetadataStore["appendLogs"]>[0] = [];
+  private timer?: NodeJS.Timeout;
+  private dirty = false;
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly store: MetadataStore,
+    private readonly runId: string,
+    entities: string[],
+  ) {
+    for (const entity of entities) this.entities.set(entity, pending(entity));
+  }
+
+  record(event: SyncEvent): void {
+    switch (event.type) {
+      case "log":
+        this.logs.push({ runId: this.runId, at: new Date().toISOString(), level: event.level, entity: event.entity ?? null, message: event.message });
+        break;
+      case "entity_started": {
+        const e = this.entities.get(event.entity) ?? pending(event.entity);
+        this.entities.set(event.entity, { ...e, status: "running", resumed: event.resumed, mode: event.mode, since: event.since });
+        break;
+      }
+      case "progress": {
+        const e = this.entities.get(event.entity) ?? pending(event.entity);
+        this.entities.set(event.entity, { ...e, records: event.committed, chunks: event.chunks, seconds: event.elapsedMs / 1000 });
+        break;
+      }
+      case "entity_finished":
+        this.entities.set(event.result.entity, event.result);
+        break;
+      case "stats":
+        this.stats = event.stats;
+        break;
+    }
+    this.dirty = true;
+    this.timer ??= setTimeout(() => this.flush(), FLUSH_MS);
+  }
+
+  async finish(result: RunResult): Promise<void> {
+    await this.flush();
+    await this.store.finishRun(this.runId, { status: result.status, entities: result.entities, stats: result.stats, error: result.error ?? null });
+  }
+
+  async fail(message: string): Promise<void> {
+    await this.flush();
+    await this.store.finishRun(this.runId, { status: "failed", entities: [...this.entities.values()], stats: this.stats, error: message });
+  }
+
+  private flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (!this.dirty) return this.writing;
+    this.dirty = false;
+    const logs = this.logs;
+    this.logs = [];
+    const entities = [...this.entities.values()];
+    const stats = this.stats;
+    this.writing = this.writing.then(async () => {
+      if (logs.length) await this.store.appendLogs(logs);
+      await this.store.updateRun(this.runId, { entities, stats });
+    });
+    return this.writing;
+  }
+}
+
+function pending(entity: string): EntityResult {
+  return {
+    entity,
+    status: "running",
+    records: 0,
+    chunks: 0,
+    seconds: 0,
+    deleted: 0,
+    resumed: false,
+    mode: "incremental",
+    since: null,
+    chunkRetries: 0,
+  };
+}

@@ -1,0 +1,97 @@
+import type { BaseConnector } from "../connectors/base/BaseConnector";
+import type { DataSourceSettings } from "../connectors/base/types";
+import type { Destination } from "../destinations/Destination";
+import { EntitySync, type SyncHooks } from "./EntitySync";
+import { emptyStats, type EntityResult, type RunResult, type SyncEvent } from "./events";
+
+export interface SyncJob {
+  runId: string;
+  /** The data source's name: the warehouse namespace. */
+  namespace: string;
+  connector: BaseConnector;
+  destination: Destination;
+  settings: DataSourceSettings;
+  /** Entities to sync; all the connector supports when omitted. */
+  entities?: string[];
+  fullRefresh?: boolean;
+  signal?: AbortSignal;
+  onEvent?: (event: SyncEvent) => void;
+  hooks?: SyncHooks;
+}
+
+/** Unknown entity names: a clear error before anything runs. */
+export class UnknownEntityError extends Error {
+  readonly retryable = false;
+}
+
+/**
+ * Runs a sync: each entity through `EntitySync` (resumable, checkpointed chunks), several at
+ * once up to `settings.entityConcurrency`. The engine never throws for a failing entity; the
+ * result says what happened to each.
+ */
+export class SyncEngine {
+  async run(job: SyncJob): Promise<RunResult> {
+    const startedAt = new Date().toISOString();
+    const descriptors = job.connector.describeEntities();
+    const wanted = job.entities?.length ? job.entities : descriptors.map((d) => d.name);
+    const unknown = wanted.filter((e) => !descriptors.some((d) => d.name === e));
+    if (unknown.length > 0) {
+      throw new UnknownEntityError(
+        `unknown entity ${unknown.map((e) => `"${e}"`).join(", ")} for connector ${job.connector.getMetadata().name}; ` +
+          `it has: ${descriptors.map((d) => d.name).join(", ")}`,
+      );
+    }
+    const emit = job.onEvent ?? (() => {});
+    const stats = emptyStats();
+    job.connector.observe({
+      log: (level, message) => emit({ type: "log", level, message }),
+      count: (metric, amount) => {
+        stats[metric] += amount;
+        emit({ type: "stats", stats: { ...stats } });
+      },
+    });
+    const signal = job.signal ?? new AbortController().signal;
+    const queue = descriptors.filter((d) => wanted.includes(d.name));
+    const results: EntityResult[] = [];
+    const concurrency = Math.max(1, Math.floor(job.settings.entityConcurrency ?? 1));
+
+    const worker = async () => {
+      for (let d = queue.shift(); d; d = queue.shift()) {
+        if (signal.aborted) break;
+        const result = await new EntitySync(
+          {
+            runId: job.runId,
+            namespace: job.namespace,
+            connector: job.connector,
+            destination: job.destination,
+            settings: job.settings,
+            fullRefresh: job.fullRefresh ?? false,
+            signal,
+            emit,
+            hooks: job.hooks,
+          },
+          d,
+        ).run();
+        results.push(result);
+        emit({ type: "entity_finished", result });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker));
+
+    const status = results.some((r) => r.status === "failed")
+      ? "failed"
+      : signal.aborted || results.some((r) => r.status === "cancelled") || results.length < wanted.length
+        ? "cancelled"
+        : "succeeded";
+    const order = (r: EntityResult) => wanted.indexOf(r.entity);
+    return {
+      runId: job.runId,
+      status,
+      entities: results.sort((a, b) => order(a) - order(b)),
+      stats,
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      error: results.find((r) => r.error)?.error,
+    };
+  }
+}

@@ -1,0 +1,84 @@
+import type { DataRecord, Since } from "../connectors/base/types";
+
+/** An error retrying cannot fix: the engine fails the entity at once. */
+export class PermanentSyncError extends Error {
+  readonly retryable = false;
+}
+
+/**
+ * Flattens a chunk's batches, checks every record has its primary key, keeps the last
+ * record per key (sources may repeat a record inside one chunk) and finds the highest
+ * cursor value. One pass over the records; the common case (no repeats) copies nothing.
+ */
+export function prepareChunk(
+  batches: DataRecord[][],
+  context: { entity: string; primaryKey: string[]; cursorField?: string; seq: number },
+): { records: DataRecord[]; maxCursor: Since | null } {
+  const records = batches.length === 1 ? batches[0] : batches.flat();
+  const { primaryKey, cursorField } = context;
+  const single = primaryKey.length === 1 ? primaryKey[0] : undefined;
+  const seen = new Map<unknown, number>();
+  let repeats = false;
+  let maxCursor: Since | null = null;
+
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i];
+    if (record === null || typeof record !== "object" || Array.isArray(record)) {
+      throw new PermanentSyncError(`entity "${context.entity}": record ${i + 1} of chunk ${context.seq} is not an object`);
+    }
+    let key: unknown;
+    if (single !== undefined) {
+      key = record[single];
+      if (key === undefined || key === null || key === "") throw missingKey(context, i, single);
+    } else {
+      const parts = primaryKey.map((k) => {
+        const v = record[k];
+        if (v === undefined || v === null || v === "") throw missingKey(context, i, k);
+        return v;
+      });
+      key = JSON.stringify(parts);
+    }
+    if (seen.has(key)) repeats = true;
+    seen.set(key, i);
+    if (cursorField !== undefined) {
+      const c = record[cursorField];
+      if ((typeof c === "string" || typeof c === "number") && (maxCursor === null || laterThan(c, maxCursor))) maxCursor = c;
+    }
+  }
+  if (!repeats) return { records, maxCursor };
+  const last = [...seen.values()].sort((a, b) => a - b);
+  return { records: last.map((i) => records[i]), maxCursor };
+}
+
+function missingKey(context: { entity: string; seq: number }, index: number, field: string): PermanentSyncError {
+  return new PermanentSyncError(
+    `entity "${context.entity}": record ${index + 1} of chunk ${context.seq} has no primary key "${field}"`,
+  );
+}
+
+/** Orders marks of the same kind; ISO timestamps compare as instants, numbers as numbers. */
+export function laterThan(a: Since, b: Since): boolean {
+  if (typeof a === "number" && typeof b === "number") return a > b;
+  // Same-shaped UTC ISO strings order as text: skip Date.parse on the per-record path.
+  if (typeof a === "string" && typeof b === "string" && a.length === b.length && a.endsWith("Z") && b.endsWith("Z")) {
+    return a > b;
+  }
+  const ta = typeof a === "string" ? Date.parse(a) : NaN;
+  const tb = typeof b === "string" ? Date.parse(b) : NaN;
+  if (!Number.isNaN(ta) && !Number.isNaN(tb)) return ta > tb;
+  return String(a) > String(b);
+}
+
+export function latest(a: Since | null, b: Since | null): Since | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return laterThan(b, a) ? b : a;
+}
+
+/** Moves a mark back by the lookback window, keeping its form (ISO string or number). */
+export function withLookback(mark: Since | null, seconds: number | undefined): Since | null {
+  if (mark === null || !seconds) return mark;
+  if (typeof mark === "number") return mark - seconds;
+  const t = Date.parse(mark);
+  return Number.isNaN(t) ? mark : new Date(t - seconds * 1000).toISOString();
+}

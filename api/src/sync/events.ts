@@ -1,0 +1,45 @@
+import type { LogLevel, RequestMetric, Since } from "../connectors/base/types";
+
+export type EntityStatus = "running" | "succeeded" | "failed" | "cancelled";
+export type RunStatus = "running" | "succeeded" | "failed" | "cancelled";
+
+/** Request counters reported by the shared HTTP client, summed over a run. */
+export type RequestStats = Record<RequestMetric, number>;
+
+export interface EntityResult {
+  entity: string;
+  status: EntityStatus;
+  /** Records committed by this run. */
+  records: number;
+  chunks: number;
+  seconds: number;
+  /** Rows marked deleted by a full refresh. */
+  deleted: number;
+  /** Whether the run picked up an interrupted pass. */
+  resumed: boolean;
+  mode: "incremental" | "full_refresh";
+  since: Since | null;
+  /** Retries of failed chunks by the engine. */
+  chunkRetries: number;
+  error?: string;
+}
+
+export interface RunResult {
+  runId: string;
+  status: RunStatus;
+  entities: EntityResult[];
+  stats: RequestStats;
+  startedAt: string;
+  finishedAt: string;
+  error?: string;
+}
+
+/** What a run tells its listeners (CLI progress bar, store, SSE stream) as it goes. */
+export type SyncEvent =
+  | { type: "entity_started"; entity: string; resumed: boolean; mode: "incremental" | "full_refresh"; since: Since | null }
+  | { type: "progress"; entity: string; fetched: number; committed: number; total?: number; chunks: number; elapsedMs: number }
+  | { type: "log"; level: LogLevel; message: string; entity?: string }
+  | { type: "entity_finished"; result: EntityResult }
+  | { type: "stats"; stats: RequestStats };
+
+export const emptyStats = (): RequestStats => ({ requests: 0, retries: 0, rateLimited: 0, waitMs: 0 });
