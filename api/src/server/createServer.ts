@@ -1,0 +1,59 @@
+import { Hono } from "hono";
+import type { Mako } from "../Mako";
+import { bearerMatches } from "./apiToken";
+import { ApiError, errorResponse } from "./httpErrors";
+import { LiveRuns } from "./LiveRuns";
+import { connectorRoutes } from "./routes/connectors";
+import { runRoutes } from "./routes/runs";
+import { sourceRoutes } from "./routes/sources";
+import { serveUi } from "./staticFiles";
+import { uiDistDir } from "./ui";
+
+export interface ServerOptions {
+  /** When set, every /api route but connector icons needs `Authorization: Bearer <token>`. */
+  token?: string;
+  /** The built UI; `app/dist` by default. `false` serves the API only. */
+  uiDir?: string | false;
+}
+
+export interface MakoServer {
+  app: Hono;
+  /** Stops following live runs (the facade is the caller's to close). */
+  close(): void;
+}
+
+/**
+ * The HTTP API over the facade, and the web UI's static files. No CORS headers are sent: the
+ * UI is served from the same origin, and other origins have no business calling the API.
+ */
+export function createServer(mako: Mako, options: ServerOptions = {}): MakoServer {
+  const app = new Hono();
+  const live = new LiveRuns(mako);
+
+  app.onError((err, c) => errorResponse(err, c));
+
+  if (options.token) {
+    const token = options.token;
+    app.use("/api/*", async (c, next) => {
+      // Icons load through <img>, which cannot send a header; they are public assets anyway.
+      if (c.req.method === "GET" && /^\/api\/connectors\/[^/]+\/icon\.svg$/.test(c.req.path)) return next();
+      if (!bearerMatches(c.req.header("authorization"), token)) {
+        c.header("www-authenticate", 'Bearer realm="mako"');
+        return c.json({ error: "missing or wrong API token: send Authorization: Bearer <token> (MAKO_API_TOKEN)" }, 401);
+      }
+      return next();
+    });
+  }
+
+  app.route("/api/connectors", connectorRoutes(mako));
+  app.route("/api/sources", sourceRoutes(mako, live));
+  app.route("/api/runs", runRoutes(mako, live));
+  app.all("/api/*", (c) => {
+    throw new ApiError(404, `no API route ${c.req.method} ${c.req.path}`);
+  });
+
+  const uiDir = options.uiDir === undefined ? uiDistDir : options.uiDir;
+  if (uiDir) app.get("*", (c) => serveUi(c, uiDir));
+
+  return { app, close: () => live.close() };
+}

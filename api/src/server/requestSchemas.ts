@@ -1,0 +1,60 @@
+import { z } from "zod";
+import { issuePath } from "../connectors/base/validateConfig";
+import { ApiError } from "./httpErrors";
+
+// Request bodies. Config contents are checked against the connector's own zod schema (see
+// configValidation.ts); these only fix the envelope.
+
+const settings = z.record(z.string(), z.unknown());
+
+export const addSourceBody = z.object({
+  name: z.string().min(1),
+  connector: z.string().min(1),
+  config: z.record(z.string(), z.unknown()).default({}),
+  settings: settings.optional(),
+  destination: z.string().min(1).nullish(),
+});
+
+export const patchSourceBody = z
+  .object({
+    config: z.record(z.string(), z.unknown()).optional(),
+    settings: settings.optional(),
+    destination: z.string().min(1).nullish(),
+  })
+  .strict();
+
+export const testConfigBody = z.object({ config: z.record(z.string(), z.unknown()).default({}) });
+
+export const syncBody = z
+  .object({
+    entities: z.array(z.string().min(1)).optional(),
+    fullRefresh: z.boolean().optional(),
+    destination: z.string().min(1).optional(),
+  })
+  .strict();
+
+export const rowsQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(50),
+  offset: z.coerce.number().int().min(0).default(0),
+});
+
+/** Parses `input` or throws a 400 naming the first offending field. */
+export function parseOr400<T>(schema: z.ZodType<T>, input: unknown, what: string): T {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const field = issuePath(issue.path);
+  const why = issue.code === "unrecognized_keys" ? `unknown field ${issue.keys.map((k) => `"${k}"`).join(", ")}` : issue.message;
+  throw new ApiError(400, `invalid ${what}: ${field ? `${field}: ` : ""}${why}`, field || (issue.code === "unrecognized_keys" ? issue.keys[0] : undefined));
+}
+
+/** The JSON body of a request; a body that is not JSON is a 400, an empty one is `{}`. */
+export async function jsonBody(req: { text(): Promise<string> }): Promise<unknown> {
+  const text = await req.text();
+  if (!text.trim()) return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ApiError(400, "the request body is not valid JSON");
+  }
+}

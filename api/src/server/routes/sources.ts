@@ -1,0 +1,109 @@
+import { Hono } from "hono";
+import type { Mako } from "../../Mako";
+import { REDACTED } from "../../store/redact";
+import { checkConfig, secretFieldsOf } from "../configValidation";
+import { ApiError } from "../httpErrors";
+import type { LiveRuns } from "../LiveRuns";
+import { addSourceBody, jsonBody, parseOr400, patchSourceBody, rowsQuery, syncBody } from "../requestSchemas";
+import { sourceView } from "../views";
+
+/** Sources: CRUD, connection test, sync, and the preview of their synced tables. */
+export function sourceRoutes(mako: Mako, live: LiveRuns): Hono {
+  const app = new Hono();
+
+  const view = async (name: string) => {
+    const source = await mako.sources.get(name);
+    const [lastRun] = await mako.runs.list({ source: name, limit: 1 });
+    return sourceView(source, secretFieldsOf(source.connector), lastRun ?? null);
+  };
+
+  app.get("/", async (c) => {
+    const sources = await mako.sources.list();
+    return c.json(await Promise.all(sources.map((s) => view(s.name))));
+  });
+
+  app.post("/", async (c) => {
+    const body = parseOr400(addSourceBody, await jsonBody(c.req), "source");
+    // Checked here so the error names `config.<field>`; the facade checks the name.
+    const config = checkConfig(body.connector, body.config);
+    const created = await mako.sources.add({ ...body, config });
+    return c.json(await view(created.name), 201);
+  });
+
+  app.get("/:name", async (c) => c.json(await view(c.req.param("name"))));
+
+  app.patch("/:name", async (c) => {
+    const name = c.req.param("name");
+    const patch = parseOr400(patchSourceBody, await jsonBody(c.req), "patch");
+    const current = await mako.sources.get(name);
+    let config: Record<string, unknown> | undefined;
+    if (patch.config) {
+      // Secrets are write-only: one left out (or empty) keeps its stored value.
+      config = { ...patch.config };
+      for (const secret of secretFieldsOf(current.connector)) {
+        if (config[secret] === undefined || config[secret] === "") {
+          if (current.config[secret] === REDACTED) config[secret] = REDACTED;
+          else delete config[secret];
+        }
+      }
+      const stored = await mako.sources.unredacted(name);
+      const merged = Object.fromEntries(Object.entries(config).map(([k, v]) => [k, v === REDACTED ? stored.config[k] : v]));
+      checkConfig(current.connector, merged);
+    }
+    // Every field is passed: the store spreads the patch, so an undefined one would erase it.
+    await mako.sources.update(name, {
+      config: config ?? current.config,
+      settings: patch.settings ?? current.settings,
+      destination: patch.destination === undefined ? current.destination : patch.destination,
+    });
+    return c.json(await view(name));
+  });
+
+  app.delete("/:name", async (c) => {
+    const name = c.req.param("name");
+    const [latest] = await mako.runs.list({ source: name, limit: 1 });
+    if (latest?.status === "running") throw new ApiError(409, `source "${name}" is syncing (run ${latest.id}); cancel it first`);
+    await mako.sources.remove(name);
+    return c.json({ removed: name });
+  });
+
+  app.post("/:name/test", async (c) => c.json(await mako.sources.test(c.req.param("name"))));
+
+  app.post("/:name/sync", async (c) => {
+    const name = c.req.param("name");
+    const body = parseOr400(syncBody, await jsonBody(c.req), "sync request");
+    const runId = await live.start(name, body);
+    return c.json({ runId }, 202);
+  });
+
+  app.get("/:name/tables", async (c) => {
+    const source = await mako.sources.get(c.req.param("name"));
+    return c.json(await withDestination(mako, source.destination, (d) => d.listTables(source.name)));
+  });
+
+  app.get("/:name/tables/:entity/rows", async (c) => {
+    const source = await mako.sources.get(c.req.param("name"));
+    const entity = c.req.param("entity");
+    const { limit, offset } = parseOr400(rowsQuery, c.req.query(), "query");
+    return c.json(
+      await withDestination(mako, source.destination, async (d) => {
+        const table = (await d.listTables(source.name)).find((t) => t.entity === entity);
+        if (!table) throw new ApiError(404, `source "${source.name}" has no synced table for entity "${entity}"`);
+        const rows = await d.readRows({ namespace: source.name, entity }, { limit, offset });
+        return { columns: table.columns.map((col) => col.name), rows, total: table.rows, limit, offset };
+      }),
+    );
+  });
+
+  return app;
+}
+
+async function withDestination<T>(mako: Mako, name: string | null, use: (d: Awaited<ReturnType<Mako["openDestination"]>>) => Promise<T>): Promise<T> {
+  const destination = await mako.openDestination(name);
+  try {
+    return await use(destination);
+  } finally {
+    // The embedded destination is shared with the facade; others were opened for this request.
+    if (destination !== mako.embedded) await destination.close();
+  }
+}

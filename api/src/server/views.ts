@@ -1,0 +1,103 @@
+import type { RunRecord, SourceRecord } from "../store/MetadataStore";
+import { REDACTED } from "../store/redact";
+
+// What the API returns: stored records reshaped for the UI, with secrets reduced to set/unset.
+
+export interface SourceView {
+  name: string;
+  connector: string;
+  /** Config without secret values. */
+  config: Record<string, unknown>;
+  /** Each secret field: whether a value is stored. Values are never returned. */
+  secrets: Record<string, "set" | "unset">;
+  settings: Record<string, unknown>;
+  destination: string | null;
+  createdAt: string;
+  updatedAt: string;
+  lastRun: RunView | null;
+}
+
+/** `source` must already be redacted by the facade; secret names come from the connector. */
+export function sourceView(source: SourceRecord, secretNames: Set<string>, lastRun: RunRecord | null): SourceView {
+  const config: Record<string, unknown> = {};
+  const secrets: Record<string, "set" | "unset"> = {};
+  for (const name of secretNames) secrets[name] = "unset";
+  for (const [key, value] of Object.entries(source.config)) {
+    // The facade also redacts fields whose names look sensitive; treat those as secrets too.
+    if (secretNames.has(key) || value === REDACTED) secrets[key] = value === undefined || value === null || value === "" ? "unset" : "set";
+    else config[key] = value;
+  }
+  return {
+    name: source.name,
+    connector: source.connector,
+    config,
+    secrets,
+    settings: source.settings,
+    destination: source.destination,
+    createdAt: source.createdAt,
+    updatedAt: source.updatedAt,
+    lastRun: lastRun ? runView(lastRun) : null,
+  };
+}
+
+export interface EntityRunView {
+  entity: string;
+  status: string;
+  records: number;
+  durationMs: number;
+  recordsPerSecond: number;
+  retries: number;
+  deleted: number;
+  resumed: boolean;
+  mode: string;
+  error?: string;
+}
+
+export interface RunView {
+  id: string;
+  source: string;
+  status: RunRecord["status"];
+  fullRefresh: boolean;
+  destination: string | null;
+  startedAt: string;
+  finishedAt: string | null;
+  durationMs: number | null;
+  records: number;
+  entities: EntityRunView[];
+  /** Requests, retries and rate-limit waits of the whole run. */
+  stats: RunRecord["stats"];
+  error: string | null;
+}
+
+export function runView(run: RunRecord): RunView {
+  const entities = run.entities.map((e): EntityRunView => {
+    // The store lists entities not started yet as running with nothing done.
+    const notStarted = run.status === "running" && e.status === "running" && e.chunks === 0 && e.records === 0 && e.seconds === 0;
+    return {
+      entity: e.entity,
+      status: notStarted ? "pending" : e.status,
+      records: e.records,
+      durationMs: Math.round(e.seconds * 1000),
+      recordsPerSecond: e.seconds > 0 ? Math.round(e.records / e.seconds) : 0,
+      retries: e.chunkRetries,
+      deleted: e.deleted,
+      resumed: e.resumed,
+      mode: e.mode,
+      ...(e.error ? { error: e.error } : {}),
+    };
+  });
+  return {
+    id: run.id,
+    source: run.source,
+    status: run.status,
+    fullRefresh: run.fullRefresh,
+    destination: run.destination,
+    startedAt: run.startedAt,
+    finishedAt: run.finishedAt,
+    durationMs: run.finishedAt ? Date.parse(run.finishedAt) - Date.parse(run.startedAt) : null,
+    records: entities.reduce((n, e) => n + e.records, 0),
+    entities,
+    stats: run.stats,
+    error: run.error,
+  };
+}
