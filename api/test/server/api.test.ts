@@ -1,0 +1,343 @@
+import { serve, type ServerType } from "@hono/node-server";
+import { mkdtempSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connectorRegistry } from "../../src/connectors/registry";
+import { Mako } from "../../src/Mako";
+import { resolveApiToken } from "../../src/server/apiToken";
+import { createServer, startServer, type StartedServer } from "../../src/server";
+import { KeyedConnector } from "./keyedConnector";
+import { readSse } from "./sse";
+
+const SECRET = "correct-horse-battery";
+// A sync slow enough to still be running when the next request arrives: 30 pages of 20 ms per entity.
+const SLOW = { config: { count: 300, seed: 7, page_delay_ms: 20 }, settings: { batchSize: 10, maxIterations: 2 } };
+
+let home: string;
+let uiDir: string;
+let mako: Mako;
+let server: StartedServer;
+
+async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(server.url + path, {
+    method,
+    headers: { ...(body === undefined ? {} : { "content-type": "application/json" }), ...headers },
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  const isJson = res.headers.get("content-type")?.startsWith("application/json");
+  return { status: res.status, text, json: isJson ? JSON.parse(text) : undefined, headers: res.headers };
+}
+
+async function waitForRun(id: string) {
+  const res = await fetch(`${server.url}/api/runs/${id}/events`);
+  return readSse(res);
+}
+
+beforeAll(async () => {
+  connectorRegistry.keyed = KeyedConnector;
+  home = mkdtempSync(join(tmpdir(), "mako-api-"));
+  uiDir = join(home, "ui");
+  mkdirSync(join(uiDir, "assets"), { recursive: true });
+  writeFileSync(join(uiDir, "index.html"), "<!doctype html><title>Mako UI</title>");
+  writeFileSync(join(uiDir, "assets", "app.js"), "console.log('ui')");
+  writeFileSync(join(home, "outside.txt"), "not for the web");
+  mako = await Mako.open({ home: join(home, "mako") });
+  server = await startServer({ mako, port: 0, uiDir, log: () => {} });
+});
+
+afterAll(async () => {
+  await server?.close();
+  await mako?.close();
+  delete connectorRegistry.keyed;
+  rmSync(home, { recursive: true, force: true });
+});
+
+describe("connectors", () => {
+  it("lists connectors with entities, incremental capability and a JSON Schema marking secrets", async () => {
+    const { status, json } = await call("GET", "/api/connectors");
+    expect(status).toBe(200);
+    const sample = json.find((c: any) => c.id === "sample");
+    expect(sample).toMatchObject({ name: "Sample", iconUrl: "/api/connectors/sample/icon.svg" });
+    expect(sample.entities.map((e: any) => [e.name, e.incremental])).toEqual([
+      ["users", true],
+      ["products", true],
+      ["purchases", true],
+    ]);
+    expect(sample.configSchema.properties.count).toMatchObject({ type: "integer", default: 1000 });
+    const keyed = json.find((c: any) => c.id === "keyed");
+    expect(keyed.configSchema.properties.api_key.secret).toBe(true);
+    expect(keyed.configSchema.required).toEqual(["account", "api_key"]);
+  });
+
+  it("serves a connector's icon, and 404s for an unknown connector", async () => {
+    const res = await fetch(`${server.url}/api/connectors/sample/icon.svg`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("image/svg+xml");
+    expect(await res.text()).toContain("<svg");
+    // A connector without an icon file gets a generated monogram.
+    expect(await (await fetch(`${server.url}/api/connectors/keyed/icon.svg`)).text()).toContain(">K</text>");
+    const missing = await call("GET", "/api/connectors/nope/icon.svg");
+    expect(missing.status).toBe(404);
+    expect(missing.json.error).toContain('"nope"');
+  });
+
+  it("tests a config before it is stored, naming a bad field", async () => {
+    const ok = await call("POST", "/api/connectors/sample/test", { config: { count: 5 } });
+    expect(ok.json).toEqual({ success: true, message: "Sample source ready: 5 users, seed 1" });
+    const wrongKey = await call("POST", "/api/connectors/keyed/test", { config: { account: "a", api_key: "wrong-key-123" } });
+    expect(wrongKey.json.success).toBe(false);
+    const bad = await call("POST", "/api/connectors/sample/test", { config: { count: -1 } });
+    expect(bad.status).toBe(400);
+    expect(bad.json.field).toBe("config.count");
+  });
+});
+
+describe("sources", () => {
+  it("rejects bad input with a 400 naming the field", async () => {
+    const badConfig = await call("POST", "/api/sources", { name: "shop", connector: "sample", config: { count: "many" } });
+    expect(badConfig.status).toBe(400);
+    expect(badConfig.json).toMatchObject({ field: "config.count" });
+    expect(badConfig.json.error).toMatch(/count/);
+
+    const missing = await call("POST", "/api/sources", { name: "crm", connector: "keyed", config: { account: "acme" } });
+    expect(missing.status).toBe(400);
+    expect(missing.json.field).toBe("config.api_key");
+
+    const badName = await call("POST", "/api/sources", { name: "Bad Name", connector: "sample", config: {} });
+    expect(badName.status).toBe(400);
+    expect(badName.json.field).toBe("name");
+
+    const unknownConnector = await call("POST", "/api/sources", { name: "x", connector: "nope", config: {} });
+    expect(unknownConnector.status).toBe(400);
+    expect(unknownConnector.json.field).toBe("connector");
+
+    const noName = await call("POST", "/api/sources", { connector: "sample" });
+    expect(noName.status).toBe(400);
+    expect(noName.json.field).toBe("name");
+
+    const notJson = await call("POST", "/api/sources", "{oops");
+    expect(notJson.status).toBe(400);
+    expect(notJson.json.error).toMatch(/not valid JSON/);
+
+    expect((await call("GET", "/api/sources")).json.map((s: any) => s.name)).not.toContain("shop");
+  });
+
+  it("answers 404 with a JSON error for an unknown source on every route", async () => {
+    for (const [method, path] of [
+      ["GET", "/api/sources/ghost"],
+      ["PATCH", "/api/sources/ghost"],
+      ["DELETE", "/api/sources/ghost"],
+      ["POST", "/api/sources/ghost/test"],
+      ["POST", "/api/sources/ghost/sync"],
+      ["GET", "/api/sources/ghost/tables"],
+      ["GET", "/api/sources/ghost/tables/users/rows"],
+      ["GET", "/api/runs?source=ghost"],
+    ]) {
+      const res = await call(method, path, method === "PATCH" ? {} : undefined);
+      expect(res.status, `${method} ${path}`).toBe(404);
+      expect(res.json.error, `${method} ${path}`).toContain('"ghost"');
+    }
+    expect((await call("GET", "/api/runs/run_nope")).status).toBe(404);
+    expect((await call("GET", "/api/nothing-here")).status).toBe(404);
+  });
+
+  it("never returns a secret: shown as set, kept across edits, usable for tests", async () => {
+    const created = await call("POST", "/api/sources", { name: "crm", connector: "keyed", config: { account: "acme", api_key: SECRET } });
+    expect(created.status).toBe(201);
+    expect(created.json).toMatchObject({ name: "crm", config: { account: "acme" }, secrets: { api_key: "set" } });
+    for (const res of [created, await call("GET", "/api/sources/crm"), await call("GET", "/api/sources")]) {
+      expect(res.text).not.toContain(SECRET);
+      expect(res.text).not.toContain("********");
+    }
+    expect((await call("POST", "/api/sources/crm/test")).json).toEqual({ success: true, message: "key accepted" });
+
+    // An edit that leaves the secret out keeps it.
+    const edited = await call("PATCH", "/api/sources/crm", { config: { account: "acme-eu" } });
+    expect(edited.status).toBe(200);
+    expect(edited.json).toMatchObject({ config: { account: "acme-eu" }, secrets: { api_key: "set" } });
+    expect(edited.text).not.toContain(SECRET);
+    expect((await call("POST", "/api/sources/crm/test")).json.success).toBe(true);
+
+    // A new value replaces it; the connection test sees the change.
+    await call("PATCH", "/api/sources/crm", { config: { account: "acme-eu", api_key: "another-key-456" } });
+    expect((await call("POST", "/api/sources/crm/test")).json).toEqual({ success: false, message: "credentials rejected: wrong api_key" });
+
+    const invalid = await call("PATCH", "/api/sources/crm", { config: { account: "" } });
+    expect(invalid.status).toBe(400);
+    expect(invalid.json.field).toBe("config.account");
+    const unknownField = await call("PATCH", "/api/sources/crm", { colour: "red" });
+    expect(unknownField.status).toBe(400);
+    expect(unknownField.json.field).toBe("colour");
+  });
+
+  it("refuses a duplicate name with 409, removes a source", async () => {
+    expect((await call("POST", "/api/sources", { name: "tmp", connector: "sample", config: { count: 1 } })).status).toBe(201);
+    const dup = await call("POST", "/api/sources", { name: "tmp", connector: "sample", config: { count: 1 } });
+    expect(dup.status).toBe(409);
+    expect(dup.json.error).toContain('"tmp"');
+    expect((await call("DELETE", "/api/sources/tmp")).json).toEqual({ removed: "tmp" });
+    expect((await call("GET", "/api/sources/tmp")).status).toBe(404);
+  });
+});
+
+describe("syncs, runs and preview", () => {
+  it("syncs with live progress over SSE, then shows the run and the rows", async () => {
+    await call("POST", "/api/sources", { name: "shop", connector: "sample", ...SLOW });
+    const started = await call("POST", "/api/sources/shop/sync", {});
+    expect(started.status).toBe(202);
+    const runId: string = started.json.runId;
+
+    // One sync per source at a time.
+    const second = await call("POST", "/api/sources/shop/sync", {});
+    expect(second.status).toBe(409);
+    expect(second.json.error).toContain(runId);
+
+    const res = await fetch(`${server.url}/api/runs/${runId}/events`);
+    expect(res.headers.get("content-type")).toMatch(/^text\/event-stream/);
+    const events = await readSse(res);
+    const end = events.at(-1)!;
+    expect(end.event).toBe("end");
+    expect(end.data).toMatchObject({ id: runId, status: "succeeded", records: 630 });
+    const progress = events.filter((e) => e.event === "progress");
+    // Live figures arrived while the users were still being fetched, before the end.
+    const partial = progress.find((e) => e.data.entity === "users" && e.data.status === "running" && e.data.records > 0 && e.data.records < 300);
+    expect(partial, JSON.stringify(progress.map((e) => e.data))).toBeDefined();
+    expect(partial!.data.total).toBe(300);
+    expect(partial!.data.recordsPerSecond).toBeGreaterThan(0);
+    expect(progress.findLast((e) => e.data.entity === "purchases")!.data).toMatchObject({ status: "succeeded", records: 300 });
+    expect(events.indexOf(partial!)).toBeLessThan(events.length - 1);
+
+    const run = await call("GET", `/api/runs/${runId}`);
+    expect(run.json).toMatchObject({ id: runId, source: "shop", status: "succeeded", fullRefresh: false, error: null });
+    expect(run.json.durationMs).toBeGreaterThan(0);
+    expect(run.json.entities.map((e: any) => [e.entity, e.status, e.records])).toEqual([
+      ["users", "succeeded", 300],
+      ["products", "succeeded", 30],
+      ["purchases", "succeeded", 300],
+    ]);
+    expect(Array.isArray(run.json.logs)).toBe(true);
+
+    const runs = await call("GET", "/api/runs?source=shop");
+    expect(runs.json.map((r: any) => r.id)).toEqual([runId]);
+    expect((await call("GET", "/api/sources/shop")).json.lastRun).toMatchObject({ id: runId, status: "succeeded" });
+
+    // Events of an ended run replay its end at once.
+    const replay = await waitForRun(runId);
+    expect(replay.at(-1)).toMatchObject({ event: "end", data: { status: "succeeded" } });
+
+    const tables = await call("GET", "/api/sources/shop/tables");
+    expect(tables.json.map((t: any) => [t.entity, t.table, t.rows])).toEqual(
+      expect.arrayContaining([
+        ["users", "shop__users", 300],
+        ["products", "shop__products", 30],
+      ]),
+    );
+    const page = await call("GET", "/api/sources/shop/tables/users/rows?limit=5&offset=10");
+    expect(page.json).toMatchObject({ total: 300, limit: 5, offset: 10 });
+    expect(page.json.rows).toHaveLength(5);
+    expect(page.json.columns).toEqual(expect.arrayContaining(["id", "email", "_mako_synced_at", "_mako_deleted_at"]));
+    expect((await call("GET", "/api/sources/shop/tables/users/rows?limit=0")).json.field).toBe("limit");
+    expect((await call("GET", "/api/sources/shop/tables/nope/rows")).status).toBe(404);
+  });
+
+  it("syncs chosen entities, refuses unknown ones", async () => {
+    const bad = await call("POST", "/api/sources/shop/sync", { entities: ["users", "invoices"] });
+    expect(bad.status).toBe(400);
+    expect(bad.json).toMatchObject({ field: "entities" });
+    expect(bad.json.error).toContain('"invoices"');
+    expect((await call("POST", "/api/sources/shop/sync", { fullRefresh: "yes" })).json.field).toBe("fullRefresh");
+
+    const { json } = await call("POST", "/api/sources/shop/sync", { entities: ["products"], fullRefresh: true });
+    const end = (await waitForRun(json.runId)).at(-1)!;
+    expect(end.data).toMatchObject({ status: "succeeded", fullRefresh: true });
+    expect(end.data.entities.map((e: any) => e.entity)).toEqual(["products"]);
+  });
+
+  it("cancels a running sync at a chunk boundary; a finished run cannot be cancelled", async () => {
+    await call("POST", "/api/sources", { name: "slow", connector: "sample", ...SLOW });
+    const { json } = await call("POST", "/api/sources/slow/sync", {});
+    const events = fetch(`${server.url}/api/runs/${json.runId}/events`).then(readSse);
+    await new Promise((r) => setTimeout(r, 150));
+    const cancel = await call("POST", `/api/runs/${json.runId}/cancel`);
+    expect(cancel.status).toBe(202);
+    const end = (await events).at(-1)!;
+    expect(end).toMatchObject({ event: "end", data: { status: "cancelled" } });
+    // Stopped at a chunk boundary: what was committed is whole chunks (2 pages of 10).
+    expect(end.data.records % 20).toBe(0);
+    expect(end.data.records).toBeLessThan(630);
+
+    const again = await call("POST", `/api/runs/${json.runId}/cancel`);
+    expect(again.status).toBe(409);
+    expect(again.json.error).toMatch(/not running/);
+
+    // The checkpoint was kept: the next sync resumes and completes.
+    const next = await call("POST", "/api/sources/slow/sync", {});
+    const resumed = (await waitForRun(next.json.runId)).at(-1)!.data;
+    expect(resumed.status).toBe("succeeded");
+    expect(resumed.entities[0].resumed).toBe(true);
+  });
+});
+
+describe("web UI files", () => {
+  it("serves the built UI with an SPA fallback, and nothing outside it", async () => {
+    const index = await call("GET", "/");
+    expect(index.status).toBe(200);
+    expect(index.text).toContain("Mako UI");
+    expect((await call("GET", "/sources/shop")).text).toContain("Mako UI");
+    const asset = await fetch(`${server.url}/assets/app.js`);
+    expect(asset.headers.get("content-type")).toMatch(/javascript/);
+    expect(asset.headers.get("cache-control")).toContain("immutable");
+    const escape = await call("GET", "/..%2Foutside.txt");
+    expect(escape.text).not.toContain("not for the web");
+  });
+});
+
+describe("API token", () => {
+  let http: ServerType;
+  let url: string;
+  let close: () => void;
+
+  beforeAll(async () => {
+    const guarded = createServer(mako, { token: "s3cret-token", uiDir });
+    close = guarded.close;
+    http = await new Promise((resolve) => {
+      const s = serve({ fetch: guarded.app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(s));
+    });
+    url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  });
+  afterAll(() => {
+    close();
+    http.close();
+  });
+
+  it("guards every API route but icons; the UI's files stay public", async () => {
+    for (const path of ["/api/sources", "/api/connectors", "/api/runs", "/api/sources/shop/tables"]) {
+      const res = await fetch(url + path);
+      expect(res.status, path).toBe(401);
+      expect((await res.json()).error).toMatch(/token/);
+    }
+    expect((await fetch(`${url}/api/sources`, { method: "POST", body: "{}" })).status).toBe(401);
+    expect((await fetch(`${url}/api/sources`, { headers: { authorization: "Bearer wrong" } })).status).toBe(401);
+    const ok = await fetch(`${url}/api/sources`, { headers: { authorization: "Bearer s3cret-token" } });
+    expect(ok.status).toBe(200);
+    expect((await fetch(`${url}/`)).status).toBe(200);
+    expect((await fetch(`${url}/api/connectors/sample/icon.svg`)).status).toBe(200);
+  });
+
+  it("takes MAKO_API_TOKEN, else generates one once and stores it privately", () => {
+    expect(resolveApiToken(join(home, "t1"), { MAKO_API_TOKEN: "from-env" })).toEqual({ token: "from-env", created: false });
+    const first = resolveApiToken(join(home, "t2"), {});
+    expect(first.created).toBe(true);
+    expect(first.token.length).toBeGreaterThanOrEqual(32);
+    expect(statSync(join(home, "t2", "api-token")).mode & 0o777).toBe(0o600);
+    expect(resolveApiToken(join(home, "t2"), {})).toEqual({ token: first.token, created: false });
+  });
+
+  it("startServer needs no token on loopback", () => {
+    expect(server.host).toBe("127.0.0.1");
+    expect(server.token).toBeUndefined();
+  });
+});
