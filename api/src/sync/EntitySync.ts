@@ -114,6 +114,8 @@ export class EntitySync {
   }
 
   private async runChunks(start: EntityCheckpoint): Promise<number> {
+    // Killed between the last chunk's commit and completion: nothing left to fetch.
+    if (start.fetchState?.hasMore === false) return this.complete(start);
     let pass = start;
     let emptyChunks = 0;
     const inFlight: Promise<void>[] = [];
@@ -148,7 +150,8 @@ export class EntitySync {
       }
       for (const commit of inFlight.splice(0)) await commit;
     } catch (err) {
-      await Promise.allSettled(inFlight);
+      // Wait for the prefetch too: once the entity ends, the connector must not be working.
+      await Promise.allSettled(next ? [...inFlight, next] : inFlight);
       throw err;
     }
     if (this.ctx.signal.aborted) throw this.ctx.signal.reason;
@@ -335,8 +338,10 @@ function position(s: FetchState): string {
   return JSON.stringify({ offset: s.offset, cursor: s.cursor, page: s.page, metadata: s.metadata });
 }
 
+/** Same non-empty position; a state without one (memory-only connectors) says nothing. */
 function samePosition(a: FetchState, b: FetchState): boolean {
-  return position(a) === position(b);
+  const p = position(a);
+  return p !== "{}" && p === position(b);
 }
 
 function describe(err: unknown): string {
