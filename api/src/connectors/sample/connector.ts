@@ -90,9 +90,9 @@ export class SampleConnector extends BaseConnector<undefined, SampleConfig> {
   }
 
   private generate(entity: Entity, i: number): DataRecord {
-    const { seed, count } = this.config;
+    const { seed } = this.config;
     if (entity === "users") return generateUser(i, seed);
     if (entity === "products") return generateProduct(i, seed);
-    return generatePurchase(i, seed, count);
+    return generatePurchase(i, seed);
   }
 }

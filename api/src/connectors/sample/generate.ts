@@ -77,13 +77,14 @@ export function generateProduct(i: number, seed: number) {
   };
 }
 
-export function generatePurchase(i: number, seed: number, userCount: number) {
+/** Purchase i refers only to users and products that exist when i does: raising `count` never changes it. */
+export function generatePurchase(i: number, seed: number) {
   const h = hash(i, seed, 21);
-  const products = productCount(userCount);
+  const products = productCount(i);
   const quantity = 1 + (h % 4);
   return {
     id: i,
-    user_id: 1 + (h % userCount),
+    user_id: 1 + (h % i),
     items: [{ product_id: 1 + ((h >>> 4) % products), quantity }],
     total_cents: quantity * (100 + ((h >>> 8) % 20_000)),
     status: h % 10 === 0 ? "refunded" : "paid",

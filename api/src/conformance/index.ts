@@ -1,0 +1,2 @@
+export { checkConnector } from "./checkConnector";
+export type { ConformanceCheck, ConformanceOptions, ConformanceReport } from "./checkConnector";
