@@ -1,4 +1,8 @@
 import { z } from "zod";
+import { HttpClient } from "./http/HttpClient";
+import type { HttpClientOptions } from "./http/types";
+import { resolveClientSettings, resolveLimiterConfig } from "./http/httpSettings";
+import { rateLimiterKey, sharedRateLimiter } from "./http/limiterRegistry";
 import type {
   ConnectionTestResult,
   ConnectorMetadata,
@@ -99,6 +103,25 @@ export abstract class BaseConnector<Client = any, Config extends Record<string, 
   /** The engine attaches itself here to receive logs and request counters. */
   observe(observer: ConnectorObserver): void {
     this.observer = observer;
+  }
+
+  /**
+   * An HTTP client paced by this data source's shared limiter (settings, else
+   * `getDefaultRateLimit()`), retrying with backoff, reporting to the engine's observer.
+   */
+  protected createHttpClient(options: HttpClientOptions): HttpClient {
+    const settings = this.dataSource.settings ?? {};
+    const connectorId = this.dataSource.connector ?? this.getMetadata().name;
+    const limiter = sharedRateLimiter(
+      rateLimiterKey(connectorId, this.dataSource.name),
+      resolveLimiterConfig(settings, this.getDefaultRateLimit()),
+    );
+    return new HttpClient(options, {
+      limiter,
+      settings: resolveClientSettings(settings),
+      // Read at each event: the engine calls observe() after the connector is constructed.
+      observer: () => this.observer,
+    });
   }
 
   protected sleep(ms: number): Promise<void> {

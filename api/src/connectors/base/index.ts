@@ -1,2 +1,4 @@
 export * from "./BaseConnector";
 export { secret, isSecretSchema } from "./secret";
+export { HttpClient, HttpError } from "./http";
+export type { HttpClientOptions, HttpRequest, HttpResponse, HttpErrorKind } from "./http";

@@ -1,0 +1,57 @@
+export type HttpErrorKind = "http" | "timeout" | "network" | "parse" | "wait_too_long";
+
+export interface HttpErrorDetails {
+  kind: HttpErrorKind;
+  method: string;
+  /** Already redacted. */
+  url: string;
+  status?: number;
+  bodySnippet?: string;
+  retryable: boolean;
+  retryAfterMs?: number;
+}
+
+/**
+ * A failed request. The engine retries the chunk unless `retryable === false` and honours
+ * `retryAfterMs`; the message is one line naming method, redacted URL, status and body start.
+ */
+export class HttpError extends Error {
+  readonly kind: HttpErrorKind;
+  readonly status?: number;
+  readonly method: string;
+  readonly url: string;
+  readonly bodySnippet?: string;
+  retryable: boolean;
+  readonly retryAfterMs?: number;
+  readonly credentialsRejected: boolean;
+
+  constructor(message: string, details: HttpErrorDetails, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "HttpError";
+    this.kind = details.kind;
+    this.status = details.status;
+    this.method = details.method;
+    this.url = details.url;
+    this.bodySnippet = details.bodySnippet;
+    this.retryable = details.retryable;
+    this.retryAfterMs = details.retryAfterMs;
+    this.credentialsRejected = details.status === 401 || details.status === 403;
+  }
+
+  /** The same failure, final: retries are exhausted, so the engine must not retry it blindly. */
+  exhausted(retries: number): HttpError {
+    return new HttpError(
+      `${this.message} (gave up after ${retries} ${retries === 1 ? "retry" : "retries"})`,
+      {
+        kind: this.kind,
+        method: this.method,
+        url: this.url,
+        status: this.status,
+        bodySnippet: this.bodySnippet,
+        retryable: false,
+        retryAfterMs: this.retryAfterMs,
+      },
+      { cause: this.cause },
+    );
+  }
+}

@@ -1,0 +1,36 @@
+// The public shapes of the shared HTTP client (see /work/notes/contracts.md).
+
+export interface HttpClientOptions {
+  /** Requests take paths relative to it, or absolute URLs. */
+  baseUrl: string;
+  /** Sent with every request, e.g. Authorization. */
+  headers?: Record<string, string>;
+  /** Added to every request's query string (an API key in the query, an API version). */
+  query?: Record<string, string>;
+  /** Redacted ("***") from every error message and log line. */
+  secrets?: string[];
+}
+
+export type QueryValue = string | number | boolean | undefined;
+
+export interface HttpRequest {
+  method?: string;
+  path: string;
+  query?: Record<string, QueryValue>;
+  headers?: Record<string, string>;
+  /** JSON-encoded. */
+  body?: unknown;
+  /** Sent as application/x-www-form-urlencoded. */
+  form?: Record<string, string>;
+  signal?: AbortSignal;
+  /** "json" (default) parses the body; "text" returns it as a string. */
+  responseType?: "json" | "text";
+}
+
+export interface HttpResponse<T> {
+  status: number;
+  headers: Headers;
+  body: T;
+  /** The requested URL with secrets redacted. */
+  url: string;
+}
