@@ -43,6 +43,8 @@ interface Table {
   byField: Map<string, Column>;
   overflow: boolean;
   upsert?: Database.Statement;
+  /** The upsert for records carrying `_mako_deleted_at`: fields they lack keep their stored value. */
+  tombstone?: Database.Statement;
   convert?: Array<(value: unknown) => unknown>;
 }
 
@@ -301,6 +303,7 @@ export class SqliteDestination implements Destination {
     table.columns = columns;
     table.byField = new Map(columns.map((c) => [c.field, c]));
     table.upsert = undefined;
+    table.tombstone = undefined;
   }
 
   // --- rows -----------------------------------------------------------------------------
@@ -310,6 +313,7 @@ export class SqliteDestination implements Destination {
     const { columns, overflow } = table;
     const convert = table.convert!;
     const stmt = table.upsert!;
+    const tombstone = table.tombstone!;
     const n = columns.length;
     const values: unknown[] = new Array(n + (overflow ? 3 : 2));
     for (const record of records) {
@@ -317,7 +321,7 @@ export class SqliteDestination implements Destination {
       values[n] = syncedAt;
       values[n + 1] = (record[DELETED_AT] as string | undefined) ?? null;
       if (overflow) values[n + 2] = overflowOf(record, table.byField);
-      stmt.run(values);
+      (values[n + 1] === null ? stmt : tombstone).run(values);
     }
   }
 
@@ -325,10 +329,13 @@ export class SqliteDestination implements Destination {
     const names = [...table.columns.map((c) => c.name), SYNCED_AT, DELETED_AT];
     if (table.overflow) names.push(OVERFLOW);
     const keys = new Set(table.primaryKey.map((k) => table.byField.get(k)!.name));
-    const updates = names.filter((n) => !keys.has(n)).map((n) => `${quote(n)} = excluded.${quote(n)}`);
-    table.upsert = this.db.prepare(
-      `INSERT INTO ${quote(table.name)} (${names.map(quote).join(", ")}) VALUES (${names.map(() => "?").join(", ")})
-       ON CONFLICT (${[...keys].map(quote).join(", ")}) DO UPDATE SET ${updates.join(", ")}`,
+    const insert = `INSERT INTO ${quote(table.name)} (${names.map(quote).join(", ")}) VALUES (${names.map(() => "?").join(", ")})
+       ON CONFLICT (${[...keys].map(quote).join(", ")}) DO UPDATE SET `;
+    const updated = names.filter((n) => !keys.has(n));
+    table.upsert = this.db.prepare(insert + updated.map((n) => `${quote(n)} = excluded.${quote(n)}`).join(", "));
+    // A deletion often carries only the key: the row stays as last seen, marked deleted.
+    table.tombstone = this.db.prepare(
+      insert + updated.map((n) => `${quote(n)} = coalesce(excluded.${quote(n)}, ${quote(table.name)}.${quote(n)})`).join(", "),
     );
     table.convert = table.columns.map((c) => CONVERT[c.type]);
   }
