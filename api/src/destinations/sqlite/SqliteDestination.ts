@@ -376,7 +376,12 @@ function convertSql(column: string, from: ColumnType, to: ColumnType): string {
   if (from === to) return column;
   if (to === "real") return `CAST(${column} AS REAL)`;
   if (to === "integer") return column;
-  if (to === "text") return from === "boolean" ? `CASE ${column} WHEN 1 THEN 'true' WHEN 0 THEN 'false' END` : `CAST(${column} AS TEXT)`;
+  if (to === "text") {
+    if (from === "boolean") return `CASE ${column} WHEN 1 THEN 'true' WHEN 0 THEN 'false' END`;
+    // SQLite prints a whole REAL as "1.0"; a record's 1 is written as "1" (String(1)) after the widening.
+    if (from === "real") return `CASE WHEN ${column} = CAST(${column} AS INTEGER) THEN CAST(CAST(${column} AS INTEGER) AS TEXT) ELSE CAST(${column} AS TEXT) END`;
+    return `CAST(${column} AS TEXT)`;
+  }
   // to json
   if (from === "text") return `json_quote(${column})`;
   if (from === "boolean") return `CASE ${column} WHEN 1 THEN 'true' WHEN 0 THEN 'false' END`;
