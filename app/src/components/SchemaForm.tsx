@@ -60,8 +60,13 @@ export function toConfig(
     }
     if (kind === "integer" || kind === "number") {
       const n = Number(text);
+      const bounds = field.anyOf?.find((s) => s.type !== "null") ?? field;
       if (!Number.isFinite(n) || (kind === "integer" && !Number.isInteger(n))) {
         errors[key] = `${humanize(key)} must be ${kind === "integer" ? "a whole number" : "a number"}`;
+      } else if (bounds.minimum !== undefined && n < bounds.minimum) {
+        errors[key] = `${humanize(key)} must be at least ${bounds.minimum}`;
+      } else if (bounds.maximum !== undefined && n > bounds.maximum) {
+        errors[key] = `${humanize(key)} must be at most ${bounds.maximum}`;
       } else config[key] = n;
     } else if (kind === "json") {
       try {

@@ -1,0 +1,208 @@
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium, type BrowserContext, type ConsoleMessage, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Mako } from "../../src/Mako";
+import { ensureUiBuilt, startServer, type StartedServer } from "../../src/server";
+
+const CHROMIUM = "/usr/bin/chromium";
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+const shots = join(repoRoot, "test-results", "screenshots");
+
+let home: string;
+let mako: Mako;
+let server: StartedServer;
+let browser: BrowserContext;
+/** Console errors and uncaught exceptions of every page: the test fails on any. */
+const consoleErrors: string[] = [];
+/** While true, the browser's own "Failed to load resource … 400" line is expected (a rejected form). */
+let expectingBadRequest = false;
+
+function watch(page: Page): Page {
+  page.on("console", (msg: ConsoleMessage) => {
+    if (msg.type() !== "error") return;
+    if (expectingBadRequest && /status of 400/.test(msg.text())) return;
+    consoleErrors.push(`${page.url()}: ${msg.text()}`);
+  });
+  page.on("pageerror", (err) => consoleErrors.push(`${page.url()}: uncaught ${err.message}`));
+  return page;
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+}
+
+/** No element may push the page wider than the viewport (phone widths). */
+async function expectNoHorizontalScroll(page: Page): Promise<void> {
+  const { scroll, width } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, width: window.innerWidth }));
+  expect(scroll, `page is ${scroll}px wide in a ${width}px viewport`).toBeLessThanOrEqual(width);
+}
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`${CHROMIUM} is missing: the UI tests need Debian's chromium (apt-get install -y chromium)`);
+  }
+  // Always rebuild: a stale app/dist would test yesterday's UI.
+  await ensureUiBuilt({ force: true });
+  mkdirSync(shots, { recursive: true });
+  home = mkdtempSync(join(tmpdir(), "mako-ui-"));
+  mako = await Mako.open({ home: join(home, "mako") });
+  server = await startServer({ mako, port: 0, log: () => {} });
+  browser = await chromium.launchPersistentContext(join(home, "chromium-profile"), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+    viewport: { width: 1280, height: 860 },
+  });
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  await mako?.close();
+  if (home) rmSync(home, { recursive: true, force: true });
+});
+
+describe("web UI in Chromium", () => {
+  it("adds a sample source through the form, tests it, syncs it live, previews rows (1280px)", async () => {
+    const page = watch(browser.pages()[0] ?? (await browser.newPage()));
+    await page.setViewportSize({ width: 1280, height: 860 });
+
+    await page.goto(server.url);
+    await page.getByRole("heading", { name: "No sources yet" }).waitFor();
+    await shot(page, "01-sources-empty");
+
+    // Catalog: icons and search.
+    await page.getByRole("link", { name: "Browse connectors" }).click();
+    const card = page.locator('[data-connector="sample"]');
+    await card.waitFor();
+    await page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>("img.connector-icon")].every((i) => i.complete && i.naturalWidth > 0));
+    await page.getByLabel("Search connectors").fill("zzz-nothing");
+    await page.getByText("No connector matches").waitFor();
+    await page.getByLabel("Search connectors").fill("purchases");
+    await card.waitFor();
+    await shot(page, "02-catalog");
+
+    // The form is generated from the schema: defaults filled in, descriptions shown.
+    await card.click();
+    await page.getByRole("heading", { name: "Add a Sample source" }).waitFor();
+    expect(await page.getByLabel("Count").inputValue()).toBe("1000");
+    await page.getByText("Number of users to generate").waitFor();
+    expect(await page.locator('input[name="entity"]:checked').count()).toBe(3);
+
+    // Invalid input: one caught in the browser, one only the API knows about.
+    await page.getByLabel("Name").fill("Bad Name");
+    await page.getByLabel("Count").fill("-5");
+    await page.getByRole("button", { name: "Save and sync" }).click();
+    await page.locator('[data-field="count"] .error-text').getByText("Count must be at least 0").waitFor();
+    expect(await page.getByLabel("Count").getAttribute("aria-invalid")).toBe("true");
+
+    await page.getByLabel("Count").fill("5000");
+    await page.getByLabel("Page delay ms").fill("150");
+    expectingBadRequest = true;
+    await page.getByRole("button", { name: "Save and sync" }).click();
+    const nameError = page.locator('[data-field="name"] .error-text');
+    await nameError.getByText(/invalid source name "Bad Name"/).waitFor();
+    expectingBadRequest = false;
+    expect(await page.locator('[data-field="count"] .error-text').count()).toBe(0);
+    await shot(page, "03-add-source-errors");
+
+    await page.getByLabel("Name").fill("shop");
+    expect(await nameError.count()).toBe(0);
+    await page.getByRole("button", { name: "Test connection" }).click();
+    await page.getByTestId("test-result").getByText("Sample source ready: 5000 users, seed 1").waitFor();
+    await shot(page, "04-add-source");
+
+    // Save and sync: the source page follows the run live.
+    await page.getByRole("button", { name: "Save and sync" }).click();
+    await page.waitForURL(`${server.url}/sources/shop`);
+    await page.getByRole("table", { name: "Live progress" }).waitFor();
+    const usersRow = page.locator('.progress-table tr[data-entity="users"]');
+    // Live: the users are seen part-way (5 pages of 1000 at 150 ms each).
+    await page.waitForFunction(() => {
+      const row = document.querySelector('.progress-table tr[data-entity="users"]');
+      const records = Number(row?.querySelector('[data-testid="records"]')?.textContent?.split("/")[0].replace(/\D/g, ""));
+      return row?.getAttribute("data-status") === "running" && records > 0 && records < 5000;
+    });
+    await shot(page, "05-sync-live");
+    const summary = page.getByTestId("run-summary");
+    await summary.getByText("Sync finished: 10,500 records").waitFor({ timeout: 30_000 });
+    expect(await usersRow.getAttribute("data-status")).toBe("succeeded");
+    expect(await usersRow.getByTestId("records").textContent()).toContain("5,000");
+
+    // Preview of each synced entity.
+    const preview = page.getByTestId("preview-table");
+    await preview.locator("tbody tr").first().waitFor();
+    expect(await preview.locator("tbody tr").count()).toBe(25);
+    await page.getByRole("tab", { name: /purchases/ }).click();
+    await page.getByText("Table shop__purchases").waitFor();
+    await page.getByRole("button", { name: "Next" }).click();
+    await page.getByText("26–50 of 5,000").waitFor();
+
+    // Run history: the run, its per-entity figures and its log.
+    const history = page.getByRole("table", { name: "Run history" });
+    await history.getByText("Succeeded").waitFor();
+    await history.getByRole("button", { name: "Details" }).click();
+    await page.getByRole("table", { name: "Entities of this run" }).waitFor();
+    // A clean run may have logged nothing; its log panel says so.
+    await page.locator(".run-details").getByRole("log").or(page.locator(".run-details").getByText("No log lines.")).waitFor();
+    await shot(page, "06-source-synced");
+
+    // Keyboard: Sync now is reachable with Tab alone.
+    await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+    let reached = false;
+    for (let i = 0; i < 40 && !reached; i++) {
+      await page.keyboard.press("Tab");
+      reached = await page.evaluate(() => document.activeElement?.textContent === "Sync now");
+    }
+    expect(reached, "Sync now is reachable with the keyboard").toBe(true);
+    await page.keyboard.press("Enter");
+    await page.getByTestId("run-summary").getByText(/Sync finished/).waitFor({ timeout: 30_000 });
+    expect(await history.locator("tbody tr[data-run]").count()).toBe(2);
+
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Sources" }).click();
+    await page.getByRole("list", { name: "Sources" }).getByText("shop").waitFor();
+    await shot(page, "07-sources");
+
+    expect(consoleErrors).toEqual([]);
+  }, 120_000);
+
+  it("works at phone width (390px)", async () => {
+    const page = watch(await browser.newPage());
+    await page.setViewportSize({ width: 390, height: 844 });
+
+    await page.goto(`${server.url}/connectors`);
+    await page.locator('[data-connector="sample"]').waitFor();
+    await expectNoHorizontalScroll(page);
+    await shot(page, "08-catalog-phone");
+
+    await page.goto(`${server.url}/connectors/sample/new`);
+    await page.getByLabel("Count").waitFor();
+    await expectNoHorizontalScroll(page);
+    await shot(page, "09-add-source-phone");
+
+    await page.goto(`${server.url}/sources/shop`);
+    await page.getByTestId("preview-table").locator("tbody tr").first().waitFor();
+    await page.getByRole("table", { name: "Run history" }).getByText("Succeeded").first().waitFor();
+    await expectNoHorizontalScroll(page);
+    await shot(page, "10-source-phone");
+
+    await page.getByRole("button", { name: "Sync now" }).click();
+    await page.getByTestId("run-summary").getByText(/Sync finished/).waitFor({ timeout: 30_000 });
+    await shot(page, "11-source-phone-synced");
+
+    expect(consoleErrors).toEqual([]);
+    await page.close();
+  }, 90_000);
+});
