@@ -1,5 +1,7 @@
 import type { BaseConnector } from "./base/BaseConnector";
 import type { DataSource } from "./base/types";
+import { GraphqlConnector } from "./graphql";
+import { RestConnector } from "./rest";
 import { SampleConnector } from "./sample";
 
 /** A connector class: what the registry maps an id to. */
@@ -8,4 +10,6 @@ export type SourceConnector = new (dataSource: DataSource<any>) => BaseConnector
 /** The one list of connectors: "source-id": ConnectorClass. */
 export const connectorRegistry: Record<string, SourceConnector> = {
   sample: SampleConnector,
+  rest: RestConnector,
+  graphql: GraphqlConnector,
 };

@@ -1,0 +1,72 @@
+import { z } from "zod";
+
+/** Thrown by a connector whose stored config does not validate: retrying cannot help. */
+export function configError(connector: string, errors: string[]): Error {
+  return Object.assign(new Error(`${connector}: invalid config: ${errors.join("; ")}`), { retryable: false });
+}
+
+// zod's default messages ("Invalid input: expected string, received undefined") bury the
+// point; these say "required" or name the expected kind.
+function kindMessage(kind: string) {
+  return (issue: { input?: unknown }) => (issue.input === undefined ? "required" : `must be ${kind}`);
+}
+
+export function requiredText() {
+  return z.string({ error: kindMessage("a string") }).min(1, "must not be empty");
+}
+
+export function optionalText() {
+  return z.string({ error: kindMessage("a string") }).min(1, "must not be empty").optional();
+}
+
+export function urlText() {
+  return z
+    .string({ error: kindMessage("a URL") })
+    .refine((value) => /^https?:\/\/[^\s/]+/.test(value), "must be an http(s) URL");
+}
+
+export function positiveInt() {
+  return z.number({ error: kindMessage("a number") }).int("must be a whole number").positive("must be positive");
+}
+
+export function stringMap() {
+  return z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]), {
+    error: kindMessage("an object of names to values"),
+  });
+}
+
+export function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
+  return z.enum(values, {
+    error: (issue) =>
+      issue.input === undefined ? "required" : `"${String(issue.input)}" is not one of: ${values.join(", ")}`,
+  });
+}
+
+/** An object that rejects unknown fields (typos) by name. */
+export function fields<S extends z.ZodRawShape>(shape: S) {
+  return z.strictObject(shape, {
+    error: (issue) => {
+      if (issue.code === "unrecognized_keys") {
+        return `unknown field ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
+      }
+      return issue.input === undefined ? "required" : "must be an object";
+    },
+  });
+}
+
+/** A union on `type` whose error lists the allowed types. */
+export function typed<const Options extends readonly [z.core.$ZodTypeDiscriminable, ...z.core.$ZodTypeDiscriminable[]]>(
+  types: readonly string[],
+  options: Options,
+) {
+  return z.discriminatedUnion("type", options, {
+    error: (issue) => {
+      const given = (issue.input as { type?: unknown } | undefined)?.type ?? issue.input;
+      if (issue.input === undefined) return "required";
+      if (typeof issue.input !== "object" || issue.input === null) return "must be an object";
+      return given === undefined
+        ? `type: required (one of: ${types.join(", ")})`
+        : `"${String(given)}" is not one of: ${types.join(", ")}`;
+    },
+  });
+}

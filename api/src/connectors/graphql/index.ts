@@ -1,0 +1,3 @@
+export { GraphqlConnector } from "./connector";
+export { graphqlConfigSchema, validateGraphqlConfig, parseConnectorConfigText } from "./config";
+export type { GraphqlConfig, GraphqlConfigInput, GraphqlEntityConfig, PaginationConfig } from "./config";
