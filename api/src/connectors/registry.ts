@@ -3,6 +3,7 @@ import type { DataSource } from "./base/types";
 import { GraphqlConnector } from "./graphql";
 import { RestConnector } from "./rest";
 import { SampleConnector } from "./sample";
+import { StripeConnector } from "./stripe";
 
 /** A connector class: what the registry maps an id to. */
 export type SourceConnector = new (dataSource: DataSource<any>) => BaseConnector;
@@ -10,6 +11,7 @@ export type SourceConnector = new (dataSource: DataSource<any>) => BaseConnector
 /** The one list of connectors: "source-id": ConnectorClass. */
 export const connectorRegistry: Record<string, SourceConnector> = {
   sample: SampleConnector,
+  stripe: StripeConnector,
   rest: RestConnector,
   graphql: GraphqlConnector,
 };
