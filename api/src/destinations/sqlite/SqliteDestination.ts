@@ -124,8 +124,11 @@ export class SqliteDestination implements Destination {
     const observed = observeTypes(write.records);
     try {
       this.db.transaction(() => {
-        this.evolve(table, observed);
-        this.upsertRows(table, write.records, write.syncedAt);
+        // An empty chunk still moves the checkpoint, but says nothing to build a table from.
+        if (write.records.length > 0) {
+          this.evolve(table, observed);
+          this.upsertRows(table, write.records, write.syncedAt);
+        }
         this.saveState.run(write.table.namespace, write.table.entity, JSON.stringify(write.checkpoint), write.syncedAt);
       })();
     } catch (err) {
