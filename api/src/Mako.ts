@@ -146,6 +146,15 @@ export class Mako {
     }
     const destinationName = options.destination ?? source.destination ?? null;
     const destination = await this.openDestination(destinationName);
+    if (!options.fullRefresh) {
+      // A malformed checkpoint fails the sync before anything runs, not one entity among others.
+      try {
+        for (const entity of options.entities?.length ? options.entities : known) await destination.loadCheckpoint({ namespace: name, entity });
+      } catch (err) {
+        if (destination !== this.embedded) await destination.close();
+        throw err;
+      }
+    }
     const runId = `run_${Date.now().toString(36)}_${randomBytes(3).toString("hex")}`;
     try {
       await this.store.startRun({ id: runId, source: name, fullRefresh: options.fullRefresh ?? false, destination: destinationName });
