@@ -58,6 +58,12 @@ export interface StartedSync {
 
 const SOURCE_NAME = /^[a-z][a-z0-9_]{0,62}$/;
 
+/** How long a write waits for another process's lock on mako.db (MAKO_BUSY_TIMEOUT_MS, default 5 s). */
+export const busyTimeoutMs = (env: NodeJS.ProcessEnv = process.env) => {
+  const ms = Number(env.MAKO_BUSY_TIMEOUT_MS);
+  return Number.isFinite(ms) && ms >= 0 && env.MAKO_BUSY_TIMEOUT_MS !== "" ? ms : 5000;
+};
+
 /** The default MAKO_HOME: `./.mako` in the working directory. */
 export const defaultHome = (env: NodeJS.ProcessEnv = process.env) => resolve(env.MAKO_HOME || ".mako");
 
@@ -120,7 +126,7 @@ export class Mako {
     const path = join(home, "mako.db");
     let db: Database.Database;
     try {
-      db = new Database(path, { timeout: 5000 });
+      db = new Database(path, { timeout: busyTimeoutMs() });
       db.pragma("journal_mode = WAL");
       const embedded = new SqliteDestination(db);
       const store = new SqliteStore(db, SecretBox.forHome(home));

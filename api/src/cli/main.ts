@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from "commander";
-import { ConflictError, Mako, NotFoundError, ValidationError } from "../Mako";
+import { ConflictError, Mako, NotFoundError, ValidationError, busyTimeoutMs } from "../Mako";
 import { fmt, CliError } from "./output";
 import { readConfig } from "./parseJson";
 import { syncCommand } from "./syncCommand";
@@ -146,6 +146,10 @@ async function main(): Promise<number> {
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 || err.code === "commander.helpDisplayed" || err.code === "commander.version" ? 0 : 2;
+    if (err?.code === "SQLITE_BUSY") {
+      process.stderr.write(`error: ${opened?.home ?? "MAKO_HOME"}/mako.db is locked by another process (waited ${busyTimeoutMs() / 1000} s); try again when it is done\n`);
+      return 1;
+    }
     const known = err instanceof CliError || err instanceof ValidationError || err instanceof NotFoundError || err instanceof ConflictError || err?.retryable === false;
     process.stderr.write(`error: ${known ? err.message : err?.message ?? String(err)}\n`);
     if (!known && process.env.MAKO_DEBUG) process.stderr.write(`${err?.stack}\n`);
