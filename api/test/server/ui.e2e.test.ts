@@ -31,6 +31,8 @@ function watch(page: Page): Page {
 }
 
 async function shot(page: Page, name: string): Promise<void> {
+  // Scrolled, the sticky top bar would be drawn mid-page in a full-page capture.
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
 }
 

@@ -11,21 +11,22 @@ export function LiveProgress({ progress }: { progress: ProgressEvent[] }) {
         <thead>
           <tr>
             <th scope="col">Entity</th>
-            <th scope="col">Progress</th>
+            <th scope="col" className="hide-narrow">Progress</th>
             <th scope="col" className="num">Records</th>
             <th scope="col" className="num">Records/s</th>
-            <th scope="col" className="num">Retries</th>
+            <th scope="col" className="num hide-narrow">Retries</th>
             <th scope="col">Status</th>
           </tr>
         </thead>
         <tbody>
           {progress.map((p) => {
             const done = p.status === "succeeded";
-            const pct = done ? 100 : p.total ? Math.min(100, (p.records / p.total) * 100) : undefined;
+            // Without a total, a running entity gets an indeterminate bar; a pending one an empty bar.
+            const pct = done ? 100 : p.total ? Math.min(100, (p.records / p.total) * 100) : p.status === "running" ? undefined : 0;
             return (
               <tr key={p.entity} data-entity={p.entity} data-status={p.status}>
                 <th scope="row">{p.entity}</th>
-                <td className="progress-cell">
+                <td className="progress-cell hide-narrow">
                   <div
                     className={`bar${pct === undefined ? " bar-indeterminate" : ""}`}
                     role="progressbar"
@@ -42,7 +43,7 @@ export function LiveProgress({ progress }: { progress: ProgressEvent[] }) {
                   {p.total !== undefined && <span className="muted"> / {formatNumber(p.total)}</span>}
                 </td>
                 <td className="num">{formatNumber(p.recordsPerSecond)}</td>
-                <td className="num">{p.retries > 0 ? formatNumber(p.retries) : "–"}</td>
+                <td className="num hide-narrow">{p.retries > 0 ? formatNumber(p.retries) : "–"}</td>
                 <td>
                   {p.waiting ? (
                     <span className="badge badge-waiting" title="Pausing to respect the source's rate limit">

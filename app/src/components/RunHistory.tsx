@@ -17,7 +17,7 @@ export function RunHistory({ runs }: { runs: RunInfo[] }) {
           <tr>
             <th scope="col">Status</th>
             <th scope="col">Started</th>
-            <th scope="col" className="num">Duration</th>
+            <th scope="col" className="num hide-narrow">Duration</th>
             <th scope="col" className="num">Records</th>
             <th scope="col" className="hide-narrow">Mode</th>
             <th scope="col">
@@ -33,7 +33,7 @@ export function RunHistory({ runs }: { runs: RunInfo[] }) {
                   <StatusBadge status={run.status} />
                 </td>
                 <td>{formatTime(run.startedAt)}</td>
-                <td className="num">{formatDuration(run.durationMs)}</td>
+                <td className="num hide-narrow">{formatDuration(run.durationMs)}</td>
                 <td className="num">{formatNumber(run.records)}</td>
                 <td className="hide-narrow muted">{run.fullRefresh ? "Full refresh" : "Incremental"}</td>
                 <td className="actions">

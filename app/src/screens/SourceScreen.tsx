@@ -193,10 +193,15 @@ function SourceView({ source, connector, onChanged }: { source: SourceInfo; conn
         </div>
         <EntityPicker entities={connector.entities} selected={entities} onChange={setEntities} disabled={running} />
         <div className="sync-actions">
-          <label className="checkbox">
-            <input type="checkbox" checked={fullRefresh} onChange={(e) => setFullRefresh(e.target.checked)} disabled={running} />
-            Full refresh <span className="muted small">(re-read everything; rows gone from the source are marked deleted)</span>
-          </label>
+          <div>
+            <label className="checkbox">
+              <input type="checkbox" checked={fullRefresh} onChange={(e) => setFullRefresh(e.target.checked)} disabled={running} aria-describedby="full-refresh-help" />
+              Full refresh
+            </label>
+            <p className="help" id="full-refresh-help">
+              Re-reads everything; rows gone from the source are marked deleted.
+            </p>
+          </div>
           {running ? (
             <button type="button" className="button" onClick={cancel}>
               Cancel sync
@@ -223,10 +228,12 @@ function SourceView({ source, connector, onChanged }: { source: SourceInfo; conn
               </p>
             )}
             {live.error && <p className="banner banner-error">{live.error}</p>}
-            <details className="live-log">
-              <summary>Live log ({live.logs.length})</summary>
-              <RunLog lines={live.logs} label="Live log" />
-            </details>
+            {live.logs.length > 0 && (
+              <details className="live-log">
+                <summary>Live log ({live.logs.length})</summary>
+                <RunLog lines={live.logs} label="Live log" />
+              </details>
+            )}
           </div>
         )}
       </div>
@@ -235,7 +242,7 @@ function SourceView({ source, connector, onChanged }: { source: SourceInfo; conn
         <div className="card-head">
           <h2>Data preview</h2>
         </div>
-        {tables.error ? <p className="error-text">{tables.error}</p> : tables.data ? <DataPreview source={source.name} tables={tables.data} /> : <p className="muted small">Loading…</p>}
+        {tables.error ? <p className="error-text">{tables.error}</p> : tables.data ? <DataPreview source={source.name} tables={inEntityOrder(tables.data, connector)} /> : <p className="muted small">Loading…</p>}
       </div>
 
       <div className="card">
@@ -246,6 +253,12 @@ function SourceView({ source, connector, onChanged }: { source: SourceInfo; conn
       </div>
     </section>
   );
+}
+
+function inEntityOrder<T extends { entity: string }>(items: T[], connector: ConnectorInfo): T[] {
+  const order = connector.entities.map((e) => e.name);
+  const rank = (x: T) => (order.includes(x.entity) ? order.indexOf(x.entity) : order.length);
+  return [...items].sort((a, b) => rank(a) - rank(b));
 }
 
 function orderedProgress(live: LiveRun, connector: ConnectorInfo): ProgressEvent[] {
