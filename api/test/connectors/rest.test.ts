@@ -1,10 +1,16 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startRestApi, type RestApi } from "../../../bench/fakes/restApi";
 import { checkConnector } from "../../src/conformance";
+import { formatSince } from "../../src/connectors/base/declarative/since";
+import { Mako } from "../../src/Mako";
 import type { DataSourceSettings } from "../../src/connectors/base/types";
 import { validateConfig } from "../../src/connectors/base/validateConfig";
 import { connectorRegistry } from "../../src/connectors/registry";
 import { parseConnectorConfigText, RestConnector, restConfigSchema, validateRestConfig } from "../../src/connectors/rest";
+import { nextLink, nextPosition, type PagePosition } from "../../src/connectors/rest/paginators";
 import { docExample } from "./docExample";
 import { drainEntity } from "./drainEntity";
 
@@ -308,5 +314,70 @@ describe("docs/declarative.md REST example", () => {
     });
     expect(report.firstFailure).toBeUndefined();
     expect(report.ok).toBe(true);
+  });
+});
+
+describe("paginator logic (pure)", () => {
+  const headers = new Headers();
+  const page = (body: unknown, records: number) => ({ body, headers, url: "https://api.test/v1/items?page=1", records: new Array(records).fill({}) });
+
+  it("reads rel=next from Link headers, whatever the order, quoting and other relations", () => {
+    expect(nextLink('<https://a.test/x?page=2>; rel="next", <https://a.test/x?page=9>; rel="last"')).toBe("https://a.test/x?page=2");
+    expect(nextLink('<https://a.test/x?page=9>; rel="last", <https://a.test/x?page=3>; rel=next')).toBe("https://a.test/x?page=3");
+    expect(nextLink('<https://a.test/x?a=1,2>; rel="prev next"')).toBe("https://a.test/x?a=1,2");
+    expect(nextLink('<https://a.test/x?page=1>; rel="first"')).toBeUndefined();
+    expect(nextLink(null)).toBeUndefined();
+  });
+
+  it("stops on an empty page, has_more false, a reached total, a missing or repeated cursor", () => {
+    const offset = { type: "offset", offset_param: "offset", limit_param: "limit", total_path: "total" } as const;
+    const at: PagePosition = { kind: "offset", offset: 20 };
+    expect(nextPosition(offset, at, page({ total: 50 }, 10))).toEqual({ kind: "offset", offset: 30 });
+    expect(nextPosition(offset, at, page({ total: 30 }, 10))).toBeNull();
+    expect(nextPosition(offset, at, page({ total: 50 }, 0))).toBeNull();
+    const cursor = { type: "cursor", cursor_path: "meta.next", cursor_param: "cursor", has_more_path: "meta.more" } as const;
+    expect(nextPosition(cursor, { kind: "first" }, page({ meta: { next: "c2", more: true } }, 5))).toEqual({ kind: "cursor", cursor: "c2" });
+    expect(nextPosition(cursor, { kind: "first" }, page({ meta: { next: "c2", more: false } }, 5))).toBeNull();
+    expect(nextPosition(cursor, { kind: "cursor", cursor: "c2" }, page({ meta: { next: "c2", more: true } }, 5))).toBeNull();
+    expect(nextPosition(cursor, { kind: "first" }, page({ meta: { next: null, more: true } }, 5))).toBeNull();
+    const next = { type: "next_url", next_url_path: "next" } as const;
+    expect(nextPosition(next, { kind: "first" }, page({ next: "?page=2" }, 5))).toEqual({ kind: "url", url: "https://api.test/v1/items?page=2" });
+  });
+
+  it("formats marks as ISO, epoch seconds, epoch ms, date or raw", () => {
+    expect(formatSince("2024-03-05T06:07:08.900Z", "epoch")).toBe("1709618828");
+    expect(formatSince(1709618828, "iso")).toBe("2024-03-05T06:07:08.000Z");
+    expect(formatSince("2024-03-05T06:07:08.900Z", "epoch_ms")).toBe("1709618828900");
+    expect(formatSince("2024-03-05T23:59:59Z", "date")).toBe("2024-03-05");
+    expect(formatSince(4711, "raw")).toBe("4711");
+    expect(() => formatSince("yesterday", "iso")).toThrow(/"yesterday" is not a timestamp/);
+  });
+});
+
+describe("REST through Mako (what `mako sources add` and `mako sync` do)", () => {
+  it("refuses a bad config naming the field, then syncs the docs example into the embedded database", async () => {
+    const home = mkdtempSync(join(tmpdir(), "mako-rest-"));
+    const mako = await Mako.open({ home });
+    try {
+      const bad = { base_url: api.url, entities: [{ name: "a" }, { name: "b" }, { name: "c", paginator: { type: "cursor" } }] };
+      await expect(mako.sources.add({ name: "bad", connector: "rest", config: bad })).rejects.toThrow("entities[2].paginator.cursor_path: required");
+
+      const config = parseConnectorConfigText(docExample("rest").replace("https://api.example.com", api.url));
+      await mako.sources.add({ name: "demo", connector: "rest", config, settings: { ...settings, batchSize: 10 } });
+      expect((await mako.sources.test("demo")).success).toBe(true);
+      const listed = JSON.stringify(await mako.sources.get("demo"));
+      expect(listed).not.toContain("demo-token");
+
+      const started = Date.now();
+      const { done } = await mako.sync("demo");
+      const result = await done;
+      const seconds = (Date.now() - started) / 1000;
+      expect(result.status).toBe("succeeded");
+      expect(Object.fromEntries(result.entities.map((e) => [e.entity, e.records]))).toEqual({ users: 25, posts: api.posts.length });
+      console.log(`rest docs example through Mako: ${25 + api.posts.length} records, ${result.stats.requests} requests in ${seconds.toFixed(2)} s`);
+    } finally {
+      await mako.close();
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 });
