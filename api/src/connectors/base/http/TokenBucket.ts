@@ -29,7 +29,8 @@ export class TokenBucket {
   /** Adds the tokens earned since the last refill, at `rate` (default: the bucket's own). */
   refill(now = Date.now(), rate = this.rate): void {
     const elapsed = Math.max(0, now - this.refilledAt) / 1000;
-    this.tokens = Math.min(this.capacity, this.tokens + elapsed * rate);
+    // An unlimited rate is always full (0 × Infinity would be NaN).
+    this.tokens = rate === Infinity ? this.capacity : Math.min(this.capacity, this.tokens + elapsed * rate);
     this.refilledAt = now;
   }
 
