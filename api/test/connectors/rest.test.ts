@@ -140,6 +140,18 @@ describe("REST auth kinds", () => {
   });
 });
 
+describe("REST rate limit from the config", () => {
+  it("spaces requests at the API's documented rate unless the source's settings say otherwise", async () => {
+    const config = { base_url: api.url, rate_limit: { requests_per_second: 10, burst: 1 }, entities: [{ name: "users", path: "/offset/users", paginator: { type: "offset", total_path: "total" } }] };
+    const connector = new RestConnector({ name: "rate_limited", connector: "rest", config, settings: { maxRetries: 1 } });
+    expect(connector.getDefaultRateLimit()).toEqual({ requestsPerSecond: 10, burst: 1, maxConcurrentRequests: undefined });
+    const started = Date.now();
+    await drainEntity(connector, "users", { batchSize: 5, maxIterations: 10 }); // 5 requests
+    // Burst 1 at 10/s: the 4 requests after the first wait ~100 ms each.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(350);
+  });
+});
+
 describe("REST sub-resources", () => {
   it("fills /users/{id}/posts from each user, tags posts with users_id, resumes without re-reading parent pages", async () => {
     const mark = api.requests.length;

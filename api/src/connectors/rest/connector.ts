@@ -171,7 +171,7 @@ export class RestConnector extends BaseConnector<HttpClient> {
         : { ...config.params, ...entity.params, ...this.sinceQuery(entity, since), ...pageQuery(paginator, page, pageSize) };
     const client = this.httpClient();
     const response = await this.authOf().send((authHeaders) =>
-      client.request({ method: entity.method, path: url, query, headers: { ...entity.headers, ...authHeaders } as Record<string, string>, body: entity.body, signal }),
+      client.request({ method: entity.method, path: url, query, headers: { ...asStrings(entity.headers), ...authHeaders }, body: entity.body, signal }),
     );
     const extracted = extractRecords(response.body, entity.records_path ?? config.records_path);
     if ("problem" in extracted) {
@@ -230,16 +230,20 @@ export class RestConnector extends BaseConnector<HttpClient> {
   private httpClient(): HttpClient {
     if (!this.http) {
       const auth = this.authOf();
-      const headers = Object.fromEntries(Object.entries(this.config.headers ?? {}).map(([k, v]) => [k, String(v)]));
       this.http = this.createHttpClient({
         baseUrl: this.config.base_url,
-        headers: { Accept: "application/json", ...headers, ...auth.fixedHeaders() },
+        headers: { Accept: "application/json", ...asStrings(this.config.headers), ...auth.fixedHeaders() },
         query: auth.fixedQuery(),
         secrets: auth.secrets(),
       });
     }
     return this.http;
   }
+}
+
+/** Header values may be written as numbers or booleans in YAML. */
+function asStrings(values: Record<string, string | number | boolean> | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(values ?? {}).map(([k, v]) => [k, String(v)]));
 }
 
 /** A sub-resource with no parents left to visit and none to read is finished. */
