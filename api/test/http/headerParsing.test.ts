@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseQuotaHeaders, parseRetryAfter, SecretRedactor } from "../../src/connectors/base/http";
+import { parseQuotaHeaders, parseQuotaPolicy, parseRetryAfter, SecretRedactor } from "../../src/connectors/base/http";
 import { backoffDelay, serverDelay } from "../../src/connectors/base/http/RetryPolicy";
 import { TokenBucket } from "../../src/connectors/base/http/TokenBucket";
 
@@ -50,6 +50,16 @@ describe("quota headers", () => {
     expect(parseQuotaHeaders(h({ "ratelimit-remaining": "7", "ratelimit-reset": "4" }), NOW)).toMatchObject({ remaining: 7, resetMs: 4000 });
     expect(parseQuotaHeaders(h({ ratelimit: "limit=10, remaining=2, reset=6" }), NOW)).toMatchObject({ remaining: 2, resetMs: 6000 });
     expect(parseQuotaHeaders(h({ ratelimit: '"burst";r=40;t=1, "daily";r=0;t=3600' }), NOW)).toMatchObject({ remaining: 0, resetMs: 3_600_000 });
+  });
+
+  it("reads RateLimit-Policy: the tightest short window paces, long windows (daily quotas) do not", () => {
+    expect(parseQuotaPolicy(h({ "ratelimit-policy": '"burst";q=100;w=60, "daily";q=1000;w=86400' }))).toEqual({
+      requestsPerSecond: 100 / 60,
+      burst: 100,
+      source: "RateLimit-Policy",
+    });
+    expect(parseQuotaPolicy(h({ "ratelimit-limit": "10, 10;w=1, 50;w=60" }))).toMatchObject({ requestsPerSecond: 50 / 60, burst: 50 });
+    expect(parseQuotaPolicy(h({ "ratelimit-policy": '"daily";q=1000;w=86400' }))).toBeUndefined();
   });
 
   it("says nothing when the response says nothing usable", () => {

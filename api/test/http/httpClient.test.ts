@@ -149,9 +149,13 @@ describe("server-imposed waits", () => {
   it("the IETF RateLimit field slows the client down before any 429", async () => {
     const api = await fake({ faults: { rateLimit: { requestsPerSecond: 20, burst: 4 }, rateLimitHeaders: "ietf" } });
     const { client, logs } = clientFor(api);
-    for (let i = 0; i < 9; i++) await client.get("/me");
+    const { ms } = await timed(async () => {
+      for (let i = 0; i < 9; i++) await client.get("/me");
+    });
     expect(api.stats.rateLimited).toBe(0);
-    expect(logs.some((l) => l.includes("RateLimit says the quota is used up"))).toBe(true);
+    // The policy (4 per 1 s) paces the bucket at 4 req/s: 9 requests with a burst of 4 take > 1.2 s.
+    expect(logs.some((l) => l.includes("RateLimit-Policy allows 4 requests per 1.0 s: pacing this data source at 4.00 req/s"))).toBe(true);
+    expect(ms).toBeGreaterThanOrEqual(1200);
   });
 
   it("a Retry-After of hours fails at once with wait_too_long, and pauses the whole source", async () => {

@@ -3,7 +3,7 @@ import { abortableDelay } from "./abortableDelay";
 import { formatDuration } from "./formatDuration";
 import { HttpError, type HttpErrorKind } from "./HttpError";
 import { DEFAULT_CLIENT_SETTINGS, resolveLimiterConfig, type ClientSettings } from "./httpSettings";
-import { parseQuotaHeaders } from "./quotaHeaders";
+import { parseQuotaHeaders, parseQuotaPolicy } from "./quotaHeaders";
 import { LimiterWaitTooLong, RateLimiter, type LimiterPermit } from "./RateLimiter";
 import { parseRetryAfter } from "./retryAfter";
 import { backoffDelay, describeNetworkError, isRetryableStatus, serverDelay } from "./RetryPolicy";
@@ -217,6 +217,14 @@ export class HttpClient {
       signal?.removeEventListener("abort", onAbort);
     }
 
+    const policy = parseQuotaPolicy(res.headers);
+    if (policy && this.limiter.applyPolicy(policy)) {
+      this.log(
+        "info",
+        `${policy.source} allows ${policy.burst} requests per ${formatDuration((policy.burst / policy.requestsPerSecond) * 1000)}: ` +
+          `pacing this data source at ${this.limiter.effectiveRate.toFixed(2)} req/s`,
+      );
+    }
     const quota = parseQuotaHeaders(res.headers);
     if (quota) {
       const pausedMs = this.limiter.applyQuota(quota);

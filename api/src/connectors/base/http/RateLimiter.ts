@@ -1,5 +1,5 @@
 import { abortableDelay } from "./abortableDelay";
-import type { QuotaHint } from "./quotaHeaders";
+import type { QuotaHint, QuotaPolicy } from "./quotaHeaders";
 import { Semaphore } from "./Semaphore";
 import { TokenBucket } from "./TokenBucket";
 
@@ -44,6 +44,8 @@ export class RateLimiter {
   private pausedUntil = 0;
   private pauseReason = "";
   private lastStartAt = -Infinity;
+  /** A pace the server advertised (RateLimit-Policy); the bucket never runs faster. */
+  private ceiling?: QuotaPolicy;
 
   constructor(private config: RateLimiterConfig) {
     this.bucket = new TokenBucket(config.requestsPerSecond, config.burst);
@@ -69,8 +71,30 @@ export class RateLimiter {
       return;
     }
     this.config = config;
-    this.bucket.configure(config.requestsPerSecond, config.burst);
+    this.configureBucket();
     this.slots.setLimit(config.maxConcurrentRequests);
+  }
+
+  /** The rate the bucket runs at: the settings', or the server's advertised pace when slower. */
+  get effectiveRate(): number {
+    return Math.min(this.config.requestsPerSecond, this.ceiling?.requestsPerSecond ?? Infinity);
+  }
+
+  private configureBucket(): void {
+    this.bucket.configure(this.effectiveRate, Math.min(this.config.burst, this.ceiling?.burst ?? Infinity));
+  }
+
+  /**
+   * Adopts a pace the server advertises when it is slower than the settings'. Returns true
+   * when that changed the bucket (the caller logs it once).
+   */
+  applyPolicy(policy: QuotaPolicy): boolean {
+    const c = this.ceiling;
+    if (c && c.requestsPerSecond === policy.requestsPerSecond && c.burst === policy.burst) return false;
+    const before = this.effectiveRate;
+    this.ceiling = policy;
+    this.configureBucket();
+    return this.effectiveRate !== before;
   }
 
   /**

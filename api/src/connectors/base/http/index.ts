@@ -5,5 +5,5 @@ export { RateLimiter, LimiterWaitTooLong, type RateLimiterConfig } from "./RateL
 export { sharedRateLimiter, rateLimiterKey } from "./limiterRegistry";
 export { resolveLimiterConfig, resolveClientSettings, DEFAULT_CLIENT_SETTINGS, type ClientSettings } from "./httpSettings";
 export { parseRetryAfter } from "./retryAfter";
-export { parseQuotaHeaders, type QuotaHint } from "./quotaHeaders";
+export { parseQuotaHeaders, parseQuotaPolicy, type QuotaHint, type QuotaPolicy } from "./quotaHeaders";
 export { SecretRedactor } from "./SecretRedactor";

@@ -87,3 +87,39 @@ export function parseQuotaHeaders(headers: Headers, now = Date.now()): QuotaHint
 
   return tightest(hints);
 }
+
+/** A pace a server advertises: `burst` requests per window, i.e. `requestsPerSecond` on average. */
+export interface QuotaPolicy {
+  requestsPerSecond: number;
+  burst: number;
+  source: string;
+}
+
+/** Windows longer than this (hourly, daily quotas) are left to the remaining/reset pause. */
+const PACING_WINDOW_MAX_S = 60;
+
+/**
+ * The tightest short-window policy of `RateLimit-Policy` (draft 08+: `"name";q=100;w=60`;
+ * earlier drafts: `100;w=60`, also inside `RateLimit-Limit`). Undefined when none applies.
+ */
+export function parseQuotaPolicy(headers: Headers): QuotaPolicy | undefined {
+  let best: QuotaPolicy | undefined;
+  for (const name of ["ratelimit-policy", "ratelimit-limit"]) {
+    const field = headers.get(name);
+    if (!field) continue;
+    for (const member of field.split(",")) {
+      const [head, ...rest] = member.split(";").map((p) => p.trim());
+      const params: Record<string, string> = {};
+      for (const part of rest) {
+        const eq = part.indexOf("=");
+        if (eq > 0) params[part.slice(0, eq).trim().toLowerCase()] = part.slice(eq + 1).trim();
+      }
+      const quota = num(params.q) ?? num(head);
+      const window = num(params.w);
+      if (quota === undefined || window === undefined || quota <= 0 || window <= 0 || window > PACING_WINDOW_MAX_S) continue;
+      const policy = { requestsPerSecond: quota / window, burst: Math.max(1, Math.floor(quota)), source: name === "ratelimit-policy" ? "RateLimit-Policy" : "RateLimit-Limit" };
+      if (!best || policy.requestsPerSecond < best.requestsPerSecond) best = policy;
+    }
+  }
+  return best;
+}
