@@ -1,0 +1,189 @@
+import Database from "better-sqlite3";
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+const bin = join(repo, "api/bin/mako.js");
+const homes: string[] = [];
+afterAll(() => homes.forEach((h) => rmSync(h, { recursive: true, force: true })));
+const newHome = () => {
+  const home = mkdtempSync(join(tmpdir(), "mako-cli-"));
+  homes.push(home);
+  return home;
+};
+
+interface Outcome {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function mako(home: string, args: string[], env: Record<string, string> = {}, command = [process.execPath, bin]): Promise<Outcome> {
+  return new Promise((ok) => {
+    execFile(command[0], [...command.slice(1), ...args], { cwd: repo, env: { ...process.env, MAKO_HOME: home, ...env } }, (err, stdout, stderr) =>
+      ok({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+/** What a failed command must not have changed: sources, runs, checkpoints and tables. */
+function snapshot(home: string) {
+  const db = new Database(join(home, "mako.db"), { readonly: true });
+  try {
+    return {
+      sources: db.prepare(`SELECT name, connector, config_sealed, settings_json FROM mako_sources ORDER BY name`).all(),
+      runs: db.prepare(`SELECT id, status FROM mako_runs ORDER BY id`).all(),
+      state: db.prepare(`SELECT * FROM _mako_state ORDER BY namespace, entity`).all(),
+      tables: db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).all(),
+    };
+  } finally {
+    db.close();
+  }
+}
+
+function expectOneLineError(r: Outcome, pattern: RegExp) {
+  expect(r.code, `exit code; stderr: ${r.stderr}`).not.toBe(0);
+  const lines = r.stderr.trimEnd().split("\n");
+  expect(lines, r.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(/^error: /);
+  expect(lines[0]).toMatch(pattern);
+}
+
+describe("mako CLI", () => {
+  it("answers --help for every command with exit 0, touching nothing", async () => {
+    const home = newHome();
+    const commands = [
+      [],
+      ["connectors"],
+      ["sources"],
+      ["sources", "add"],
+      ["sources", "list"],
+      ["sources", "test"],
+      ["sources", "remove"],
+      ["sync"],
+      ["runs"],
+      ["logs"],
+      ["start"],
+      ["destinations"],
+      ["destinations", "add"],
+    ];
+    const pending = [...commands];
+    const worker = async () => {
+      for (let c = pending.shift(); c; c = pending.shift()) {
+        const r = await mako(home, [...c, "--help"]);
+        expect(r.code, `mako ${c.join(" ")} --help: ${r.stderr}`).toBe(0);
+        expect(r.stdout).toMatch(new RegExp(`^Usage: mako${c.length ? ` ${c.join(" ")}` : ""}\\b`));
+      }
+    };
+    await Promise.all([worker(), worker(), worker()]);
+    // `npx mako` from the repository root is the documented entry point.
+    const viaNpx = await mako(home, ["sync", "--help"], {}, ["npx", "mako"]);
+    expect(viaNpx.code).toBe(0);
+    expect(viaNpx.stdout).toContain("--full-refresh");
+    expect(readdirSync(home)).toEqual([]);
+  }, 120_000);
+
+  it("gives one line on stderr, a non-zero exit and no write for each kind of bad input", async () => {
+    const home = newHome();
+    expect((await mako(home, ["sources", "add", "shop", "--connector", "sample", "--config-json", '{"count":30,"seed":7}'])).code).toBe(0);
+    const before = snapshot(home);
+    const cases: [string[], RegExp][] = [
+      [["sources", "add", "other", "--connector", "nope", "--config-json", "{}"], /unknown connector "nope"/],
+      [["sources", "add", "other", "--connector", "sample", "--config-json", '{"count":"many"}'], /invalid config .*\bcount: /],
+      [["sources", "add", "shop", "--connector", "sample", "--config-json", "{}"], /source named "shop" already exists/],
+      [["sources", "add", "other", "--connector", "sample", "--config-json", "{count:1}"], /--config-json is not valid JSON/],
+      [["sync", "shop", "--entity", "users", "--entity", "orders"], /unknown entity "orders"/],
+      [["sync", "nope"], /no source named "nope"/],
+      [["sources", "remove", "nope"], /no source named "nope"/],
+    ];
+    const results = await Promise.all(cases.map(([args]) => mako(home, args)));
+    results.forEach((r, i) => expectOneLineError(r, cases[i][1]));
+    expect(snapshot(home)).toEqual(before);
+  }, 120_000);
+
+  it("stops on a malformed checkpoint with one line pointing at --full-refresh, which recovers", async () => {
+    const home = newHome();
+    await mako(home, ["sources", "add", "shop", "--connector", "sample", "--config-json", '{"count":40}']);
+    expect((await mako(home, ["sync", "shop"])).code).toBe(0);
+    const db = new Database(join(home, "mako.db"));
+    db.prepare(`UPDATE _mako_state SET checkpoint = '{"seq": "broken"' WHERE namespace = 'shop' AND entity = 'users'`).run();
+    db.close();
+    const before = snapshot(home);
+
+    const failed = await mako(home, ["sync", "shop"]);
+    expectOneLineError(failed, /malformed checkpoint for shop\.users .*full refresh/);
+    expect(snapshot(home)).toEqual(before);
+
+    const recovered = await mako(home, ["sync", "shop", "--full-refresh"]);
+    expect(recovered.code, recovered.stderr).toBe(0);
+    expect(recovered.stdout).toMatch(/^users: 40 records .*full refresh/m);
+    const after = new Database(join(home, "mako.db"), { readonly: true });
+    expect(after.prepare(`SELECT count(*) AS n FROM shop__users WHERE _mako_deleted_at IS NULL`).get()).toEqual({ n: 40 });
+    after.close();
+  });
+
+  it("reports a corrupt database file in one line and leaves it as it was", async () => {
+    const home = newHome();
+    const garbage = Buffer.from("this is not an SQLite database, just bytes ".repeat(200));
+    writeFileSync(join(home, "mako.db"), garbage);
+    const r = await mako(home, ["sources", "list"]);
+    expectOneLineError(r, /mako\.db.*(not a database|malformed)/);
+    expect(readFileSync(join(home, "mako.db")).equals(garbage)).toBe(true);
+  });
+
+  it("reports a locked database in one line after the busy timeout", async () => {
+    const home = newHome();
+    await mako(home, ["sources", "add", "shop", "--connector", "sample", "--config-json", "{}"]);
+    const before = snapshot(home);
+    const holder = new Database(join(home, "mako.db"));
+    holder.exec("BEGIN EXCLUSIVE");
+    try {
+      const started = Date.now();
+      const r = await mako(home, ["sources", "add", "other", "--connector", "sample", "--config-json", "{}"], { MAKO_BUSY_TIMEOUT_MS: "300" });
+      expectOneLineError(r, /mako\.db is locked by another process \(waited 0\.3 s\)/);
+      expect(Date.now() - started).toBeLessThan(15_000);
+    } finally {
+      holder.exec("ROLLBACK");
+      holder.close();
+    }
+    expect(snapshot(home)).toEqual(before);
+  });
+
+  it("never prints a secret and keeps it encrypted in mako.db", async () => {
+    const home = newHome();
+    const key = "sk_test_PLAINTEXT_7f3a9c21d4e8";
+    const added = await mako(home, ["sources", "add", "pay", "--connector", "stripe", "--config-json", JSON.stringify({ api_key: key })]);
+    expect(added.code, added.stderr).toBe(0);
+    const listed = await mako(home, ["sources", "list"]);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(/^pay\s+stripe\s+.*"api_key":"\*+"/m);
+    for (const out of [added.stdout, added.stderr, listed.stdout, listed.stderr]) expect(out).not.toContain(key);
+    for (const file of ["mako.db", "mako.db-wal"]) {
+      const path = join(home, file);
+      if (existsSync(path)) expect(readFileSync(path).includes(key), `${file} holds the key in clear`).toBe(false);
+    }
+    // Encrypted, not dropped: the stored config decrypts to the key (the sync path reads it).
+    const { Mako } = await import("../../src/Mako");
+    const m = await Mako.open({ home });
+    expect((await m.sources.unredacted("pay")).config.api_key).toBe(key);
+    await m.close();
+  });
+
+  it("lists runs with their status and per-entity counts", async () => {
+    const home = newHome();
+    await mako(home, ["sources", "add", "shop", "--connector", "sample", "--config-json", '{"count":25}']);
+    const synced = await mako(home, ["sync", "shop"]);
+    expect(synced.code, synced.stderr).toBe(0);
+    expect(synced.stdout).toMatch(/^users: 25 records in [\d.]+ s \([\d,]+ records\/s\)/m);
+    const runs = await mako(home, ["runs", "shop"]);
+    expect(runs.code).toBe(0);
+    expect(runs.stdout).toMatch(/^run_\S+\s+shop\s+succeeded .* 55 records/m);
+    expect(runs.stdout).toMatch(/^\s+users\s+succeeded 25 records/m);
+    expect(runs.stdout).toMatch(/^\s+products\s+succeeded 5 records/m);
+    expect(runs.stdout).toMatch(/^\s+purchases\s+succeeded 25 records/m);
+  });
+});
