@@ -218,8 +218,9 @@ export async function startCloseFake(options: CloseFakeOptions = {}): Promise<Cl
       request_id: `req_${seq}`,
       api_key_id: null,
       changed_fields: previous ? Object.keys(previous) : [],
-      data: structuredClone(obj),
-      previous_data: previous,
+      // A deletion keeps the object as it was in previous_data; there is no "after".
+      data: action === "deleted" ? null : structuredClone(obj),
+      previous_data: action === "deleted" ? structuredClone(obj) : previous,
       meta: {},
     });
   };

@@ -1,5 +1,6 @@
 import type { BaseConnector } from "./base/BaseConnector";
 import type { DataSource } from "./base/types";
+import { CloseConnector } from "./close";
 import { GraphqlConnector } from "./graphql";
 import { RestConnector } from "./rest";
 import { SampleConnector } from "./sample";
@@ -12,6 +13,7 @@ export type SourceConnector = new (dataSource: DataSource<any>) => BaseConnector
 export const connectorRegistry: Record<string, SourceConnector> = {
   sample: SampleConnector,
   stripe: StripeConnector,
+  close: CloseConnector,
   rest: RestConnector,
   graphql: GraphqlConnector,
 };
