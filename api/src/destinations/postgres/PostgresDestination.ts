@@ -1,0 +1,538 @@
+import pg from "pg";
+import type { DataRecord } from "../../connectors/base/types";
+import { type ChunkProgress, advance, parsePending } from "../chunkCheckpoints";
+import { parseCheckpoint } from "../checkpointCodec";
+import type { ColumnType } from "../columnTypes";
+import { widen } from "../columnTypes";
+import {
+  DELETED_AT,
+  SYNCED_AT,
+  type ChunkWrite,
+  type Destination,
+  type EntityCheckpoint,
+  type EntityCompletion,
+  type TableInfo,
+  type TableRef,
+} from "../Destination";
+import {
+  type Column,
+  type ShapeRules,
+  type TableShape,
+  OVERFLOW,
+  applyChange,
+  observeTypes,
+  overflowOf,
+  planChange,
+  replaceNul,
+  truncateBytes,
+} from "../tableShape";
+
+/**
+ * PostgreSQL allows 1,600 columns, but a row must also fit in one 8 kB page: 800 data columns
+ * leave room for values of ~10 bytes on average. Further fields go to the jsonb `_mako_overflow`.
+ */
+const MAX_DATA_COLUMNS = 800;
+/** Identifiers longer than this are truncated by PostgreSQL; Mako names columns within it. */
+const MAX_NAME_BYTES = 63;
+/** Rows per multi-row upsert: the issue's measurements put the sweet spot near 1,000. */
+const ROWS_PER_STATEMENT = 1000;
+/** The protocol's limit on bind parameters per statement. */
+const MAX_PARAMS = 65_535;
+/** Two connections keep client and server both busy on 2 cores; a third adds little. */
+const DEFAULT_CONNECTIONS = 2;
+/** Attempts of a chunk transaction that failed on a deadlock or a schema changed under it. */
+const MAX_ATTEMPTS = 3;
+
+const SQL_TYPE: Record<ColumnType, string> = {
+  boolean: "boolean",
+  integer: "bigint",
+  real: "double precision",
+  text: "text",
+  json: "jsonb",
+};
+
+const RULES: ShapeRules = {
+  maxColumns: MAX_DATA_COLUMNS,
+  maxNameBytes: MAX_NAME_BYTES,
+  caseInsensitive: false,
+  widen: (a, b) => widen(a, b)!,
+};
+
+export const quote = (identifier: string) => `"${identifier.replaceAll('"', '""')}"`;
+
+/** Schema NAME, table ENTITY (each cut to PostgreSQL's 63-byte identifiers). */
+export function postgresTableName(ref: TableRef): { schema: string; table: string } {
+  return { schema: truncateBytes(ref.namespace, MAX_NAME_BYTES), table: truncateBytes(ref.entity, MAX_NAME_BYTES) };
+}
+
+type Converter = (value: unknown) => unknown;
+
+// `\u0000` and lone surrogates are escapes jsonb rejects; paired surrogates JSON.stringify leaves raw.
+const JSON_BAD_ESCAPE = /(?<!\\)((?:\\\\)*)\\u(?:0000|d[89a-f][0-9a-f]{2})/g;
+const toJson = (v: unknown): string | null => {
+  if (v == null) return null;
+  const json = JSON.stringify(v);
+  return json.includes("\\u") ? json.replace(JSON_BAD_ESCAPE, "$1\\ufffd") : json;
+};
+const CONVERT: Record<ColumnType, Converter> = {
+  boolean: (v) => v ?? null,
+  integer: (v) => (typeof v === "boolean" ? (v ? 1 : 0) : v ?? null),
+  real: (v) => (typeof v === "boolean" ? (v ? 1 : 0) : v ?? null),
+  text: (v) =>
+    typeof v === "string"
+      ? replaceNul(v)
+      : v == null
+        ? null
+        : v instanceof Date
+          ? v.toISOString()
+          : typeof v === "object"
+            ? JSON.stringify(v) // NULs inside are escaped as the six characters \u0000
+            : String(v),
+  json: toJson,
+};
+
+/** SQL converting a column to a wider type in ALTER TABLE … USING. */
+function widenUsing(column: string, from: ColumnType, to: ColumnType): string {
+  if (to === "json") return `to_jsonb(${column})`;
+  if (from === "boolean" && to !== "text") return `${column}::int::${SQL_TYPE[to]}`;
+  return `${column}::${SQL_TYPE[to]}`;
+}
+
+/** Upsert statements for one set of columns, prepared once per connection and reused. */
+interface Writer {
+  shape: TableShape;
+  byField: Map<string, Column>;
+  convert: Converter[];
+  fields: string[];
+  width: number;
+  rowsPerStatement: number;
+  statements: Map<number, { name: string; text: string }>;
+}
+
+interface PgTable {
+  ref: TableRef;
+  schema: string;
+  table: string;
+  qualified: string;
+  primaryKey: string[];
+  /** Null until the table exists. */
+  shape: TableShape | null;
+  generation: number;
+  writer: Writer | null;
+}
+
+let statementIds = 0;
+
+/**
+ * PostgreSQL destination: schema per data source, table per entity, a multi-row prepared
+ * upsert per 1,000 rows, and chunks written on two connections at once. Each chunk's rows and
+ * the entity's checkpoint (schema `_mako`, table `state`) commit in one transaction.
+ */
+export class PostgresDestination implements Destination {
+  readonly kind = "postgres";
+  readonly writeConcurrency: number;
+  private readonly tables = new Map<string, Promise<PgTable>>();
+
+  static async open(url: string, options: { connections?: number } = {}): Promise<PostgresDestination> {
+    const connections = options.connections ?? DEFAULT_CONNECTIONS;
+    const pool = new pg.Pool({ connectionString: url, max: connections, types: { getTypeParser } });
+    pool.on("error", () => {}); // an idle client's dropped connection surfaces on the next query
+    const destination = new PostgresDestination(pool, connections);
+    try {
+      await destination.setup();
+    } catch (err) {
+      await pool.end().catch(() => {});
+      throw new Error(`cannot open PostgreSQL destination ${redact(url)}: ${err.message}`);
+    }
+    return destination;
+  }
+
+  private constructor(
+    readonly pool: pg.Pool,
+    connections: number,
+  ) {
+    this.writeConcurrency = connections;
+  }
+
+  private async setup(): Promise<void> {
+    await this.transaction(async (client) => {
+      // Two processes opening a fresh database at once would race on CREATE SCHEMA.
+      await client.query(`SELECT pg_advisory_xact_lock(hashtext('mako:setup'))`);
+      await client.query(`
+        CREATE SCHEMA IF NOT EXISTS _mako;
+        CREATE TABLE IF NOT EXISTS _mako.state (
+          namespace text NOT NULL, entity text NOT NULL, checkpoint text, pending text,
+          updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (namespace, entity));
+        CREATE TABLE IF NOT EXISTS _mako.tables (
+          namespace text NOT NULL, entity text NOT NULL, primary_key text NOT NULL,
+          overflow boolean NOT NULL DEFAULT false, generation integer NOT NULL DEFAULT 0,
+          PRIMARY KEY (namespace, entity));
+        CREATE TABLE IF NOT EXISTS _mako.columns (
+          namespace text NOT NULL, entity text NOT NULL, field text NOT NULL, column_name text NOT NULL,
+          type text NOT NULL, position integer NOT NULL, PRIMARY KEY (namespace, entity, field));`);
+    });
+  }
+
+  // --- checkpoints ----------------------------------------------------------------------
+
+  async loadCheckpoint(ref: TableRef): Promise<EntityCheckpoint | null> {
+    const { rows } = await this.pool.query<{ checkpoint: string | null }>(
+      `SELECT checkpoint FROM _mako.state WHERE namespace = $1 AND entity = $2`,
+      [ref.namespace, ref.entity],
+    );
+    const text = rows[0]?.checkpoint;
+    return text ? parseCheckpoint(text, ref) : null;
+  }
+
+  async resetCheckpoint(ref: TableRef): Promise<void> {
+    await this.pool.query(`DELETE FROM _mako.state WHERE namespace = $1 AND entity = $2`, [ref.namespace, ref.entity]);
+  }
+
+  /** Locks the entity's state row (creating it), advances it past `checkpoint`, writes it back. */
+  private async saveCheckpoint(client: pg.PoolClient, ref: TableRef, checkpoint: EntityCheckpoint): Promise<void> {
+    const { rows } = await client.query<{ checkpoint: string | null; pending: string | null }>(
+      `INSERT INTO _mako.state (namespace, entity) VALUES ($1, $2)
+       ON CONFLICT (namespace, entity) DO UPDATE SET updated_at = now()
+       RETURNING checkpoint, pending`,
+      [ref.namespace, ref.entity],
+    );
+    const stored: ChunkProgress = { checkpoint: readCheckpoint(rows[0].checkpoint, ref), pending: parsePending(rows[0].pending) };
+    const next = advance(stored, checkpoint);
+    await client.query(`UPDATE _mako.state SET checkpoint = $3, pending = $4 WHERE namespace = $1 AND entity = $2`, [
+      ref.namespace,
+      ref.entity,
+      next.checkpoint && JSON.stringify(next.checkpoint),
+      next.pending && JSON.stringify(next.pending),
+    ]);
+  }
+
+  // --- rows -----------------------------------------------------------------------------
+
+  async writeChunk(write: ChunkWrite): Promise<void> {
+    const observed = observeTypes(write.records);
+    const client = await this.pool.connect();
+    let broken = false;
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          let table = await this.table(write.table, write.primaryKey, client);
+          if (planChange(table.shape ?? { columns: [], overflow: false }, observed, RULES, table.primaryKey)) {
+            await this.evolve(client, table, observed);
+            table = await this.table(write.table, write.primaryKey, client);
+          }
+          await client.query("BEGIN");
+          try {
+            if (write.records.length > 0) await this.upsert(client, table, write.records, write.syncedAt);
+            await this.saveCheckpoint(client, write.table, write.checkpoint);
+            await client.query("COMMIT");
+          } catch (err) {
+            await client.query("ROLLBACK").catch(() => {
+              broken = true;
+            });
+            throw err;
+          }
+          return;
+        } catch (err) {
+          if (broken || attempt >= MAX_ATTEMPTS || !RETRYABLE.has(err.code)) throw err;
+          // A deadlock with the other connection, or a schema another writer changed: read the
+          // schema again and redo the whole transaction.
+          this.tables.delete(key(write.table));
+        }
+      }
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  private async upsert(client: pg.PoolClient, table: PgTable, records: DataRecord[], syncedAt: string): Promise<void> {
+    if (!table.shape) throw new Error(`table ${table.qualified} has no columns: no record had a non-null field`);
+    const writer = (table.writer ??= makeWriter(table, table.shape));
+    const { fields, convert, width, byField } = writer;
+    const n = fields.length;
+    const overflow = writer.shape.overflow;
+    for (let start = 0; start < records.length; start += writer.rowsPerStatement) {
+      const end = Math.min(records.length, start + writer.rowsPerStatement);
+      const rows = end - start;
+      const values: unknown[] = new Array(rows * width);
+      let p = 0;
+      for (let r = start; r < end; r++) {
+        const record = records[r];
+        for (let j = 0; j < n; j++) values[p++] = convert[j](record[fields[j]]);
+        values[p++] = syncedAt;
+        values[p++] = record[DELETED_AT] ?? null;
+        if (overflow) values[p++] = overflowText(record, byField);
+      }
+      const statement = statementFor(table, writer, rows);
+      // Full-size statements are prepared once per connection; a chunk's remainder is not worth it.
+      await client.query(
+        rows === writer.rowsPerStatement ? { name: statement.name, text: statement.text, values } : { text: statement.text, values },
+      );
+    }
+  }
+
+  async completeEntity(c: EntityCompletion): Promise<{ deleted: number }> {
+    const table = await this.table(c.table, c.primaryKey);
+    return this.transaction(async (client) => {
+      let deleted = 0;
+      if (c.markUnseenDeletedBefore && table.shape) {
+        const result = await client.query(
+          `UPDATE ${table.qualified} SET ${quote(DELETED_AT)} = $1
+           WHERE ${quote(DELETED_AT)} IS NULL AND ${quote(SYNCED_AT)} < $2`,
+          [c.deletedAt, c.markUnseenDeletedBefore],
+        );
+        deleted = result.rowCount ?? 0;
+      }
+      await client.query(
+        `INSERT INTO _mako.state (namespace, entity, checkpoint, pending) VALUES ($1, $2, $3, NULL)
+         ON CONFLICT (namespace, entity) DO UPDATE SET checkpoint = EXCLUDED.checkpoint, pending = NULL, updated_at = now()`,
+        [c.table.namespace, c.table.entity, JSON.stringify(c.checkpoint)],
+      );
+      return { deleted };
+    });
+  }
+
+  // --- schema ---------------------------------------------------------------------------
+
+  /** The table's cached shape; `client` when the caller holds a pooled connection (the pool may be exhausted). */
+  private table(ref: TableRef, primaryKey: string[], client?: pg.PoolClient): Promise<PgTable> {
+    const k = key(ref);
+    let table = this.tables.get(k);
+    if (!table) {
+      table = this.loadTable(client ?? this.pool, ref, primaryKey);
+      table.catch(() => this.tables.delete(k));
+      this.tables.set(k, table);
+    }
+    return table;
+  }
+
+  private async loadTable(db: pg.Pool | pg.PoolClient, ref: TableRef, primaryKey: string[]): Promise<PgTable> {
+    const { schema, table } = postgresTableName(ref);
+    const meta = await db.query<{ primary_key: string; overflow: boolean; generation: number }>(
+      `SELECT primary_key, overflow, generation FROM _mako.tables WHERE namespace = $1 AND entity = $2`,
+      [ref.namespace, ref.entity],
+    );
+    let shape: TableShape | null = null;
+    if (meta.rows[0]) {
+      const cols = await db.query<Column>(
+        `SELECT field, column_name AS name, type FROM _mako.columns WHERE namespace = $1 AND entity = $2 ORDER BY position`,
+        [ref.namespace, ref.entity],
+      );
+      shape = { columns: cols.rows, overflow: meta.rows[0].overflow };
+      primaryKey = JSON.parse(meta.rows[0].primary_key);
+    }
+    return {
+      ref,
+      schema,
+      table,
+      qualified: `${quote(schema)}.${quote(table)}`,
+      primaryKey,
+      shape,
+      generation: meta.rows[0]?.generation ?? 0,
+      writer: null,
+    };
+  }
+
+  /**
+   * Creates the table, adds columns, widens types, in a transaction of its own taken under an
+   * advisory lock: writers on other connections (or processes) wait, then see the new schema.
+   * DDL never narrows anything, so committing it before the chunk's rows is harmless.
+   */
+  private async evolve(client: pg.PoolClient, cached: PgTable, observed: Map<string, ColumnType | undefined>): Promise<void> {
+    const ref = cached.ref;
+    await client.query("BEGIN");
+    try {
+      await client.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`mako:ddl:${ref.namespace}`]);
+      const fresh = await this.loadTable(client, ref, cached.primaryKey);
+      const before = fresh.shape ?? { columns: [], overflow: false };
+      const change = planChange(before, observed, RULES, fresh.primaryKey);
+      if (change) {
+        const after = applyChange(before, change);
+        if (!fresh.shape) {
+          const missing = fresh.primaryKey.find((k) => !after.columns.some((c) => c.field === k));
+          if (missing) throw new Error(`cannot create table ${fresh.qualified}: primary key field "${missing}" has no value`);
+          await client.query(`CREATE SCHEMA IF NOT EXISTS ${quote(fresh.schema)}`);
+          await client.query(`CREATE TABLE ${fresh.qualified} (${columnDefs(fresh.primaryKey, after)})`);
+        } else {
+          const actions = [
+            ...change.added.map((c) => `ADD COLUMN ${quote(c.name)} ${SQL_TYPE[c.type]}`),
+            ...change.widened.map(
+              (c) => `ALTER COLUMN ${quote(c.name)} TYPE ${SQL_TYPE[c.type]} USING ${widenUsing(quote(c.name), c.from, c.type)}`,
+            ),
+          ];
+          if (change.overflowOn) actions.push(`ADD COLUMN ${quote(OVERFLOW)} jsonb`);
+          if (actions.length > 0) await client.query(`ALTER TABLE ${fresh.qualified} ${actions.join(", ")}`);
+        }
+        await saveShape(client, ref, fresh.primaryKey, after);
+        fresh.shape = after;
+        fresh.generation++;
+      }
+      await client.query("COMMIT");
+      const current = await this.tables.get(key(ref));
+      if (!current || current.generation <= fresh.generation) this.tables.set(key(ref), Promise.resolve(fresh));
+    } catch (err) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw err;
+    }
+  }
+
+  // --- reading --------------------------------------------------------------------------
+
+  async listTables(namespace: string): Promise<TableInfo[]> {
+    const { rows } = await this.pool.query<{ entity: string }>(
+      `SELECT entity FROM _mako.tables WHERE namespace = $1 ORDER BY entity`,
+      [namespace],
+    );
+    const out: TableInfo[] = [];
+    for (const { entity } of rows) {
+      const { schema, table } = postgresTableName({ namespace, entity });
+      const columns = await this.pool.query<{ name: string; type: string }>(
+        `SELECT column_name AS name, data_type AS type FROM information_schema.columns
+         WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position`,
+        [schema, table],
+      );
+      const count = await this.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${quote(schema)}.${quote(table)}`);
+      out.push({ entity, table: `${schema}.${table}`, rows: count.rows[0].n, columns: columns.rows });
+    }
+    return out;
+  }
+
+  async readRows(ref: TableRef, options: { limit: number; offset: number }): Promise<DataRecord[]> {
+    const { rows } = await this.pool.query<{ primary_key: string }>(
+      `SELECT primary_key FROM _mako.tables WHERE namespace = $1 AND entity = $2`,
+      [ref.namespace, ref.entity],
+    );
+    if (!rows[0]) return [];
+    const table = await this.loadTable(this.pool, ref, JSON.parse(rows[0].primary_key));
+    const byField = new Map(table.shape!.columns.map((c) => [c.field, c.name]));
+    const order = table.primaryKey.map((k) => quote(byField.get(k) ?? k)).join(", ");
+    const result = await this.pool.query(`SELECT * FROM ${table.qualified} ORDER BY ${order} LIMIT $1 OFFSET $2`, [
+      options.limit,
+      options.offset,
+    ]);
+    return result.rows;
+  }
+
+  /** Drops a data source's schema and Mako's bookkeeping of it (tests and benchmarks). */
+  async dropNamespace(namespace: string): Promise<void> {
+    await this.transaction(async (client) => {
+      await client.query(`DROP SCHEMA IF EXISTS ${quote(truncateBytes(namespace, MAX_NAME_BYTES))} CASCADE`);
+      for (const t of ["tables", "columns", "state"]) await client.query(`DELETE FROM _mako.${t} WHERE namespace = $1`, [namespace]);
+    });
+    for (const k of this.tables.keys()) if (k.startsWith(`${namespace}\u0000`)) this.tables.delete(k);
+  }
+
+  async test(): Promise<void> {
+    await this.pool.query("SELECT 1");
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query("BEGIN");
+      const result = await work(client);
+      await client.query("COMMIT");
+      return result;
+    } catch (err) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+}
+
+/** deadlock_detected, serialization_failure, undefined_column, datatype_mismatch, undefined_table. */
+const RETRYABLE = new Set(["40P01", "40001", "42703", "42804", "42P01"]);
+
+const key = (ref: TableRef) => `${ref.namespace}\u0000${ref.entity}`;
+
+function readCheckpoint(text: string | null, ref: TableRef): EntityCheckpoint | null {
+  if (!text) return null;
+  try {
+    return parseCheckpoint(text, ref);
+  } catch {
+    return null; // an unreadable checkpoint is replaced by the chunk being committed
+  }
+}
+
+function columnDefs(primaryKey: string[], shape: TableShape): string {
+  const defs = shape.columns.map(
+    (c) => `${quote(c.name)} ${SQL_TYPE[c.type]}${primaryKey.includes(c.field) ? " NOT NULL" : ""}`,
+  );
+  defs.push(`${quote(SYNCED_AT)} timestamptz NOT NULL`, `${quote(DELETED_AT)} timestamptz`);
+  if (shape.overflow) defs.push(`${quote(OVERFLOW)} jsonb`);
+  const keys = primaryKey.map((k) => quote(shape.columns.find((c) => c.field === k)!.name));
+  defs.push(`PRIMARY KEY (${keys.join(", ")})`);
+  return defs.join(", ");
+}
+
+async function saveShape(client: pg.PoolClient, ref: TableRef, primaryKey: string[], shape: TableShape): Promise<void> {
+  await client.query(
+    `INSERT INTO _mako.tables (namespace, entity, primary_key, overflow, generation) VALUES ($1, $2, $3, $4, 1)
+     ON CONFLICT (namespace, entity) DO UPDATE SET overflow = EXCLUDED.overflow, generation = _mako.tables.generation + 1`,
+    [ref.namespace, ref.entity, JSON.stringify(primaryKey), shape.overflow],
+  );
+  // One statement for every column: a 1,700-field record must not cost 1,700 round trips.
+  await client.query(
+    `INSERT INTO _mako.columns (namespace, entity, field, column_name, type, position)
+     SELECT $1, $2, f, n, t, p FROM unnest($3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS u(f, n, t, p)
+     ON CONFLICT (namespace, entity, field) DO UPDATE SET type = EXCLUDED.type`,
+    [ref.namespace, ref.entity, shape.columns.map((c) => c.field), shape.columns.map((c) => c.name), shape.columns.map((c) => c.type)],
+  );
+}
+
+function makeWriter(table: PgTable, shape: TableShape): Writer {
+  const width = shape.columns.length + (shape.overflow ? 3 : 2);
+  return {
+    shape,
+    byField: new Map(shape.columns.map((c) => [c.field, c])),
+    convert: shape.columns.map((c) => CONVERT[c.type]),
+    fields: shape.columns.map((c) => c.field),
+    width,
+    rowsPerStatement: Math.max(1, Math.min(ROWS_PER_STATEMENT, Math.floor(MAX_PARAMS / width))),
+    statements: new Map(),
+  };
+}
+
+function statementFor(table: PgTable, writer: Writer, rows: number): { name: string; text: string } {
+  let statement = writer.statements.get(rows);
+  if (statement) return statement;
+  const names = writer.shape.columns.map((c) => c.name);
+  names.push(SYNCED_AT, DELETED_AT);
+  if (writer.shape.overflow) names.push(OVERFLOW);
+  const keys = new Set(table.primaryKey.map((k) => writer.byField.get(k)!.name));
+  const tuples: string[] = new Array(rows);
+  for (let r = 0, p = 1; r < rows; r++) {
+    const params: string[] = new Array(writer.width);
+    for (let j = 0; j < writer.width; j++) params[j] = `$${p++}`;
+    tuples[r] = `(${params.join(",")})`;
+  }
+  const updates = names.filter((n) => !keys.has(n)).map((n) => `${quote(n)} = EXCLUDED.${quote(n)}`);
+  const text =
+    `INSERT INTO ${table.qualified} (${names.map(quote).join(", ")}) VALUES ${tuples.join(",")} ` +
+    `ON CONFLICT (${[...keys].map(quote).join(", ")}) ` +
+    (updates.length > 0 ? `DO UPDATE SET ${updates.join(", ")}` : "DO NOTHING");
+  statement = { name: `mako_upsert_${++statementIds}`, text };
+  writer.statements.set(rows, statement);
+  return statement;
+}
+
+function overflowText(record: DataRecord, byField: Map<string, Column>): string | null {
+  const json = overflowOf(record, byField);
+  return json && json.includes("\\u") ? json.replace(JSON_BAD_ESCAPE, "$1\\ufffd") : json;
+}
+
+/** int8 as a number when it fits (a string beyond 2^53); timestamps as PostgreSQL prints them. */
+function getTypeParser(oid: number, format?: string): (value: string) => unknown {
+  if (oid === 20) return (v) => (Number.isSafeInteger(Number(v)) ? Number(v) : v);
+  if (oid === 1184 || oid === 1114) return (v) => v;
+  return pg.types.getTypeParser(oid, format as "text");
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@");
+}
