@@ -25,8 +25,12 @@ export interface EntitySyncContext {
 }
 
 const DEFAULTS = { batchSize: 1000, maxIterations: 10, maxRetries: 5 };
-/** Chunks in a row that may return no record while claiming more: past this, it is a loop. */
-const MAX_EMPTY_CHUNKS = 5;
+/**
+ * Chunks in a row that may return no record while claiming more (settings.maxEmptyChunks):
+ * past this, it is a loop. Generous, since an incremental sub-resource sync legitimately
+ * visits many parents with nothing new.
+ */
+const MAX_EMPTY_CHUNKS = 10;
 
 interface FetchedChunk {
   batches: DataRecord[][];
@@ -278,9 +282,10 @@ export class EntitySync {
         `entity "${this.entity.name}": detected a loop — the source returned the same position (${position(chunk.state)}) twice while claiming more records`,
       );
     }
-    if (chunk.count === 0 && emptyChunks + 1 >= MAX_EMPTY_CHUNKS) {
+    const limit = positive(this.ctx.settings.maxEmptyChunks, MAX_EMPTY_CHUNKS);
+    if (chunk.count === 0 && emptyChunks + 1 >= limit) {
       throw new PermanentSyncError(
-        `entity "${this.entity.name}": detected a loop — ${MAX_EMPTY_CHUNKS} chunks in a row returned no records while claiming more`,
+        `entity "${this.entity.name}": detected a loop — ${limit} chunks in a row returned no records while claiming more (raise settings.maxEmptyChunks if that is expected)`,
       );
     }
   }

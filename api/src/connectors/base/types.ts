@@ -26,6 +26,8 @@ export interface DataSourceSettings {
   lookbackSeconds?: number;
   /** Entities of this source synced at once. Default 1. */
   entityConcurrency?: number;
+  /** Chunks in a row with no record while claiming more before the engine calls it a loop. Default 10. */
+  maxEmptyChunks?: number;
   [key: string]: unknown;
 }
 

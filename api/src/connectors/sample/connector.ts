@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { BaseConnector } from "../base/BaseConnector";
-import type { DataRecord, EntityDeclaration, FetchState, ResumableFetchOptions } from "../base/types";
+import type { DataRecord, DataSource, EntityDeclaration, FetchState, ResumableFetchOptions } from "../base/types";
 import { firstIndexAfter, generateProduct, generatePurchase, generateUser, productCount } from "./generate";
 
 export const sampleConfigSchema = z.object({
@@ -18,10 +18,10 @@ type Entity = "users" | "products" | "purchases";
  * `{count, seed}`, paginated like an API (one page = one "call"), resumable by offset and
  * incremental by `updated_at`.
  */
-export class SampleConnector extends BaseConnector<undefined, SampleConfig> {
+export class SampleConnector extends BaseConnector<undefined, z.input<typeof sampleConfigSchema>> {
   private readonly config: SampleConfig;
 
-  constructor(dataSource: ConstructorParameters<typeof BaseConnector<undefined, SampleConfig>>[0]) {
+  constructor(dataSource: DataSource<z.input<typeof sampleConfigSchema>>) {
     super(dataSource);
     this.config = sampleConfigSchema.parse(dataSource.config ?? {});
   }

@@ -43,6 +43,8 @@ interface Table {
   byField: Map<string, Column>;
   overflow: boolean;
   upsert?: Database.Statement;
+  upsertBlock?: Database.Statement;
+  rowsPerBlock?: number;
   /** The upsert for records carrying `_mako_deleted_at`: fields they lack keep their stored value. */
   tombstone?: Database.Statement;
   convert?: Array<(value: unknown) => unknown>;
@@ -315,16 +317,26 @@ export class SqliteDestination implements Destination {
     if (!table.upsert) this.prepareUpsert(table);
     const { columns, overflow } = table;
     const convert = table.convert!;
-    const stmt = table.upsert!;
-    const tombstone = table.tombstone!;
     const n = columns.length;
-    const values: unknown[] = new Array(n + (overflow ? 3 : 2));
-    for (const record of records) {
-      for (let j = 0; j < n; j++) values[j] = convert[j](record[columns[j].field]);
-      values[n] = syncedAt;
-      values[n + 1] = (record[DELETED_AT] as string | undefined) ?? null;
-      if (overflow) values[n + 2] = overflowOf(record, table.byField);
-      (values[n + 1] === null ? stmt : tombstone).run(values);
+    const width = n + (overflow ? 3 : 2);
+    // Many rows per statement: one call into SQLite per block instead of per row.
+    const block = table.rowsPerBlock!;
+    const blockValues: unknown[] = new Array(width * block);
+    const rowValues: unknown[] = new Array(width);
+    let i = 0;
+    const fill = (values: unknown[], at: number, record: DataRecord) => {
+      for (let j = 0; j < n; j++) values[at + j] = convert[j](record[columns[j].field]);
+      values[at + n] = syncedAt;
+      values[at + n + 1] = (record[DELETED_AT] as string | undefined) ?? null;
+      if (overflow) values[at + n + 2] = overflowOf(record, table.byField);
+    };
+    for (; i + block <= records.length; i += block) {
+      for (let r = 0; r < block; r++) fill(blockValues, r * width, records[i + r]);
+      table.upsertBlock!.run(blockValues);
+    }
+    for (; i < records.length; i++) {
+      fill(rowValues, 0, records[i]);
+      table.upsert!.run(rowValues);
     }
   }
 
@@ -332,14 +344,17 @@ export class SqliteDestination implements Destination {
     const names = [...table.columns.map((c) => c.name), SYNCED_AT, DELETED_AT];
     if (table.overflow) names.push(OVERFLOW);
     const keys = new Set(table.primaryKey.map((k) => table.byField.get(k)!.name));
-    const insert = `INSERT INTO ${quote(table.name)} (${names.map(quote).join(", ")}) VALUES (${names.map(() => "?").join(", ")})
-       ON CONFLICT (${[...keys].map(quote).join(", ")}) DO UPDATE SET `;
-    const updated = names.filter((n) => !keys.has(n));
-    table.upsert = this.db.prepare(insert + updated.map((n) => `${quote(n)} = excluded.${quote(n)}`).join(", "));
-    // A deletion often carries only the key: the row stays as last seen, marked deleted.
-    table.tombstone = this.db.prepare(
-      insert + updated.map((n) => `${quote(n)} = coalesce(excluded.${quote(n)}, ${quote(table.name)}.${quote(n)})`).join(", "),
-    );
+    const updates = names.filter((n) => !keys.has(n)).map((n) => `${quote(n)} = excluded.${quote(n)}`);
+    const tuple = `(${names.map(() => "?").join(", ")})`;
+    const statement = (rows: number) =>
+      this.db.prepare(
+        `INSERT INTO ${quote(table.name)} (${names.map(quote).join(", ")}) VALUES ${Array(rows).fill(tuple).join(", ")}
+         ON CONFLICT (${[...keys].map(quote).join(", ")}) DO UPDATE SET ${updates.join(", ")}`,
+      );
+    // SQLite binds at most 32766 parameters per statement.
+    table.rowsPerBlock = Math.max(1, Math.min(64, Math.floor(32_000 / names.length)));
+    table.upsert = statement(1);
+    table.upsertBlock = table.rowsPerBlock > 1 ? statement(table.rowsPerBlock) : table.upsert;
     table.convert = table.columns.map((c) => CONVERT[c.type]);
   }
 }

@@ -1,0 +1,132 @@
+// `npm run bench`: each of Mako's paths beside its baseline, measured in the same run, as
+// ratios (the machines are shared and noisy, so absolute figures mean little on their own).
+//   npm run bench                      1,000,000 records (SQLite), 200,000 (HTTP), 100,000 (servers)
+//   npm run bench -- --quick           10,000 everywhere (what CI runs, so the bench never rots)
+//   npm run bench -- --only sqlite,http,servers,memory
+import { spawn } from "node:child_process";
+import { writeFileSync, mkdirSync } from "node:fs";
+import { arch, cpus, totalmem } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { CaseResult } from "./cases";
+import { startFaultyApi } from "./fakes/faultyApi";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const argv = process.argv.slice(2);
+const quick = argv.includes("--quick");
+const only = argv.includes("--only") ? argv[argv.indexOf("--only") + 1].split(",") : ["sqlite", "http", "servers", "memory"];
+const N = {
+  sqlite: quick ? 10_000 : 1_000_000,
+  http: quick ? 10_000 : 200_000,
+  naive: quick ? 5_000 : 20_000,
+  servers: quick ? 10_000 : 100_000,
+  small: quick ? 1_000 : 100_000,
+};
+
+interface Row {
+  what: string;
+  result: CaseResult;
+  baseline?: { name: string; result: CaseResult };
+  target?: number;
+}
+
+const rows: Row[] = [];
+const failures: string[] = [];
+let crashed = false;
+
+function runCase(name: string, n: number, args: Record<string, string | number> = {}, script = "cases.ts"): Promise<CaseResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", join(here, script), name, String(n), ...Object.entries(args).map(([k, v]) => `${k}=${v}`)], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.on("close", (code) => {
+      const line = out.trim().split("\n").pop() ?? "";
+      if (code !== 0 || !line.startsWith("{")) return reject(new Error(`bench case ${name} failed (exit ${code})`));
+      resolve(JSON.parse(line));
+    });
+  });
+}
+
+const rate = (r: CaseResult) => r.records / r.seconds;
+const fmt = (n: number) => new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 }).format(n);
+
+function report(row: Row): void {
+  rows.push(row);
+  const r = row.result;
+  const base = row.baseline;
+  const ratio = base ? rate(r) / rate(base.result) : undefined;
+  const verdict = ratio !== undefined && row.target !== undefined ? (ratio >= row.target ? "ok" : `BELOW ${row.target}`) : "";
+  if (verdict.startsWith("BELOW")) failures.push(`${row.what}: ratio ${ratio!.toFixed(2)} < ${row.target}`);
+  console.log(
+    `${row.what.padEnd(34)} ${fmt(r.records).padStart(9)} rec ${fmt(rate(r)).padStart(9)} rec/s ${(r.bytes / 1e6 / r.seconds).toFixed(1).padStart(6)} MB/s ${fmt(r.peakRssMb).padStart(5)} MB RSS` +
+      (base ? `  | ${base.name}: ${fmt(rate(base.result))} rec/s → ratio ${ratio!.toFixed(2)} ${verdict}` : ""),
+  );
+}
+
+async function sqlite() {
+  console.log(`\n## sample users → SQLite (${fmt(N.sqlite)} records)`);
+  const bare = await runCase("sqlite-bare", N.sqlite);
+  const mako = await runCase("sqlite-mako", N.sqlite);
+  report({ what: "mako sync → SQLite", result: mako, baseline: { name: "bare upsert", result: bare }, target: 0.7 });
+  report({ what: "bare SQLite upsert", result: bare });
+  if (mako.peakRssMb > 300) failures.push(`SQLite peak RSS ${fmt(mako.peakRssMb)} MB > 300 MB`);
+}
+
+async function memory() {
+  console.log(`\n## memory: RSS at ${fmt(N.small)} vs ${fmt(N.sqlite)} records (must stay flat)`);
+  const small = await runCase("sqlite-mako", N.small);
+  const large = await runCase("sqlite-mako", N.sqlite);
+  const growth = large.peakRssMb / small.peakRssMb;
+  console.log(`peak RSS ${fmt(small.peakRssMb)} MB at ${fmt(N.small)} → ${fmt(large.peakRssMb)} MB at ${fmt(N.sqlite)}: ×${growth.toFixed(2)} (target ≤ 1.3)`);
+  rows.push({ what: `RSS growth ${fmt(N.small)} → ${fmt(N.sqlite)}: ×${growth.toFixed(2)}`, result: large, baseline: { name: "small", result: small } });
+  if (growth > 1.3) failures.push(`RSS grew ×${growth.toFixed(2)} from ${N.small} to ${N.sqlite} records`);
+}
+
+async function http() {
+  console.log(`\n## paginated local HTTP API (1,000 records a page) → SQLite (${fmt(N.http)} records)`);
+  const api = await startFaultyApi({ records: N.http, pageSize: 1000 });
+  try {
+    const args = { url: api.url, token: api.token };
+    const bare = await runCase("http-bare", N.http, args);
+    const mako = await runCase("http-mako", N.http, { ...args, bytes: bare.bytes });
+    const naive = await runCase("http-naive", N.naive, args);
+    // The bare load of the same rows: SQLite's prepared upsert (from the same run).
+    const load = await runCase("sqlite-bare", N.http);
+    const slower = rate(bare) < rate(load) ? { name: "bare fetch", result: bare } : { name: "bare load", result: load };
+    report({ what: "mako: HTTP → SQLite", result: mako, baseline: slower, target: 0.6 });
+    report({ what: "mako: HTTP → SQLite (vs naive)", result: mako, baseline: { name: "naive loop", result: naive }, target: 5 });
+    report({ what: "bare fetch + JSON.parse", result: bare });
+    report({ what: "naive fetch + row-by-row insert", result: naive });
+  } finally {
+    await api.close();
+  }
+}
+
+async function servers() {
+  console.log(`\n## sample users → server destinations (${fmt(N.servers)} records)`);
+  for (const kind of ["postgres", "mysql", "duckdb"]) {
+    const result = await runCase(kind, N.servers, {}, "serverCases.ts");
+    const { bare, mako } = result as unknown as { bare: CaseResult; mako: CaseResult };
+    report({ what: `mako → ${kind}`, result: mako, baseline: { name: `bare ${bare.method}`, result: bare }, target: 0.7 });
+  }
+}
+
+const started = Date.now();
+console.log(`Mako benchmarks — ${new Date().toISOString()} — node ${process.version}, ${cpus().length}× ${cpus()[0]?.model ?? arch()}, ${fmt(totalmem() / 2 ** 30)} GiB`);
+for (const [name, fn] of Object.entries({ sqlite, http, servers, memory })) {
+  if (!only.includes(name)) continue;
+  try {
+    await fn();
+  } catch (err) {
+    crashed = true;
+    failures.push(`${name}: ${err.message}`);
+    console.log(`${name}: FAILED — ${err.message}`);
+  }
+}
+console.log(`\n${failures.length ? `targets missed:\n- ${failures.join("\n- ")}` : "all targets met"} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+mkdirSync(join(here, "out"), { recursive: true });
+writeFileSync(join(here, "out", "latest.json"), JSON.stringify({ date: new Date().toISOString(), quick, rows, failures }, null, 2));
+// Quick runs (CI) prove the bench works; targets are judged on full runs only.
+process.exitCode = crashed || (!quick && failures.length > 0) ? 1 : 0;
