@@ -402,7 +402,9 @@ export async function startFaultyApi(options: FaultyApiOptions = {}): Promise<Fa
     } else finish();
   }
 
-  const server = createServer({ keepAliveTimeout: 30_000 }, (req, res) => {
+  // A long keep-alive: a benchmark client that blocks its event loop (row-by-row inserts)
+  // would otherwise reuse a socket the server just closed. close() ends idle ones anyway.
+  const server = createServer({ keepAliveTimeout: 10 * 60_000 }, (req, res) => {
     stats.requests++;
     stats.inFlight++;
     stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
