@@ -1,9 +1,42 @@
 import type { Command } from "commander";
 import type { Mako } from "../Mako";
+import { startServer } from "../server";
 import { CliError } from "./output";
+import { untilInterrupted } from "./startCommand";
 
-/** Commands for destinations (and, as they arrive, the server and the conformance kit). */
+/** Commands for destinations and the HTTP server. */
 export function registerExtraCommands(program: Command, mako: () => Promise<Mako>): void {
+  program
+    .command("serve")
+    .description("serve the HTTP API and the web UI (built by npm start / npm run build -w app)")
+    .option("--port <port>", "port to listen on", "3000")
+    .option("--host <host>", "address to bind; beyond loopback every API route needs the bearer token (MAKO_API_TOKEN)", "127.0.0.1")
+    .action(async (o) => {
+      const server = await startServer({ mako: await mako(), port: Number(o.port), host: o.host });
+      console.log(`Mako is serving ${server.url} — Ctrl-C to stop`);
+      await untilInterrupted();
+      await server.close();
+    });
+
+  program
+    .command("sql <query>")
+    .description("run a read-only SQL query on the embedded database and print the rows")
+    .option("--json", "print rows as JSON lines")
+    .action(async (query: string, o) => {
+      const m = await mako();
+      let rows: Record<string, unknown>[];
+      try {
+        const statement = m.embedded.db.prepare(query);
+        if (!statement.readonly) throw new Error("only read-only queries are allowed here");
+        rows = statement.all() as Record<string, unknown>[];
+      } catch (err) {
+        throw new CliError(`SQL error: ${err.message}`);
+      }
+      if (o.json) return rows.forEach((r) => console.log(JSON.stringify(r)));
+      if (rows.length === 0) return console.log("(no rows)");
+      console.table(rows);
+    });
+
   const destinations = program
     .command("destinations")
     .description("manage destinations (databases syncs write to; credentials encrypted at rest)");

@@ -134,9 +134,11 @@ program
 // --- start (npm start) ---------------------------------------------------------------------
 program
   .command("start")
-  .description("quick start: add the sample source if absent, sync it, and show how to query it")
-  .addOption(new Option("--count <n>", "users in the sample source when it is created").default("10000"))
-  .action(async (o) => startCommand(await mako(), Number(o.count)));
+  .description("quick start: serve the web UI on :3000, add and sync the sample source on first start")
+  .option("--count <n>", "users in the sample source when it is created", "10000")
+  .option("--port <port>", "port of the web UI and API", "3000")
+  .option("--no-serve", "only add and sync the sample source, then exit")
+  .action(async (o) => startCommand(await mako(), { count: Number(o.count), serve: o.serve, port: Number(o.port) }));
 
 registerExtraCommands(program, mako);
 

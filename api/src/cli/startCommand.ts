@@ -1,23 +1,53 @@
 import { join, relative } from "node:path";
 import type { Mako } from "../Mako";
+import { ensureUiBuilt, startServer } from "../server";
 import { NotFoundError } from "../store/MetadataStore";
 import { syncCommand } from "./syncCommand";
 
 const SAMPLE = "sample";
 
-/** `npm start`: a sample source synced into the embedded file, and how to look at it. */
-export async function startCommand(mako: Mako, count: number): Promise<void> {
+/**
+ * `npm start`: the web UI and API on http://localhost:3000, with a sample source added and
+ * synced on first start, and the SQL to look at what was written.
+ */
+export async function startCommand(mako: Mako, options: { count: number; serve: boolean; port: number }): Promise<void> {
+  const server = options.serve ? await serveUi(mako, options.port) : undefined;
+  let added = false;
   try {
     await mako.sources.get(SAMPLE);
   } catch (err) {
     if (!(err instanceof NotFoundError)) throw err;
-    await mako.sources.add({ name: SAMPLE, connector: "sample", config: { count, seed: 42 } });
-    console.log(`added the sample source "${SAMPLE}" (${count} users, products and purchases)`);
+    await mako.sources.add({ name: SAMPLE, connector: "sample", config: { count: options.count, seed: 42 } });
+    console.log(`added the sample source "${SAMPLE}" (${options.count} users, products and purchases)`);
+    added = true;
   }
-  await syncCommand(mako, SAMPLE, {});
+  if (added || !options.serve) await syncCommand(mako, SAMPLE, {});
   const db = relative(process.cwd(), join(mako.home, "mako.db")) || join(mako.home, "mako.db");
   console.log("");
   for (const t of await mako.embedded.listTables(SAMPLE)) console.log(`  table ${t.table.padEnd(20)} ${t.rows} rows, ${t.columns.length} columns`);
-  console.log(`\nQuery it with SQL, e.g.:\n  sqlite3 ${db} 'SELECT plan, count(*) FROM "sample__users" GROUP BY plan'`);
-  console.log(`Next: npx mako connectors · npx mako sync ${SAMPLE} · npx mako runs`);
+  console.log(`\nQuery it with SQL, e.g.:\n  npx mako sql 'SELECT plan, count(*) FROM sample__users GROUP BY plan'\n  sqlite3 ${db} 'SELECT * FROM sample__users LIMIT 5'`);
+  console.log(`More: npx mako --help · npx mako connectors · npx mako sync ${SAMPLE} · npx mako runs`);
+  if (server) {
+    console.log(`\nMako is running at ${server.url} — Ctrl-C to stop`);
+    await untilInterrupted();
+    await server.close();
+  }
+}
+
+async function serveUi(mako: Mako, port: number) {
+  await ensureUiBuilt();
+  return startServer({ mako, port });
+}
+
+/** Resolves on Ctrl-C or SIGTERM: the server runs until then. */
+export function untilInterrupted(): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = () => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      resolve();
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
 }
