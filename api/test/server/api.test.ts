@@ -12,8 +12,8 @@ import { KeyedConnector } from "./keyedConnector";
 import { readSse } from "./sse";
 
 const SECRET = "correct-horse-battery";
-// A sync slow enough to still be running when the next request arrives: 30 pages of 20 ms per entity.
-const SLOW = { config: { count: 300, seed: 7, page_delay_ms: 20 }, settings: { batchSize: 10, maxIterations: 2 } };
+// A sync slow enough to watch live, even on a loaded machine: 30 pages of 40 ms per entity.
+const SLOW = { config: { count: 300, seed: 7, page_delay_ms: 40 }, settings: { batchSize: 10, maxIterations: 2 } };
 
 let home: string;
 let uiDir: string;

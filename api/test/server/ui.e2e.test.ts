@@ -89,7 +89,7 @@ describe("web UI in Chromium", () => {
     await page.getByRole("link", { name: "Browse connectors" }).click();
     const card = page.locator('[data-connector="sample"]');
     await card.waitFor();
-    await page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>("img.connector-icon")].every((i) => i.complete && i.naturalWidth > 0));
+    await page.waitForFunction(() => Array.from(document.querySelectorAll<HTMLImageElement>("img.connector-icon")).every((i) => i.complete && i.naturalWidth > 0));
     await page.getByLabel("Search connectors").fill("zzz-nothing");
     await page.getByText("No connector matches").waitFor();
     await page.getByLabel("Search connectors").fill("purchases");
@@ -111,7 +111,7 @@ describe("web UI in Chromium", () => {
     expect(await page.getByLabel("Count").getAttribute("aria-invalid")).toBe("true");
 
     await page.getByLabel("Count").fill("5000");
-    await page.getByLabel("Page delay ms").fill("150");
+    await page.getByLabel("Page delay ms").fill("300");
     expectingBadRequest = true;
     await page.getByRole("button", { name: "Save and sync" }).click();
     const nameError = page.locator('[data-field="name"] .error-text');
@@ -131,12 +131,13 @@ describe("web UI in Chromium", () => {
     await page.waitForURL(`${server.url}/sources/shop`);
     await page.getByRole("table", { name: "Live progress" }).waitFor();
     const usersRow = page.locator('.progress-table tr[data-entity="users"]');
-    // Live: the users are seen part-way (5 pages of 1000 at 150 ms each).
-    await page.waitForFunction(() => {
-      const row = document.querySelector('.progress-table tr[data-entity="users"]');
-      const records = Number(row?.querySelector('[data-testid="records"]')?.textContent?.split("/")[0].replace(/\D/g, ""));
-      return row?.getAttribute("data-status") === "running" && records > 0 && records < 5000;
-    });
+    // Live: an entity is seen part-way (users and purchases are 5 pages of 1000 at 300 ms each).
+    await page.waitForFunction(() =>
+      Array.from(document.querySelectorAll(".progress-table tr[data-entity]")).some((row) => {
+        const records = Number(row.querySelector('[data-testid="records"]')?.textContent?.split("/")[0].replace(/\D/g, ""));
+        return row.getAttribute("data-status") === "running" && records > 0 && records < 5000;
+      }),
+    );
     await shot(page, "05-sync-live");
     const summary = page.getByTestId("run-summary");
     await summary.getByText("Sync finished: 10,500 records").waitFor({ timeout: 30_000 });
@@ -170,8 +171,12 @@ describe("web UI in Chromium", () => {
     }
     expect(reached, "Sync now is reachable with the keyboard").toBe(true);
     await page.keyboard.press("Enter");
-    await page.getByTestId("run-summary").getByText(/Sync finished/).waitFor({ timeout: 30_000 });
-    expect(await history.locator("tbody tr[data-run]").count()).toBe(2);
+    // The second run shows up in the history and finishes there.
+    await page.waitForFunction(() => {
+      const rows = document.querySelectorAll('table[aria-label="Run history"] tbody tr[data-run]');
+      return rows.length === 2 && rows[0].querySelector('[data-status="succeeded"]') !== null;
+    }, undefined, { timeout: 30_000 });
+    await page.getByTestId("run-summary").getByText(/Sync finished/).waitFor();
 
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Sources" }).click();
     await page.getByRole("list", { name: "Sources" }).getByText("shop").waitFor();
