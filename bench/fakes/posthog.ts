@@ -127,13 +127,14 @@ export async function startPostHogFake(options: PostHogFakeOptions = {}): Promis
     return structuredClone(added);
   };
 
-  // Seed: persons, a few definitions, and events over the last hours, some sharing a millisecond.
+  // Seed: persons, a few definitions, and events over the last minutes, some sharing a timestamp.
   for (let i = 0; i < (options.persons ?? 12); i++) create("persons");
   for (let i = 0; i < 4; i++) create("cohorts");
   for (let i = 0; i < 5; i++) create("feature_flags");
   for (let i = 0; i < 6; i++) create("insights");
   const seeded = options.events ?? 60;
-  for (let i = 0; i < seeded; i++) addEvents(1, { timestamp: new Date(start - 3_600_000 + Math.floor(i / 3) * 1000).toISOString() });
+  // A minute apart, three by three on the same timestamp; the newest a minute before start.
+  for (let i = 0; i < seeded; i++) addEvents(1, { timestamp: new Date(start - Math.ceil((seeded - i) / 3) * 60_000).toISOString() });
 
   const server = await startFakeServer((req) => route(req));
 

@@ -2,6 +2,7 @@ import type { BaseConnector } from "./base/BaseConnector";
 import type { DataSource } from "./base/types";
 import { CloseConnector } from "./close";
 import { GraphqlConnector } from "./graphql";
+import { PostHogConnector } from "./posthog";
 import { RestConnector } from "./rest";
 import { SampleConnector } from "./sample";
 import { StripeConnector } from "./stripe";
@@ -14,6 +15,7 @@ export const connectorRegistry: Record<string, SourceConnector> = {
   sample: SampleConnector,
   stripe: StripeConnector,
   close: CloseConnector,
+  posthog: PostHogConnector,
   rest: RestConnector,
   graphql: GraphqlConnector,
 };

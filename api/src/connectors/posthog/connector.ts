@@ -1,0 +1,262 @@
+import { z } from "zod";
+import { BaseConnector, type RateLimitDefaults } from "../base/BaseConnector";
+import { HttpError, type HttpClient } from "../base/http";
+import { secret } from "../base/secret";
+import type { ConnectionTestResult, DataRecord, EntityDeclaration, FetchState, ResumableFetchOptions } from "../base/types";
+
+const REGIONS = { us: "https://us.posthog.com", eu: "https://eu.posthog.com" } as const;
+
+export const posthogConfigSchema = z.object({
+  api_key: secret(z.string().min(1, "api_key is required").describe("Personal API key (phx_…) with read access to the project, query:read included")),
+  project_id: z
+    .union([z.number().int().positive(), z.string().regex(/^\d+$/, "project_id must be the numeric project id")])
+    .transform(String)
+    .describe("Project id (Project settings → Project ID)"),
+  region: z.enum(["us", "eu"]).default("us").describe("PostHog Cloud region: us (us.posthog.com) or eu (eu.posthog.com)"),
+  base_url: z.string().url("base_url must be an absolute URL").optional().describe("Self-hosted instance or proxy URL; overrides region"),
+});
+export type PostHogConfig = z.infer<typeof posthogConfigSchema>;
+
+const NAME = "posthog";
+const EVENT_COLUMNS = ["uuid", "event", "distinct_id", "timestamp", "properties", "person_id", "elements_chain", "created_at"];
+/** PostHog answers up to 50,000 rows per query; pages this size keep memory flat. */
+const MAX_EVENT_PAGE = 10_000;
+const REST_ENTITIES = ["persons", "cohorts", "feature_flags", "insights"] as const;
+const ENTITIES = ["events", ...REST_ENTITIES];
+
+interface RestPage {
+  next: string | null;
+  results: DataRecord[];
+}
+interface QueryResult {
+  columns: string[];
+  results: unknown[][];
+}
+
+/**
+ * PostHog: events through the query API (HogQL ordered by timestamp then uuid, resumed from
+ * the last (timestamp, uuid) seen, incremental by timestamp); persons, cohorts, feature flags
+ * and insights through the project REST endpoints (`next`-URL pages), read whole.
+ */
+export class PostHogConnector extends BaseConnector<HttpClient, PostHogConfig> {
+  private readonly config: PostHogConfig;
+
+  constructor(dataSource: ConstructorParameters<typeof BaseConnector<HttpClient, PostHogConfig>>[0]) {
+    super(dataSource);
+    const parsed = posthogConfigSchema.safeParse(dataSource.config ?? {});
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw Object.assign(new Error(`${NAME}: config.${issue.path.join(".") || "(root)"}: ${issue.message}`), { retryable: false });
+    }
+    this.config = parsed.data;
+    this.client = this.createHttpClient({
+      baseUrl: this.baseUrl(),
+      headers: { authorization: `Bearer ${this.config.api_key}` },
+      secrets: [this.config.api_key],
+    });
+  }
+
+  getMetadata() {
+    return {
+      name: "PostHog",
+      version: "1.0.0",
+      description: "Product analytics: events (query API, incremental by timestamp), persons, cohorts, feature flags and insights. US, EU or self-hosted.",
+      supportedEntities: ENTITIES,
+      author: "Mako",
+    };
+  }
+
+  getConfigSchema() {
+    return posthogConfigSchema;
+  }
+
+  getEntityDeclarations(): Record<string, EntityDeclaration> {
+    const whole = (what: string): EntityDeclaration => ({
+      incremental: false,
+      description: `${what}: the API has no updated-since filter, so every run reads them whole; deleted ones disappear from the API and a full refresh marks them _mako_deleted_at.`,
+    });
+    return {
+      events: {
+        primaryKey: "uuid",
+        cursorField: "timestamp",
+        description:
+          "Events via HogQL, ordered by (timestamp, uuid), incremental by timestamp. Events are immutable; events that arrive late with an older timestamp are caught by settings.lookbackSeconds (e.g. 3600). Deleted events (person deletion with events) cannot be seen through the API.",
+      },
+      persons: whole("Persons"),
+      cohorts: whole("Cohorts"),
+      feature_flags: whole("Feature flags"),
+      insights: whole("Insights"),
+    };
+  }
+
+  /**
+   * PostHog's query endpoint allows 2,400 requests an hour and 3 at once per project (CRUD
+   * endpoints more): a sustained 0.6/s stays under the hourly cap, with a burst for small lists.
+   */
+  getDefaultRateLimit(): RateLimitDefaults {
+    return { requestsPerSecond: 0.6, burst: 10, maxConcurrentRequests: 3 };
+  }
+
+  supportsResumableFetching() {
+    return true;
+  }
+
+  async testConnection(): Promise<ConnectionTestResult> {
+    try {
+      const project = await this.client.get<{ name?: string }>(this.projectPath(""));
+      return { success: true, message: `Connected to PostHog project ${this.config.project_id}${project?.name ? ` (${project.name})` : ""}` };
+    } catch (err) {
+      return { success: false, message: this.connectionFailure(err) };
+    }
+  }
+
+  async fetchEntityChunk(options: ResumableFetchOptions): Promise<FetchState> {
+    if (!ENTITIES.includes(options.entity)) {
+      throw Object.assign(new Error(`${NAME}: unknown entity "${options.entity}" (this connector has: ${ENTITIES.join(", ")})`), { retryable: false });
+    }
+    try {
+      return options.entity === "events" ? await this.fetchEvents(options) : await this.fetchRest(options);
+    } catch (err) {
+      throw this.entityFailure(options.entity, err);
+    }
+  }
+
+  private async fetchEvents(options: ResumableFetchOptions): Promise<FetchState> {
+    const limit = Math.min(MAX_EVENT_PAGE, Math.max(1, options.batchSize));
+    let after = options.state?.metadata?.after as { timestamp: string; uuid: string } | undefined;
+    let processed = options.state?.totalProcessed ?? 0;
+    const since = options.since === undefined ? undefined : typeof options.since === "number" ? new Date(options.since * 1000).toISOString() : options.since;
+    for (let calls = 0; calls < options.maxIterations; calls++) {
+      const conditions: string[] = [];
+      const values: Record<string, string> = {};
+      if (since !== undefined) {
+        conditions.push("timestamp >= toDateTime({since})");
+        values.since = since;
+      }
+      if (after) {
+        // Keyset on (timestamp, uuid): stable however many events share a timestamp.
+        conditions.push("(timestamp > toDateTime({after_ts}) OR (timestamp = toDateTime({after_ts}) AND uuid > {after_uuid}))");
+        values.after_ts = after.timestamp;
+        values.after_uuid = after.uuid;
+      }
+      const where = conditions.length ? ` WHERE ${conditions.join(" AND ")}` : "";
+      const query = `SELECT ${EVENT_COLUMNS.join(", ")} FROM events${where} ORDER BY timestamp ASC, uuid ASC LIMIT ${limit}`;
+      const body = await this.client.post<unknown>(this.projectPath("query/"), { query: { kind: "HogQLQuery", query, values } }, { signal: options.signal });
+      const records = eventRecords(body);
+      if (records.length > 0) {
+        await options.onBatch(records);
+        processed += records.length;
+        options.onProgress({ processed });
+        const last = records[records.length - 1];
+        after = { timestamp: String(last.timestamp), uuid: String(last.uuid) };
+      }
+      if (records.length < limit) return { hasMore: false, totalProcessed: processed };
+    }
+    return { hasMore: true, cursor: after ? `${after.timestamp}|${after.uuid}` : null, totalProcessed: processed, metadata: { after } };
+  }
+
+  private async fetchRest(options: ResumableFetchOptions): Promise<FetchState> {
+    const limit = Math.min(1000, Math.max(1, options.batchSize));
+    let next: string | null = options.state?.cursor ?? `${this.projectPath(`${options.entity}/`)}?limit=${limit}`;
+    let processed = options.state?.totalProcessed ?? 0;
+    for (let calls = 0; calls < options.maxIterations && next; calls++) {
+      const body = await this.client.get<unknown>(next, undefined, { signal: options.signal });
+      const problem = restPageProblem(body);
+      if (problem) throw permanent(`unexpected page from GET ${next.split("?")[0]}: ${problem}`);
+      const page = body as RestPage;
+      // Soft-deleted objects, where the API lists them, are deletions.
+      const records = page.results.map((r) => (r.deleted === true ? { ...r, _mako_deleted_at: String(r.last_modified_at ?? r.updated_at ?? new Date().toISOString()) } : r));
+      if (records.length > 0) {
+        await options.onBatch(records);
+        processed += records.length;
+        options.onProgress({ processed, total: typeof (body as { count?: unknown }).count === "number" ? (body as { count: number }).count : undefined });
+      }
+      next = page.next && page.results.length > 0 ? this.onOurHost(page.next) : null;
+    }
+    return { hasMore: next !== null, cursor: next, totalProcessed: processed };
+  }
+
+  /** A `next` link re-rooted on the configured base URL: a proxy or self-hosted instance may
+   * advertise an internal host, and the key must only ever go to the configured one. */
+  private onOurHost(next: string): string {
+    const url = new URL(next, this.baseUrl());
+    return `${url.pathname}${url.search}`;
+  }
+
+  private projectPath(rest: string): string {
+    return `/api/projects/${encodeURIComponent(this.config.project_id)}/${rest}`;
+  }
+
+  private baseUrl(): string {
+    return (this.config.base_url ?? REGIONS[this.config.region]).replace(/\/+$/, "");
+  }
+
+  private connectionFailure(err: unknown): string {
+    if (err instanceof HttpError) {
+      if (err.credentialsRejected) return `API key rejected: ${err.message}`;
+      if (err.status === 404) return this.projectMissing(err);
+      if (err.kind === "network" || err.kind === "timeout") return `cannot reach ${new URL(this.baseUrl()).host}: ${err.message}`;
+    }
+    return `${NAME}: ${err instanceof Error ? err.message : String(err)}`;
+  }
+
+  private projectMissing(err: HttpError): string {
+    return `project ${this.config.project_id} not found at ${new URL(this.baseUrl()).host} (check project_id, and region or base_url): ${err.message}`;
+  }
+
+  /** One line naming connector, entity and cause; keeps what the engine needs to decide a retry. */
+  private entityFailure(entity: string, err: unknown): Error {
+    let cause = err instanceof Error ? err.message : String(err);
+    let retryable = (err as { retryable?: boolean }).retryable;
+    if (err instanceof HttpError && err.credentialsRejected) {
+      cause = `API key rejected (${err.message})`;
+      retryable = false;
+    } else if (err instanceof HttpError && err.status === 404) {
+      cause = this.projectMissing(err);
+      retryable = false;
+    }
+    return Object.assign(new Error(`${NAME}: entity "${entity}": ${cause}`, { cause: err }), {
+      retryable,
+      retryAfterMs: (err as { retryAfterMs?: number }).retryAfterMs,
+    });
+  }
+}
+
+/** Rows of a HogQL answer as records; `properties` comes back as JSON text. */
+function eventRecords(body: unknown): DataRecord[] {
+  if (body === null || typeof body !== "object" || Array.isArray(body)) throw permanent(`unexpected answer from the query API: expected {columns, results}, got ${Array.isArray(body) ? "an array" : typeof body}`);
+  const { columns, results } = body as Partial<QueryResult>;
+  if (!Array.isArray(columns) || !Array.isArray(results)) throw permanent(`unexpected answer from the query API: "columns" and "results" must be arrays`);
+  for (const needed of ["uuid", "timestamp"]) if (!columns.includes(needed)) throw permanent(`unexpected answer from the query API: no "${needed}" column`);
+  return results.map((row, i) => {
+    if (!Array.isArray(row) || row.length !== columns.length) throw permanent(`unexpected answer from the query API: row ${i + 1} does not match the ${columns.length} columns`);
+    const record: DataRecord = {};
+    columns.forEach((c, j) => {
+      const v = row[j];
+      record[c] = c === "properties" && typeof v === "string" ? parseJson(v) : v;
+    });
+    return record;
+  });
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function restPageProblem(body: unknown): string | null {
+  if (body === null || typeof body !== "object" || Array.isArray(body)) return `expected {next, results}, got ${Array.isArray(body) ? "an array" : typeof body}`;
+  const page = body as Record<string, unknown>;
+  if (!Array.isArray(page.results)) return `"results" is not an array`;
+  if (page.next !== null && page.next !== undefined && typeof page.next !== "string") return `"next" is neither a URL nor null`;
+  const bad = page.results.findIndex((r) => r === null || typeof r !== "object" || (r as DataRecord).id === undefined);
+  if (bad >= 0) return `item ${bad + 1} of "results" has no id`;
+  return null;
+}
+
+function permanent(message: string): Error & { retryable: false } {
+  return Object.assign(new Error(message), { retryable: false as const });
+}
