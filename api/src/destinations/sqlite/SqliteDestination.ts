@@ -45,8 +45,6 @@ interface Table {
   upsert?: Database.Statement;
   upsertBlock?: Database.Statement;
   rowsPerBlock?: number;
-  /** The upsert for records carrying `_mako_deleted_at`: fields they lack keep their stored value. */
-  tombstone?: Database.Statement;
   convert?: Array<(value: unknown) => unknown>;
 }
 
@@ -308,7 +306,6 @@ export class SqliteDestination implements Destination {
     table.columns = columns;
     table.byField = new Map(columns.map((c) => [c.field, c]));
     table.upsert = undefined;
-    table.tombstone = undefined;
   }
 
   // --- rows -----------------------------------------------------------------------------
@@ -344,7 +341,11 @@ export class SqliteDestination implements Destination {
     const names = [...table.columns.map((c) => c.name), SYNCED_AT, DELETED_AT];
     if (table.overflow) names.push(OVERFLOW);
     const keys = new Set(table.primaryKey.map((k) => table.byField.get(k)!.name));
-    const updates = names.filter((n) => !keys.has(n)).map((n) => `${quote(n)} = excluded.${quote(n)}`);
+    // A deletion often carries only the key: fields it lacks keep their stored value.
+    const deletion = `excluded.${quote(DELETED_AT)} IS NOT NULL`;
+    const updates = names
+      .filter((n) => !keys.has(n))
+      .map((n) => `${quote(n)} = CASE WHEN ${deletion} THEN coalesce(excluded.${quote(n)}, ${quote(table.name)}.${quote(n)}) ELSE excluded.${quote(n)} END`);
     const tuple = `(${names.map(() => "?").join(", ")})`;
     const statement = (rows: number) =>
       this.db.prepare(
