@@ -157,6 +157,20 @@ describe("SqliteDestination", () => {
     expect(rows()[1]).toMatchObject({ name: "Alan T.", _mako_deleted_at: null });
   });
 
+  it("soft-deletes keep row data in large chunks too (multi-row statements)", async () => {
+    const many = Array.from({ length: 300 }, (_, i) => ({ id: i + 1, name: `user ${i + 1}` }));
+    await write(many);
+    const deletedAt = "2024-06-01T00:00:00.000Z";
+    // Deletions of the odd ids mixed with updates of the even ones, in one chunk.
+    await write(many.map((r) => (r.id % 2 ? { id: r.id, _mako_deleted_at: deletedAt } : { ...r, name: `${r.name}!` })));
+    const after = rows();
+    expect(after).toHaveLength(300);
+    for (const r of after) {
+      const id = r.id as number;
+      expect(r).toMatchObject(id % 2 ? { name: `user ${id}`, _mako_deleted_at: deletedAt } : { name: `user ${id}!`, _mako_deleted_at: null });
+    }
+  });
+
   it("full refresh: completeEntity marks rows not synced since the pass began as deleted, never drops them", async () => {
     await write([{ id: 1 }, { id: 2 }, { id: 3 }], { syncedAt: "2024-05-01T00:00:00.000Z" });
     const passStartedAt = "2024-05-02T00:00:00.000Z";
