@@ -281,6 +281,27 @@ describe("syncs, runs and preview", () => {
   });
 });
 
+describe("runs started elsewhere", () => {
+  it("streams a run the server did not start (the CLI's) from the store until it ends", async () => {
+    // A second facade on the same home plays the CLI: the server's facade did not start this run.
+    const cli = await Mako.open({ home: mako.home });
+    try {
+      await cli.sources.add({ name: "cli_made", connector: "sample", ...SLOW });
+      const { runId, done } = await cli.sync("cli_made");
+      const events = waitForRun(runId);
+      const cancel = await call("POST", `/api/runs/${runId}/cancel`);
+      expect(cancel.status).toBe(409);
+      expect(cancel.json.error).toMatch(/another process/);
+      await done;
+      const seen = await events;
+      expect(seen.at(-1)).toMatchObject({ event: "end", data: { id: runId, status: "succeeded", records: 630 } });
+      expect(seen.filter((e) => e.event === "progress").length).toBeGreaterThanOrEqual(3);
+    } finally {
+      await cli.close();
+    }
+  });
+});
+
 describe("web UI files", () => {
   it("serves the built UI with an SPA fallback, and nothing outside it", async () => {
     const index = await call("GET", "/");
