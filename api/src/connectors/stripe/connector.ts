@@ -17,19 +17,26 @@ const EVENT_RETENTION_SECONDS = 30 * 86_400 - 3_600;
 /** The mark saved when the account had no event at all at backfill time. */
 const NO_EVENT_MARK = "none";
 
+/** The Events API's `types[]` filter, as indexed form parameters. */
+function typesOf(types: string[]): Record<string, string> {
+  return Object.fromEntries(types.map((t, i) => [`types[${i}]`, t]));
+}
+
 /** Objects kept current through the Events API, with the events that carry them. */
 const EVENT_ENTITIES = {
-  customers: { object: "customer", events: { type: "customer.*" } },
+  // Explicit types where a wildcard would also match other objects' events (customer.subscription.*,
+  // charge.dispute.*): pages of only foreign events would read as empty chunks.
+  customers: { object: "customer", events: typesOf(["customer.created", "customer.updated", "customer.deleted"]) },
   products: { object: "product", events: { type: "product.*" } },
   prices: { object: "price", events: { type: "price.*" } },
   subscriptions: { object: "subscription", events: { type: "customer.subscription.*" } },
   invoices: { object: "invoice", events: { type: "invoice.*" } },
-  charges: { object: "charge", events: { type: "charge.*" } },
-  payment_intents: { object: "payment_intent", events: { type: "payment_intent.*" } },
-  refunds: {
-    object: "refund",
-    events: { "types[0]": "refund.created", "types[1]": "refund.updated", "types[2]": "refund.failed", "types[3]": "charge.refund.updated" },
+  charges: {
+    object: "charge",
+    events: typesOf(["charge.succeeded", "charge.failed", "charge.pending", "charge.captured", "charge.expired", "charge.refunded", "charge.updated"]),
   },
+  payment_intents: { object: "payment_intent", events: { type: "payment_intent.*" } },
+  refunds: { object: "refund", events: typesOf(["refund.created", "refund.updated", "refund.failed", "charge.refund.updated"]) },
 } as const satisfies Record<string, { object: string; events: Record<string, string> }>;
 type EventEntity = keyof typeof EVENT_ENTITIES;
 /** Immutable objects, read by `created`. */
