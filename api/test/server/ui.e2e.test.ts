@@ -1,11 +1,13 @@
+import { serve, type ServerType } from "@hono/node-server";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium, type BrowserContext, type ConsoleMessage, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Mako } from "../../src/Mako";
-import { ensureUiBuilt, startServer, type StartedServer } from "../../src/server";
+import { createServer, ensureUiBuilt, startServer, type StartedServer } from "../../src/server";
 
 const CHROMIUM = "/usr/bin/chromium";
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -19,11 +21,14 @@ let browser: BrowserContext;
 const consoleErrors: string[] = [];
 /** While true, the browser's own "Failed to load resource … 400" line is expected (a rejected form). */
 let expectingBadRequest = false;
+/** While true, the "… 401" line of a request made before the token was given is expected. */
+let expectingUnauthorized = false;
 
 function watch(page: Page): Page {
   page.on("console", (msg: ConsoleMessage) => {
     if (msg.type() !== "error") return;
     if (expectingBadRequest && /status of 400/.test(msg.text())) return;
+    if (expectingUnauthorized && /status of 401/.test(msg.text())) return;
     consoleErrors.push(`${page.url()}: ${msg.text()}`);
   });
   page.on("pageerror", (err) => consoleErrors.push(`${page.url()}: uncaught ${err.message}`));
@@ -211,5 +216,54 @@ describe("web UI in Chromium", () => {
 
     expect(consoleErrors).toEqual([]);
     await page.close();
+  }, 90_000);
+
+  it("asks for the API token when the server requires one; edits settings; cancels a sync", async () => {
+    // The same UI behind a token, as `mako serve --host 0.0.0.0` runs it (bound to loopback here).
+    const guarded = createServer(mako, { token: "ui-test-token" });
+    const http: ServerType = await new Promise((resolve) => {
+      const s = serve({ fetch: guarded.app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(s));
+    });
+    const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+    try {
+      const page = watch(await browser.newPage());
+      await page.setViewportSize({ width: 1280, height: 860 });
+      expectingUnauthorized = true;
+      await page.goto(`${url}/sources/shop`);
+      await page.getByRole("heading", { name: "API token required" }).waitFor();
+      expectingUnauthorized = false;
+      await shot(page, "12-token-prompt");
+      await page.getByLabel("Token").fill("ui-test-token");
+      await page.getByRole("button", { name: "Continue" }).click();
+      await page.getByRole("heading", { name: "shop" }).waitFor();
+
+      // Settings: the form comes back filled with the stored config.
+      await page.getByRole("button", { name: "Settings" }).click();
+      const settings = page.getByRole("form", { name: "Source settings" });
+      expect(await settings.getByLabel("Count").inputValue()).toBe("5000");
+      await settings.getByLabel("Page delay ms").fill("700");
+      await settings.getByRole("button", { name: "Save settings" }).click();
+      await settings.waitFor({ state: "detached" });
+
+      // A slow full refresh, cancelled: it stops at a chunk boundary and says so.
+      await page.getByLabel("Full refresh").check();
+      await page.getByRole("button", { name: "Sync now" }).click();
+      await page.locator('.progress-table tr[data-entity="users"][data-status="running"]').waitFor();
+      await page.getByRole("button", { name: "Cancel sync" }).click();
+      await page.getByTestId("run-summary").getByText("Sync cancelled").waitFor({ timeout: 30_000 });
+      await page.getByRole("table", { name: "Run history" }).getByText("Cancelled", { exact: true }).waitFor();
+      await page.getByRole("button", { name: "Sync now" }).waitFor();
+      await shot(page, "13-sync-cancelled");
+      const [latest] = await mako.runs.list({ source: "shop", limit: 1 });
+      expect(latest).toMatchObject({ status: "cancelled", fullRefresh: true });
+      expect((await mako.sources.get("shop")).config).toMatchObject({ page_delay_ms: 700 });
+
+      expect(consoleErrors).toEqual([]);
+      await page.close();
+    } finally {
+      guarded.close();
+      (http as unknown as { closeAllConnections(): void }).closeAllConnections();
+      http.close();
+    }
   }, 90_000);
 });

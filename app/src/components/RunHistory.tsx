@@ -51,7 +51,7 @@ export function RunHistory({ runs }: { runs: RunInfo[] }) {
               {run.error && (
                 <tr className="run-error-row">
                   <td colSpan={6}>
-                    <p className="error-text">{run.error}</p>
+                    <p className={run.status === "cancelled" ? "muted small" : "error-text"}>{run.error}</p>
                   </td>
                 </tr>
               )}

@@ -221,10 +221,12 @@ function SourceView({ source, connector, onChanged }: { source: SourceInfo; conn
           <div className="live" aria-live="polite">
             <LiveProgress progress={progress} />
             {final && (
-              <p className={`banner ${final.status === "succeeded" ? "banner-success" : "banner-error"}`} data-testid="run-summary">
+              <p className={`banner ${final.status === "succeeded" ? "banner-success" : final.status === "cancelled" ? "banner-info" : "banner-error"}`} data-testid="run-summary">
                 {final.status === "succeeded"
                   ? `Sync finished: ${formatNumber(final.records)} records in ${formatDuration(final.durationMs)}.`
-                  : `Sync ${final.status}${final.error ? `: ${final.error}` : "."}`}
+                  : final.status === "cancelled"
+                    ? `Sync cancelled after ${formatNumber(final.records)} records. The next sync resumes from the last checkpoint.`
+                    : `Sync failed${final.error ? `: ${final.error}` : "."}`}
               </p>
             )}
             {live.error && <p className="banner banner-error">{live.error}</p>}
