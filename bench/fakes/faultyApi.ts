@@ -185,9 +185,10 @@ export async function startFaultyApi(options: FaultyApiOptions = {}): Promise<Fa
     const remaining = bucket.remaining(now);
     const toFull = bucket.msUntilFull(now);
     if (faults.rateLimitHeaders === "ietf") {
-      const window = Math.ceil(bucket.burst / bucket.requestsPerSecond);
+      // Windows are whole seconds: advertise the sustained rate over the shortest one that fits.
+      const window = Math.max(1, Math.ceil(1 / bucket.requestsPerSecond));
       return {
-        "ratelimit-policy": `"bucket";q=${bucket.burst};w=${window}`,
+        "ratelimit-policy": `"bucket";q=${Math.floor(bucket.requestsPerSecond * window)};w=${window}`,
         ratelimit: `"bucket";r=${remaining};t=${Math.ceil(toFull / 1000)}`,
       };
     }

@@ -124,6 +124,15 @@ describe("faulty API: faults", () => {
     expect(last!.get("x-ratelimit-remaining")).toBe("0");
     expect(Number(last!.get("x-ratelimit-reset"))).toBeGreaterThan(Date.now() / 1000);
     expect(api.stats).toMatchObject({ rateLimited: 2, requestsDuringPenalty: 1 });
+
+    api.setFaults({ rateLimit: { requestsPerSecond: 20, burst: 4 }, rateLimitHeaders: "ietf", retryAfterFormat: "date" });
+    const ietf = await get(api, "/me");
+    expect(ietf.headers.get("ratelimit-policy")).toBe('"bucket";q=20;w=1');
+    expect(ietf.headers.get("ratelimit")).toMatch(/^"bucket";r=3;t=1$/);
+    for (let i = 0; i < 3; i++) await get(api, "/me");
+    const limited = await get(api, "/me");
+    expect(limited.status).toBe(429);
+    expect(Date.parse(limited.headers.get("retry-after")!)).toBeGreaterThan(Date.now());
   });
 
   it("draws the same faults from the same seed", async () => {

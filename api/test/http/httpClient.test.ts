@@ -45,15 +45,12 @@ const FAST: DataSourceSettings = { retryBaseDelayMs: 20, retryMinDelayMs: 10, re
 function clientFor(api: FaultyApi, settings: DataSourceSettings = {}, options: Partial<HttpClientOptions> = {}) {
   const all = { ...FAST, ...settings };
   const rec = recorder();
+  const limiter = new RateLimiter(resolveLimiterConfig(all, { requestsPerSecond: 1000 }));
   const client = new HttpClient(
     { baseUrl: api.url, headers: { Authorization: `Bearer ${api.token}` }, ...options },
-    {
-      limiter: new RateLimiter(resolveLimiterConfig(all, { requestsPerSecond: 1000 })),
-      settings: resolveClientSettings(all),
-      observer: () => rec.observer,
-    },
+    { limiter, settings: resolveClientSettings(all), observer: () => rec.observer },
   );
-  return { client, ...rec };
+  return { client, limiter, ...rec };
 }
 
 async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }> {
@@ -153,9 +150,24 @@ describe("server-imposed waits", () => {
       for (let i = 0; i < 9; i++) await client.get("/me");
     });
     expect(api.stats.rateLimited).toBe(0);
-    // The policy (4 per 1 s) paces the bucket at 4 req/s: 9 requests with a burst of 4 take > 1.2 s.
-    expect(logs.some((l) => l.includes("RateLimit-Policy allows 4 requests per 1.0 s: pacing this data source at 4.00 req/s"))).toBe(true);
-    expect(ms).toBeGreaterThanOrEqual(1200);
+    expect(logs.some((l) => l.includes("RateLimit-Policy allows 20 requests per 1.0 s: pacing this data source at 20.00 req/s"))).toBe(true);
+    // RateLimit says r=0 after the server's burst of 4: the client waits for the reset (whole seconds).
+    expect(logs.some((l) => l.includes("RateLimit says the quota is used up"))).toBe(true);
+    expect(ms).toBeGreaterThanOrEqual(1000);
+  });
+
+  it("a 429 halves the pace with no burst after the penalty, and successes win it back", async () => {
+    const api = await fake({ faults: { script: ["429"], retryAfterSeconds: 1 } });
+    const { client, limiter, logs } = clientFor(api, { requestsPerSecond: 40, burst: 40 });
+    const { ms } = await timed(async () => {
+      for (let i = 0; i < 4; i++) await client.get("/me");
+    });
+    expect(logs).toContain("info HTTP 429: pacing this data source at 20.00 req/s until requests succeed again");
+    // After the 1 s penalty the bucket restarts empty at ~20 req/s: 4 requests cannot all burst.
+    expect(ms).toBeGreaterThanOrEqual(1000 + 3 * 45);
+    expect(api.stats.requestsDuringPenalty).toBe(0);
+    for (let i = 0; i < 40; i++) await client.get("/me");
+    expect(limiter.effectiveRate).toBe(40);
   });
 
   it("a Retry-After of hours fails at once with wait_too_long, and pauses the whole source", async () => {

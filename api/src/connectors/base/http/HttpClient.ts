@@ -104,7 +104,12 @@ export class HttpClient {
       if (sourceWide) {
         // The whole data source is told to wait, not just this request: pause the shared limiter
         // (also when giving up, so the source's other requests do not walk into the penalty).
-        this.limiter.pauseUntil(Date.now() + delay, `HTTP ${err.status} from ${method} ${shownUrl}`);
+        const resumeAt = Date.now() + delay;
+        this.limiter.pauseUntil(resumeAt, `HTTP ${err.status} from ${method} ${shownUrl}`);
+        if (err.status === 429) {
+          const rate = this.limiter.slowDown(resumeAt);
+          this.log("info", `HTTP 429: pacing this data source at ${rate.toFixed(2)} req/s until requests succeed again`);
+        }
       }
       if (err.retryAfterMs !== undefined && err.retryAfterMs > this.settings.maxRetryAfterMs) {
         throw this.waitTooLong(prepared, err.retryAfterMs, `Retry-After on HTTP ${err.status}`, err);
@@ -234,6 +239,7 @@ export class HttpClient {
     }
 
     if (res.status >= 400) return { error: this.statusError(p, res, text) };
+    this.limiter.recover();
 
     let body: unknown = text;
     if (p.responseType === "json") {

@@ -46,6 +46,8 @@ export class RateLimiter {
   private lastStartAt = -Infinity;
   /** A pace the server advertised (RateLimit-Policy); the bucket never runs faster. */
   private ceiling?: QuotaPolicy;
+  /** Fraction of the pace kept after 429s the server did not explain (AIMD); 1 when none. */
+  private backoffFactor = 1;
 
   constructor(private config: RateLimiterConfig) {
     this.bucket = new TokenBucket(config.requestsPerSecond, config.burst);
@@ -77,11 +79,32 @@ export class RateLimiter {
 
   /** The rate the bucket runs at: the settings', or the server's advertised pace when slower. */
   get effectiveRate(): number {
-    return Math.min(this.config.requestsPerSecond, this.ceiling?.requestsPerSecond ?? Infinity);
+    const rate = Math.min(this.config.requestsPerSecond, this.ceiling?.requestsPerSecond ?? Infinity);
+    return this.backoffFactor < 1 && Number.isFinite(rate) ? rate * this.backoffFactor : rate;
   }
 
   private configureBucket(): void {
-    this.bucket.configure(this.effectiveRate, Math.min(this.config.burst, this.ceiling?.burst ?? Infinity));
+    const burst = Math.min(this.config.burst, this.ceiling?.burst ?? Infinity);
+    this.bucket.configure(this.effectiveRate, Math.max(1, Math.floor(burst * this.backoffFactor)));
+  }
+
+  /**
+   * A 429: halve the pace and the burst (down to 1/32) so the source stops walking into the
+   * limit, and earn no token before `resumeAt`. Returns the new rate.
+   */
+  slowDown(resumeAt = Date.now()): number {
+    this.backoffFactor = Math.max(1 / 32, this.backoffFactor / 2);
+    this.configureBucket();
+    // The server has no tokens for us: start from empty when the pause ends, not with a burst.
+    this.bucket.drainUntil(resumeAt);
+    return this.effectiveRate;
+  }
+
+  /** A success: win back 2% of the pace, so it returns to the settings' after ~35 successes per halving. */
+  recover(): void {
+    if (this.backoffFactor >= 1) return;
+    this.backoffFactor = Math.min(1, this.backoffFactor * 1.02);
+    this.configureBucket();
   }
 
   /**

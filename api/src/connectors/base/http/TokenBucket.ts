@@ -28,6 +28,8 @@ export class TokenBucket {
 
   /** Adds the tokens earned since the last refill, at `rate` (default: the bucket's own). */
   refill(now = Date.now(), rate = this.rate): void {
+    // Drained until a later instant: nothing accrues before it.
+    if (now < this.refilledAt) return;
     const elapsed = Math.max(0, now - this.refilledAt) / 1000;
     // An unlimited rate is always full (0 × Infinity would be NaN).
     this.tokens = rate === Infinity ? this.capacity : Math.min(this.capacity, this.tokens + elapsed * rate);
@@ -45,6 +47,13 @@ export class TokenBucket {
   take(now = Date.now(), rate = this.rate): void {
     this.refill(now, rate);
     this.tokens -= 1;
+  }
+
+  /** Empty, and earning nothing before `until` (a server-imposed pause): no burst when it ends. */
+  drainUntil(until: number, now = Date.now()): void {
+    this.refill(now);
+    this.tokens = Math.min(this.tokens, 0);
+    this.refilledAt = Math.max(this.refilledAt, until);
   }
 
   /** The server says only `n` requests are left: never burst past that. */
