@@ -148,6 +148,8 @@ export class EntitySync {
         };
         // Fetch chunk N+1 while chunk N commits; the window bounds what is held in memory.
         if (chunk.state.hasMore && !this.ctx.signal.aborted) next = observed(this.fetchChunk(chunk.state, pass));
+        // Let the prefetch put its request on the wire before a synchronous commit holds the thread.
+        if (next) await new Promise((resolve) => setImmediate(resolve));
         while (inFlight.length >= this.ctx.destination.writeConcurrency) await inFlight.shift();
         inFlight.push(observed(this.commit(pass, records)));
         if (this.ctx.signal.aborted) break;
@@ -267,7 +269,9 @@ export class EntitySync {
       table: this.ref,
       primaryKey: this.entity.primaryKey,
       checkpoint: { ...pass, runId: this.ctx.runId, seq: 0, fetchState: null, maxCursor: null, highWaterMark },
-      markUnseenDeletedBefore: pass.mode === "full_refresh" ? pass.passStartedAt : undefined,
+      // A pass that read the whole entity (full refresh, or an entity that cannot be read
+      // incrementally) knows that rows it did not see are gone at the source.
+      markUnseenDeletedBefore: pass.mode === "full_refresh" || !this.entity.incremental ? pass.passStartedAt : undefined,
       deletedAt: new Date().toISOString(),
     });
     if (deleted > 0) this.log("info", `marked ${deleted} rows not seen in this full refresh as deleted`);
