@@ -14,9 +14,18 @@ function kindOf(schema: JsonSchema): "boolean" | "integer" | "number" | "enum" |
   return "json";
 }
 
+const ACRONYMS = new Set(["api", "url", "id", "ms", "sql", "ssl", "oauth", "http", "https", "json", "eu", "us"]);
+
+/** "api_key" → "API key", "pageDelayMs" → "Page delay ms" (units stay lower case). */
 function humanize(key: string): string {
-  const words = key.replace(/([a-z])([A-Z])/g, "$1 $2").replace(/[_-]+/g, " ").trim();
-  return words.charAt(0).toUpperCase() + words.slice(1);
+  const words = key.replace(/([a-z])([A-Z])/g, "$1 $2").replace(/[_-]+/g, " ").trim().toLowerCase().split(" ");
+  const shown = words.map((w, i) => (ACRONYMS.has(w) && w !== "ms" ? w.toUpperCase() : i === 0 ? w.charAt(0).toUpperCase() + w.slice(1) : w));
+  return shown.join(" ");
+}
+
+function jsonPlaceholder(schema: JsonSchema): string {
+  const type = Array.isArray(schema.type) ? schema.type[0] : schema.type;
+  return type === "array" ? "[ … ]" : type === "object" ? "{ … }" : "JSON value";
 }
 
 /** Starting values: the schema's defaults, overlaid with a stored config (secrets stay empty). */
@@ -121,6 +130,7 @@ export function SchemaForm({ schema, values, errors, onChange, secrets, idPrefix
                 {label}
                 {required.has(key) && !stored && <span className="required" aria-label="required"> *</span>}
                 {field.secret && <span className="tag">secret</span>}
+                {kind === "json" && <span className="tag tag-neutral">JSON</span>}
               </label>
             )}
             {kind === "enum" && (
@@ -145,7 +155,14 @@ export function SchemaForm({ schema, values, errors, onChange, secrets, idPrefix
               />
             )}
             {kind === "json" && (
-              <textarea {...common} rows={4} spellCheck={false} value={String(values[key] ?? "")} onChange={(e) => onChange(key, e.target.value)} />
+              <textarea
+                {...common}
+                rows={4}
+                spellCheck={false}
+                placeholder={jsonPlaceholder(field)}
+                value={String(values[key] ?? "")}
+                onChange={(e) => onChange(key, e.target.value)}
+              />
             )}
             {field.description && (
               <p className="help" id={`${id}-help`}>
