@@ -2,7 +2,7 @@ import { type DuckDBAppender, type DuckDBConnection, DuckDBInstance, type DuckDB
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { DataRecord } from "../../connectors/base/types";
-import { advance } from "../chunkCheckpoints";
+import { type ChunkProgress, advance, parsePending } from "../chunkCheckpoints";
 import { parseCheckpoint } from "../checkpointCodec";
 import { type ColumnType, widen } from "../columnTypes";
 import {
@@ -111,7 +111,7 @@ export class DuckdbDestination implements Destination {
     await connection.run(`
       CREATE SCHEMA IF NOT EXISTS _mako;
       CREATE TABLE IF NOT EXISTS _mako.state (
-        namespace VARCHAR NOT NULL, entity VARCHAR NOT NULL, checkpoint VARCHAR, updated_at TIMESTAMPTZ,
+        namespace VARCHAR NOT NULL, entity VARCHAR NOT NULL, checkpoint VARCHAR, pending VARCHAR, updated_at TIMESTAMPTZ,
         PRIMARY KEY (namespace, entity));
       CREATE TABLE IF NOT EXISTS _mako.tables (
         namespace VARCHAR NOT NULL, entity VARCHAR NOT NULL, primary_key VARCHAR NOT NULL,
@@ -164,17 +164,27 @@ export class DuckdbDestination implements Destination {
     return (reader.getRows()[0]?.[0] as string | null | undefined) ?? null;
   }
 
+  private async storedProgress(ref: TableRef): Promise<ChunkProgress> {
+    const reader = await this.connection.runAndReadAll(`SELECT checkpoint, pending FROM _mako.state WHERE namespace = $1 AND entity = $2`, [
+      ref.namespace,
+      ref.entity,
+    ]);
+    const [checkpoint, pending] = (reader.getRows()[0] ?? [null, null]) as [string | null, string | null];
+    return { checkpoint: checkpoint ? safeParse(checkpoint, ref) : null, pending: parsePending(pending) };
+  }
+
   resetCheckpoint(ref: TableRef): Promise<void> {
     return this.serial(async () => {
       await this.connection.run(`DELETE FROM _mako.state WHERE namespace = $1 AND entity = $2`, [ref.namespace, ref.entity]);
     });
   }
 
-  private async saveCheckpoint(ref: TableRef, checkpoint: EntityCheckpoint | null): Promise<void> {
+  private async saveCheckpoint(ref: TableRef, progress: ChunkProgress): Promise<void> {
     await this.connection.run(
-      `INSERT INTO _mako.state (namespace, entity, checkpoint, updated_at) VALUES ($1, $2, $3, now())
-       ON CONFLICT (namespace, entity) DO UPDATE SET checkpoint = EXCLUDED.checkpoint, updated_at = EXCLUDED.updated_at`,
-      [ref.namespace, ref.entity, checkpoint && JSON.stringify(checkpoint)],
+      `INSERT INTO _mako.state (namespace, entity, checkpoint, pending, updated_at) VALUES ($1, $2, $3, $4, now())
+       ON CONFLICT (namespace, entity) DO UPDATE SET checkpoint = EXCLUDED.checkpoint, pending = EXCLUDED.pending,
+         updated_at = EXCLUDED.updated_at`,
+      [ref.namespace, ref.entity, progress.checkpoint && JSON.stringify(progress.checkpoint), progress.pending && JSON.stringify(progress.pending)],
     );
   }
 
@@ -189,10 +199,9 @@ export class DuckdbDestination implements Destination {
           const change = planChange(table.shape ?? { columns: [], overflow: false }, observed, RULES, table.primaryKey);
           if (change) await this.evolve(table, applyChange(table.shape ?? { columns: [], overflow: false }, change), change);
           if (write.records.length > 0) await this.merge(table, write.records, write.syncedAt);
-          // One writer at a time: chunks commit in order, so the chunk's checkpoint is the entity's.
-          const stored = await this.storedCheckpoint(write.table);
-          const next = advance({ checkpoint: stored ? safeParse(stored, write.table) : null, pending: null }, write.checkpoint);
-          await this.saveCheckpoint(write.table, next.checkpoint);
+          // The engine sends one chunk at a time here, but a caller that does not still gets
+          // only a checkpoint whose earlier chunks all committed.
+          await this.saveCheckpoint(write.table, advance(await this.storedProgress(write.table), write.checkpoint));
         },
         () => this.tables.delete(key(write.table)), // DDL rolled back too: read the schema again
       );
@@ -267,7 +276,7 @@ export class DuckdbDestination implements Destination {
           );
           deleted = result.rowsChanged;
         }
-        await this.saveCheckpoint(c.table, c.checkpoint);
+        await this.saveCheckpoint(c.table, { checkpoint: c.checkpoint, pending: null });
         return { deleted };
       });
     });

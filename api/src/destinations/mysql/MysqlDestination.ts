@@ -388,16 +388,13 @@ export class MysqlDestination implements Destination {
     try {
       const table = await loadTable(conn, ref, ["id"]);
       if (!table.shape) return [];
-      const json = new Set(table.shape.columns.filter((c) => c.type === "json").map((c) => c.name));
-      if (table.shape.overflow) json.add(OVERFLOW);
       const byField = new Map(table.shape.columns.map((c) => [c.field, c.name]));
       const order = table.primaryKey.map((k) => quote(byField.get(k) ?? k)).join(", ");
       const [rows] = await conn.query<mysql.RowDataPacket[]>(
         `SELECT * FROM ${quote(table.name)} ORDER BY ${order} LIMIT ? OFFSET ?`,
         [options.limit, options.offset],
       );
-      // MariaDB returns JSON columns as text.
-      for (const row of rows) for (const c of json) if (typeof row[c] === "string") row[c] = JSON.parse(row[c]);
+      // JSON columns come back parsed: mysql2 reads MariaDB's JSON format metadata (10.5+) and MySQL's JSON type.
       return rows as DataRecord[];
     } finally {
       conn.release();

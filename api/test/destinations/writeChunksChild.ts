@@ -1,0 +1,40 @@
+// Child process of the SIGKILL test: writes (or resumes writing) `chunks` chunks of `perChunk`
+// new users through a destination, the way the engine does, printing a line per committed chunk.
+// Usage: tsx writeChunksChild.ts KIND URL NAMESPACE PER_CHUNK CHUNKS
+import type { EntityCheckpoint } from "../../src/destinations/Destination";
+import { type DestinationKind, openDestination } from "../../src/destinations/factory";
+
+const [kind, url, namespace, perChunkArg, chunksArg] = process.argv.slice(2);
+const perChunk = Number(perChunkArg);
+const chunks = Number(chunksArg);
+const table = { namespace, entity: "users" };
+const destination = await openDestination({ kind: kind as DestinationKind, url });
+const saved = await destination.loadCheckpoint(table);
+const passStartedAt = saved?.passStartedAt ?? new Date().toISOString();
+const inFlight: Promise<void>[] = [];
+for (let seq = (saved?.seq ?? 0) + 1; seq <= chunks; seq++) {
+  const records = Array.from({ length: perChunk }, (_, i) => {
+    const id = (seq - 1) * perChunk + i + 1;
+    return { id, name: `user ${id}`, profile: { seq, tags: ["a", "b"] }, score: id / 3 };
+  });
+  const checkpoint: EntityCheckpoint = {
+    runId: `child-${process.pid}`,
+    seq,
+    mode: "incremental",
+    since: null,
+    passStartedAt,
+    fetchState: { hasMore: seq < chunks, offset: seq * perChunk },
+    maxCursor: null,
+    highWaterMark: null,
+    records: seq * perChunk,
+  };
+  while (inFlight.length >= destination.writeConcurrency) await inFlight.shift();
+  const write = destination
+    .writeChunk({ table, primaryKey: ["id"], records, checkpoint, syncedAt: new Date().toISOString() })
+    .then(() => void process.stdout.write(`committed ${seq}\n`));
+  write.catch(() => {});
+  inFlight.push(write);
+}
+for (const write of inFlight) await write;
+await destination.close();
+process.stdout.write("done\n");
