@@ -187,8 +187,12 @@ describe("stripe connector against the local Stripe fake", () => {
       ).rejects.toThrow(`stripe: unknown entity "coupons" (this connector has: customers, products, prices, subscriptions, invoices, charges, payment_intents, refunds, balance_transactions, events)`);
     });
 
-    it("a config without api_key names the field", () => {
-      expect(() => new StripeConnector({ name: "s", config: {} as { api_key: string }, settings: {} })).toThrow(/^stripe: config\.api_key: /);
+    it("a config without api_key names the field when it is first used (the registry builds connectors with {})", async () => {
+      const connector = new StripeConnector({ name: "s", config: {} as { api_key: string }, settings: {} });
+      expect(connector.getMetadata().name).toBe("Stripe");
+      const result = await connector.testConnection();
+      expect(result.success).toBe(false);
+      expect(result.message).toMatch(/^stripe: config\.api_key: /);
     });
   });
 });

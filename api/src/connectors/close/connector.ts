@@ -67,21 +67,28 @@ type Phase =
  * event log (`action=deleted`, cursor-paginated). Users and custom fields are small and read whole.
  */
 export class CloseConnector extends BaseConnector<HttpClient, CloseConfig> {
-  private readonly config: CloseConfig;
+  private parsedConfig?: CloseConfig;
 
-  constructor(dataSource: ConstructorParameters<typeof BaseConnector<HttpClient, CloseConfig>>[0]) {
-    super(dataSource);
-    const parsed = closeConfigSchema.safeParse(dataSource.config ?? {});
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw Object.assign(new Error(`${NAME}: config.${issue.path.join(".") || "(root)"}: ${issue.message}`), { retryable: false });
+  /** The config is parsed on first use, so the registry can build the connector with `{}` to read its metadata. */
+  private get config(): CloseConfig {
+    if (!this.parsedConfig) {
+      const parsed = closeConfigSchema.safeParse(this.dataSource.config ?? {});
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        throw Object.assign(new Error(`${NAME}: config.${issue.path.join(".") || "(root)"}: ${issue.message}`), { retryable: false });
+      }
+      this.parsedConfig = parsed.data;
     }
-    this.config = parsed.data;
-    this.client = this.createHttpClient({
+    return this.parsedConfig;
+  }
+
+  private get api(): HttpClient {
+    this.client ??= this.createHttpClient({
       baseUrl: `${this.baseUrl()}/`,
       headers: { authorization: `Basic ${Buffer.from(`${this.config.api_key}:`).toString("base64")}` },
       secrets: [this.config.api_key],
     });
+    return this.client;
   }
 
   getMetadata() {
@@ -127,8 +134,14 @@ export class CloseConnector extends BaseConnector<HttpClient, CloseConfig> {
   }
 
   async testConnection(): Promise<ConnectionTestResult> {
+    // A config that does not parse is a failed test with its one-line reason, not a crash.
     try {
-      const me = await this.client.get<{ organizations?: { name?: string }[] }>("me/");
+      void this.config;
+    } catch (err) {
+      return { success: false, message: (err as Error).message };
+    }
+    try {
+      const me = await this.api.get<{ organizations?: { name?: string }[] }>("me/");
       return { success: true, message: `Connected to Close${me?.organizations?.[0]?.name ? ` (${me.organizations[0].name})` : ""}` };
     } catch (err) {
       return { success: false, message: connectionFailure(err, this.baseUrl()) };
@@ -201,7 +214,7 @@ export class CloseConnector extends BaseConnector<HttpClient, CloseConfig> {
       }
 
       // Deletions since the mark, from the event log.
-      const body = await this.client.get<unknown>(
+      const body = await this.api.get<unknown>(
         "event/",
         { object_type: spec.objectType, action: "deleted", date_updated__gte: since, _limit: EVENT_PAGE_LIMIT, _cursor: phase.cursor ?? undefined },
         { signal: options.signal },
@@ -232,7 +245,7 @@ export class CloseConnector extends BaseConnector<HttpClient, CloseConfig> {
   }
 
   private async page(path: string, query: Record<string, string | number | undefined>, signal?: AbortSignal): Promise<ClosePage> {
-    const body = await this.client.get<unknown>(path, query, { signal });
+    const body = await this.api.get<unknown>(path, query, { signal });
     const problem = pageProblem(body);
     if (problem) throw permanent(`unexpected page from GET ${path}: ${problem}`);
     return body as ClosePage;

@@ -39,21 +39,28 @@ interface QueryResult {
  * and insights through the project REST endpoints (`next`-URL pages), read whole.
  */
 export class PostHogConnector extends BaseConnector<HttpClient, PostHogConfig> {
-  private readonly config: PostHogConfig;
+  private parsedConfig?: PostHogConfig;
 
-  constructor(dataSource: ConstructorParameters<typeof BaseConnector<HttpClient, PostHogConfig>>[0]) {
-    super(dataSource);
-    const parsed = posthogConfigSchema.safeParse(dataSource.config ?? {});
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw Object.assign(new Error(`${NAME}: config.${issue.path.join(".") || "(root)"}: ${issue.message}`), { retryable: false });
+  /** The config is parsed on first use, so the registry can build the connector with `{}` to read its metadata. */
+  private get config(): PostHogConfig {
+    if (!this.parsedConfig) {
+      const parsed = posthogConfigSchema.safeParse(this.dataSource.config ?? {});
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        throw Object.assign(new Error(`${NAME}: config.${issue.path.join(".") || "(root)"}: ${issue.message}`), { retryable: false });
+      }
+      this.parsedConfig = parsed.data;
     }
-    this.config = parsed.data;
-    this.client = this.createHttpClient({
+    return this.parsedConfig;
+  }
+
+  private get api(): HttpClient {
+    this.client ??= this.createHttpClient({
       baseUrl: this.baseUrl(),
       headers: { authorization: `Bearer ${this.config.api_key}` },
       secrets: [this.config.api_key],
     });
+    return this.client;
   }
 
   getMetadata() {
@@ -102,8 +109,14 @@ export class PostHogConnector extends BaseConnector<HttpClient, PostHogConfig> {
   }
 
   async testConnection(): Promise<ConnectionTestResult> {
+    // A config that does not parse is a failed test with its one-line reason, not a crash.
     try {
-      const project = await this.client.get<{ name?: string }>(this.projectPath(""));
+      void this.config;
+    } catch (err) {
+      return { success: false, message: (err as Error).message };
+    }
+    try {
+      const project = await this.api.get<{ name?: string }>(this.projectPath(""));
       return { success: true, message: `Connected to PostHog project ${this.config.project_id}${project?.name ? ` (${project.name})` : ""}` };
     } catch (err) {
       return { success: false, message: this.connectionFailure(err) };
@@ -141,7 +154,7 @@ export class PostHogConnector extends BaseConnector<HttpClient, PostHogConfig> {
       }
       const where = conditions.length ? ` WHERE ${conditions.join(" AND ")}` : "";
       const query = `SELECT ${EVENT_COLUMNS.join(", ")} FROM events${where} ORDER BY timestamp ASC, uuid ASC LIMIT ${limit}`;
-      const body = await this.client.post<unknown>(this.projectPath("query/"), { query: { kind: "HogQLQuery", query, values } }, { signal: options.signal });
+      const body = await this.api.post<unknown>(this.projectPath("query/"), { query: { kind: "HogQLQuery", query, values } }, { signal: options.signal });
       const records = eventRecords(body);
       if (records.length > 0) {
         await options.onBatch(records);
@@ -160,7 +173,7 @@ export class PostHogConnector extends BaseConnector<HttpClient, PostHogConfig> {
     let next: string | null = options.state?.cursor ?? `${this.projectPath(`${options.entity}/`)}?limit=${limit}`;
     let processed = options.state?.totalProcessed ?? 0;
     for (let calls = 0; calls < options.maxIterations && next; calls++) {
-      const body = await this.client.get<unknown>(next, undefined, { signal: options.signal });
+      const body = await this.api.get<unknown>(next, undefined, { signal: options.signal });
       const problem = restPageProblem(body);
       if (problem) throw permanent(`unexpected page from GET ${next.split("?")[0]}: ${problem}`);
       const page = body as RestPage;

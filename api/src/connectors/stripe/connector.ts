@@ -72,21 +72,28 @@ type Phase =
  * transactions and events are immutable and read by `created`.
  */
 export class StripeConnector extends BaseConnector<HttpClient, StripeConfig> {
-  private readonly config: StripeConfig;
+  private parsedConfig?: StripeConfig;
 
-  constructor(dataSource: ConstructorParameters<typeof BaseConnector<HttpClient, StripeConfig>>[0]) {
-    super(dataSource);
-    const parsed = stripeConfigSchema.safeParse(dataSource.config ?? {});
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw Object.assign(new Error(`${NAME}: config.${issue.path.join(".") || "(root)"}: ${issue.message}`), { retryable: false });
+  /** The config is parsed on first use, so the registry can build the connector with `{}` to read its metadata. */
+  private get config(): StripeConfig {
+    if (!this.parsedConfig) {
+      const parsed = stripeConfigSchema.safeParse(this.dataSource.config ?? {});
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        throw Object.assign(new Error(`${NAME}: config.${issue.path.join(".") || "(root)"}: ${issue.message}`), { retryable: false });
+      }
+      this.parsedConfig = parsed.data;
     }
-    this.config = parsed.data;
-    this.client = this.createHttpClient({
+    return this.parsedConfig;
+  }
+
+  private get api(): HttpClient {
+    this.client ??= this.createHttpClient({
       baseUrl: this.baseUrl(),
       headers: { authorization: `Bearer ${this.config.api_key}` },
       secrets: [this.config.api_key],
     });
+    return this.client;
   }
 
   getMetadata() {
@@ -124,7 +131,8 @@ export class StripeConnector extends BaseConnector<HttpClient, StripeConfig> {
 
   /** 100 read requests/s in live mode, 25 in test mode (docs.stripe.com/rate-limits). */
   getDefaultRateLimit(): RateLimitDefaults {
-    const test = /^(sk|rk)_test_/.test(this.config.api_key);
+    // Read raw: the limit is asked for before the config is known to be valid.
+    const test = /^(sk|rk)_test_/.test(String(this.dataSource.config?.api_key ?? ""));
     return test ? { requestsPerSecond: 25, burst: 25 } : { requestsPerSecond: 100, burst: 100 };
   }
 
@@ -133,8 +141,14 @@ export class StripeConnector extends BaseConnector<HttpClient, StripeConfig> {
   }
 
   async testConnection(): Promise<ConnectionTestResult> {
+    // A config that does not parse is a failed test with its one-line reason, not a crash.
     try {
-      await this.client.get("/v1/events", { limit: 1 });
+      void this.config;
+    } catch (err) {
+      return { success: false, message: (err as Error).message };
+    }
+    try {
+      await this.api.get("/v1/events", { limit: 1 });
       return { success: true, message: `Connected to Stripe (${/_test_/.test(this.config.api_key) ? "test" : "live"} mode)` };
     } catch (err) {
       return { success: false, message: connectionFailure(err, this.baseUrl()) };
@@ -256,7 +270,7 @@ export class StripeConnector extends BaseConnector<HttpClient, StripeConfig> {
   /** The mark's event if Stripe still has it and it is inside the retention window. */
   private async eventStillKept(entity: StripeEntity, id: string, signal?: AbortSignal): Promise<StripeEvent | null> {
     try {
-      const event = await this.client.get<StripeEvent>(`/v1/events/${encodeURIComponent(id)}`, undefined, { signal });
+      const event = await this.api.get<StripeEvent>(`/v1/events/${encodeURIComponent(id)}`, undefined, { signal });
       if (typeof event?.created !== "number") throw permanent(`GET /v1/events/${id} returned no event`);
       return event.created >= Date.now() / 1000 - EVENT_RETENTION_SECONDS ? event : null;
     } catch (err) {
@@ -266,7 +280,7 @@ export class StripeConnector extends BaseConnector<HttpClient, StripeConfig> {
   }
 
   private async list(entity: StripeEntity, path: string, query: Record<string, string | number | undefined>, signal?: AbortSignal): Promise<StripeList> {
-    const body = await this.client.get<unknown>(path, query, { signal });
+    const body = await this.api.get<unknown>(path, query, { signal });
     const problem = listProblem(body);
     if (problem) throw permanent(`unexpected page from GET ${path}: ${problem}`);
     return body as StripeList;
