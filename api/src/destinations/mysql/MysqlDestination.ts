@@ -342,8 +342,9 @@ export class MysqlDestination implements Destination {
         if (!fresh.shape) {
           const missing = fresh.primaryKey.find((k) => !after.columns.some((c) => c.field === k));
           if (missing) throw new Error(`cannot create table ${fresh.name}: primary key field "${missing}" has no value`);
+          await dropLeftover(conn, fresh.name);
           await conn.query(
-            `CREATE TABLE IF NOT EXISTS ${quote(fresh.name)} (${columnDefs(fresh.primaryKey, after)}) DEFAULT CHARSET utf8mb4 COLLATE utf8mb4_bin`,
+            `CREATE TABLE ${quote(fresh.name)} (${columnDefs(fresh.primaryKey, after)}) DEFAULT CHARSET utf8mb4 COLLATE utf8mb4_bin`,
           );
         } else {
           const isKey = (c: Column) => fresh.primaryKey.includes(c.field);
@@ -469,6 +470,21 @@ function columnDefs(primaryKey: string[], shape: TableShape): string {
   const keys = primaryKey.map((k) => quote(shape.columns.find((c) => c.field === k)!.name));
   defs.push(`PRIMARY KEY (${keys.join(", ")})`);
   return defs.join(", ");
+}
+
+/**
+ * A table without metadata is either left by a crash between CREATE TABLE and the metadata
+ * write (then empty: no chunk commits before its metadata) or someone else's table.
+ */
+async function dropLeftover(conn: Conn, table: string): Promise<void> {
+  const [exists] = await conn.query<mysql.RowDataPacket[]>(
+    "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
+    [table],
+  );
+  if (exists.length === 0) return;
+  const [rows] = await conn.query<mysql.RowDataPacket[]>(`SELECT 1 FROM ${quote(table)} LIMIT 1`);
+  if (rows.length > 0) throw new Error(`table ${table} exists and was not created by Mako: rename it or choose another source name`);
+  await conn.query(`DROP TABLE ${quote(table)}`);
 }
 
 /** One ALTER for everything; if a column exists already (a crash after DDL, before metadata), one by one. */
