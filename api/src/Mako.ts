@@ -13,6 +13,8 @@ import { openDestinationFor } from "./destinations/open";
 import { ConflictError, NotFoundError, type DestinationRecord, type MetadataStore, type SourceRecord } from "./store/MetadataStore";
 import { SecretBox } from "./store/SecretBox";
 import { SqliteStore } from "./store/SqliteStore";
+import { METADATA_SCHEMA, PostgresStore, isPostgresUrl, serverOf } from "./store/PostgresStore";
+import { PostgresDestination } from "./destinations/postgres/PostgresDestination";
 import { REDACTED, redactConfig, secretFieldNames } from "./store/redact";
 import { RunRecorder } from "./sync/RunRecorder";
 import { SyncEngine, UnknownEntityError } from "./sync/SyncEngine";
@@ -44,7 +46,7 @@ export interface ConnectorInfo {
 export interface SyncOptions {
   entities?: string[];
   fullRefresh?: boolean;
-  /** A destination's name; the source's default (or the embedded file) otherwise. */
+  /** A destination's name; the source's default (or Mako's default destination) otherwise. */
   destination?: string;
   signal?: AbortSignal;
   onEvent?: (event: SyncEvent) => void;
@@ -116,13 +118,22 @@ export class Mako {
   private constructor(
     readonly home: string,
     readonly store: MetadataStore,
-    /** The embedded destination, in the same file as the metadata. */
-    readonly embedded: SqliteDestination,
+    /** Where a sync without a named destination writes: the database holding the metadata. */
+    readonly defaultDestination: Destination,
+    /** The embedded SQLite destination (same file as the metadata); null when DATABASE_URL is PostgreSQL. */
+    readonly embedded: SqliteDestination | null,
   ) {}
 
-  static async open(options: { home?: string } = {}): Promise<Mako> {
+  /**
+   * Opens $MAKO_HOME/mako.db, or with DATABASE_URL (or `databaseUrl`) = postgres://… keeps the
+   * metadata in that database's schema `mako` and syncs there by default (MAKO_HOME then holds
+   * only the secret key file).
+   */
+  static async open(options: { home?: string; databaseUrl?: string } = {}): Promise<Mako> {
     const home = options.home ? resolve(options.home) : defaultHome();
     mkdirSync(home, { recursive: true });
+    const databaseUrl = options.databaseUrl ?? process.env.DATABASE_URL;
+    if (databaseUrl) return Mako.openPostgres(home, databaseUrl);
     const path = join(home, "mako.db");
     let db: Database.Database;
     try {
@@ -130,9 +141,22 @@ export class Mako {
       db.pragma("journal_mode = WAL");
       const embedded = new SqliteDestination(db);
       const store = new SqliteStore(db, SecretBox.forHome(home));
-      return new Mako(home, store, embedded);
+      return new Mako(home, store, embedded, embedded);
     } catch (err) {
       throw new Error(`cannot open ${path}: ${err.message}`);
+    }
+  }
+
+  private static async openPostgres(home: string, url: string): Promise<Mako> {
+    if (!isPostgresUrl(url)) {
+      throw new ValidationError(`DATABASE_URL must start with postgres:// or postgresql:// (got "${url.split(":")[0]}:…")`, "DATABASE_URL");
+    }
+    const store = await PostgresStore.open(url, SecretBox.forHome(home));
+    try {
+      return new Mako(home, store, await PostgresDestination.open(url), null);
+    } catch (err) {
+      await store.close();
+      throw new Error(`cannot use PostgreSQL at ${serverOf(url)} (DATABASE_URL) as the default destination: ${err.message}`);
     }
   }
 
@@ -157,7 +181,7 @@ export class Mako {
       try {
         for (const entity of options.entities?.length ? options.entities : known) await destination.loadCheckpoint({ namespace: name, entity });
       } catch (err) {
-        if (destination !== this.embedded) await destination.close();
+        if (destination !== this.defaultDestination) await destination.close();
         throw err;
       }
     }
@@ -165,7 +189,7 @@ export class Mako {
     try {
       await this.store.startRun({ id: runId, source: name, fullRefresh: options.fullRefresh ?? false, destination: destinationName });
     } catch (err) {
-      if (destination !== this.embedded) await destination.close();
+      if (destination !== this.defaultDestination) await destination.close();
       throw err;
     }
     const controller = new AbortController();
@@ -197,7 +221,7 @@ export class Mako {
         throw err;
       } finally {
         this.active.delete(runId);
-        if (destination !== this.embedded) await destination.close();
+        if (destination !== this.defaultDestination) await destination.close();
       }
     })();
     return { runId, done };
@@ -206,11 +230,12 @@ export class Mako {
   async close(): Promise<void> {
     for (const c of this.active.values()) c.abort(new Error("Mako is closing"));
     await this.store.close();
+    if (this.defaultDestination !== this.embedded) await this.defaultDestination.close();
   }
 
-  /** The destination a sync writes to: a named one, or the embedded SQLite file. */
+  /** The destination a sync writes to: a named one, or the default (the database holding the metadata). */
   async openDestination(name: string | null): Promise<Destination> {
-    if (name === null) return this.embedded;
+    if (name === null) return this.defaultDestination;
     const record = await this.store.getDestination(name);
     return openDestinationFor(record, this.home);
   }
@@ -273,6 +298,9 @@ export class Mako {
         "name",
       );
     }
+    if (this.reservesName(input.name)) {
+      throw new ValidationError(`invalid source name "${input.name}": the schema "${METADATA_SCHEMA}" holds Mako's metadata; pick another name`, "name");
+    }
     const config = this.validated(input.connector, input.config);
     if (input.destination) await this.store.getDestination(input.destination);
     const stored = await this.store.addSource({
@@ -293,7 +321,10 @@ export class Mako {
       config = this.validated(current.connector, restoreSecrets(patch.config, current.config));
     }
     if (patch.destination) await this.store.getDestination(patch.destination);
-    return this.redacted(await this.store.updateSource(name, { config, settings: patch.settings, destination: patch.destination }));
+    const changes: Partial<Pick<SourceRecord, "config" | "settings" | "destination">> = { config };
+    if (patch.settings !== undefined) changes.settings = patch.settings;
+    if (patch.destination !== undefined) changes.destination = patch.destination;
+    return this.redacted(await this.store.updateSource(name, changes));
   }
 
   private async testSource(name: string) {
@@ -322,6 +353,11 @@ export class Mako {
     } finally {
       await destination.close();
     }
+  }
+
+  /** In PostgreSQL a source's tables go in the schema of its name: Mako's own schema is taken. */
+  private reservesName(name: string): boolean {
+    return this.store instanceof PostgresStore && name === METADATA_SCHEMA;
   }
 
   private redacted(source: SourceRecord): SourceRecord {

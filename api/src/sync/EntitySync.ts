@@ -68,9 +68,13 @@ export class EntitySync {
     try {
       ({ pass, resumed } = await this.beginPass());
       this.ctx.emit({ type: "entity_started", entity: this.entity.name, resumed, mode: pass.mode, since: pass.since });
+      if (!resumed) {
+        this.log("info", pass.mode === "full_refresh" ? "full refresh: reading everything" : pass.since !== null ? `incremental: changes since ${pass.since}` : "first sync: reading everything");
+      }
       const deleted = this.ctx.connector.supportsResumableFetching()
         ? await this.runChunks(pass)
         : await this.runWhole(pass);
+      this.log("info", `done: ${this.committed} records in ${this.chunks} chunks, ${((Date.now() - this.started) / 1000).toFixed(1)} s`);
       return this.result("succeeded", pass, resumed, deleted);
     } catch (err) {
       const cancelled = this.ctx.signal.aborted;
