@@ -137,10 +137,19 @@ function encodeCursor(key: RecordKey): string {
   return Buffer.from(JSON.stringify(key)).toString("base64url");
 }
 
+/** The start of the order: every record comes after it. */
+const START: RecordKey = ["", ""];
+
+/** A cursor at `key` that differs from every other (empty pages forever must not repeat one). */
+function encodeFreshCursor(key: RecordKey, nonce: number): string {
+  return Buffer.from(JSON.stringify([key[0], key[1], String(nonce)])).toString("base64url");
+}
+
 function decodeCursor(cursor: string): RecordKey | undefined {
   try {
     const key = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
-    if (Array.isArray(key) && key.length === 2 && key.every((k) => typeof k === "string")) return [key[0], key[1]];
+    // A third element is a nonce (see encodeFreshCursor): the position is the first two.
+    if (Array.isArray(key) && (key.length === 2 || key.length === 3) && key.every((k) => typeof k === "string")) return [key[0], key[1]];
   } catch {
     // falls through: not a cursor this server issued
   }
@@ -290,13 +299,15 @@ export async function startFaultyApi(options: FaultyApiOptions = {}): Promise<Fa
       return `{"data":[${renderRows(rows)}],"has_more":${hasMore},"page":${page},"next_page":${hasMore ? next : null}}`;
     }
     const cursor = url.searchParams.get("cursor");
-    if (faults.emptyPagesForever) {
-      return `{"data":[],"has_more":true,"next_cursor":${JSON.stringify(encodeCursor(["~empty", String(++emptyCursorSeq)]))}}`;
-    }
     let after: RecordKey | undefined;
     if (cursor) {
       after = decodeCursor(cursor);
       if (!after) throw new BadRequest("cursor", "cursor is not one this server issued");
+    }
+    if (faults.emptyPagesForever) {
+      // A new cursor each time, but at the same position: once the fault is gone, a client
+      // resuming from any of them reads on from where the real records stopped.
+      return `{"data":[],"has_more":true,"next_cursor":${JSON.stringify(encodeFreshCursor(after ?? START, ++emptyCursorSeq))}}`;
     }
     const { rows, hasMore } = store.pageAfter(after, since, limit);
     stats.recordsServed += rows.length;
