@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import type { Mako } from "../Mako";
+import { readOnlyQuery } from "../destinations/readOnlyQuery";
 import { ensureUiBuilt, startServer } from "../server";
 import { CliError } from "./output";
 import { untilInterrupted } from "./startCommand";
@@ -21,15 +22,13 @@ export function registerExtraCommands(program: Command, mako: () => Promise<Mako
 
   program
     .command("sql <query>")
-    .description("run a read-only SQL query on the embedded database and print the rows")
+    .description("run a read-only SQL query on the default database (mako.db, or DATABASE_URL) and print the rows")
     .option("--json", "print rows as JSON lines")
     .action(async (query: string, o) => {
       const m = await mako();
       let rows: Record<string, unknown>[];
       try {
-        const statement = m.embedded.db.prepare(query);
-        if (!statement.readonly) throw new Error("only read-only queries are allowed here");
-        rows = statement.all() as Record<string, unknown>[];
+        rows = await readOnlyQuery(m.defaultDestination, query);
       } catch (err) {
         throw new CliError(`SQL error: ${err.message}`);
       }
@@ -54,8 +53,9 @@ export function registerExtraCommands(program: Command, mako: () => Promise<Mako
     .command("list")
     .description("list destinations (passwords hidden)")
     .action(async () => {
-      const list = await (await mako()).destinations.list();
-      if (list.length === 0) console.log("no destinations: syncs write to the embedded SQLite file");
+      const m = await mako();
+      const list = await m.destinations.list();
+      if (list.length === 0) console.log(`no destinations: syncs write to ${m.embedded ? "the embedded SQLite file" : "the DATABASE_URL database"}`);
       for (const d of list) console.log(`${d.name.padEnd(16)} ${d.kind.padEnd(9)} ${d.url}`);
     });
   destinations

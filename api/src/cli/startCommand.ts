@@ -22,10 +22,15 @@ export async function startCommand(mako: Mako, options: { count: number; serve: 
     added = true;
   }
   if (added || !options.serve) await syncCommand(mako, SAMPLE, {});
-  const db = relative(process.cwd(), join(mako.home, "mako.db")) || join(mako.home, "mako.db");
   console.log("");
-  for (const t of await mako.embedded.listTables(SAMPLE)) console.log(`  table ${t.table.padEnd(20)} ${t.rows} rows, ${t.columns.length} columns`);
-  console.log(`\nQuery it with SQL, e.g.:\n  npx mako sql 'SELECT plan, count(*) FROM sample__users GROUP BY plan'\n  sqlite3 ${db} 'SELECT * FROM sample__users LIMIT 5'`);
+  const tables = await mako.defaultDestination.listTables(SAMPLE);
+  for (const t of tables) console.log(`  table ${t.table.padEnd(20)} ${t.rows} rows, ${t.columns.length} columns`);
+  const users = tables.find((t) => t.entity === "users")?.table ?? "sample__users";
+  console.log(`\nQuery it with SQL, e.g.:\n  npx mako sql 'SELECT plan, count(*) FROM ${users} GROUP BY plan'`);
+  if (mako.embedded) {
+    const db = relative(process.cwd(), join(mako.home, "mako.db")) || join(mako.home, "mako.db");
+    console.log(`  sqlite3 ${db} 'SELECT * FROM ${users} LIMIT 5'`);
+  }
   console.log(`More: npx mako --help · npx mako connectors · npx mako sync ${SAMPLE} · npx mako runs`);
   if (server) {
     console.log(`\nMako is running at ${server.url} — Ctrl-C to stop`);

@@ -12,31 +12,7 @@ import {
   type SourceRecord,
 } from "./MetadataStore";
 import type { SecretBox } from "./SecretBox";
-
-interface SourceRow {
-  name: string;
-  connector: string;
-  config_sealed: string;
-  settings_json: string;
-  destination: string | null;
-  created_at: string;
-  updated_at: string;
-}
-
-interface RunRow {
-  id: string;
-  source: string;
-  status: RunRecord["status"];
-  full_refresh: number;
-  destination: string | null;
-  started_at: string;
-  finished_at: string | null;
-  entities_json: string;
-  stats_json: string;
-  error: string | null;
-  pid: number;
-  host: string;
-}
+import { type DestinationRow, type RunRow, type SourceRow, destinationFrom, isAlive, runFrom, sealConfig, sourceFrom, storeMessages as say } from "./storeRows";
 
 /** Mako's metadata in the embedded SQLite file, next to the synced tables. */
 export class SqliteStore implements MetadataStore {
@@ -74,9 +50,9 @@ export class SqliteStore implements MetadataStore {
           `INSERT INTO mako_sources (name, connector, config_sealed, settings_json, destination, created_at, updated_at)
            VALUES (?, ?, ?, ?, ?, ?, ?)`,
         )
-        .run(source.name, source.connector, this.seal(source.config), JSON.stringify(source.settings), source.destination, now, now);
+        .run(source.name, source.connector, sealConfig(this.secrets, source.config), JSON.stringify(source.settings), source.destination, now, now);
     } catch (err) {
-      if (String(err.code).startsWith("SQLITE_CONSTRAINT")) throw new ConflictError(`a source named "${source.name}" already exists`);
+      if (String(err.code).startsWith("SQLITE_CONSTRAINT")) throw new ConflictError(say.sourceExists(source.name));
       throw err;
     }
     return this.getSource(source.name);
@@ -84,13 +60,13 @@ export class SqliteStore implements MetadataStore {
 
   async getSource(name: string): Promise<SourceRecord> {
     const row = this.db.prepare(`SELECT * FROM mako_sources WHERE name = ?`).get(name) as SourceRow | undefined;
-    if (!row) throw new NotFoundError(`no source named "${name}" (see: mako sources list)`);
-    return this.sourceFrom(row);
+    if (!row) throw new NotFoundError(say.noSource(name));
+    return sourceFrom(row, this.secrets);
   }
 
   async listSources(): Promise<SourceRecord[]> {
     const rows = this.db.prepare(`SELECT * FROM mako_sources ORDER BY name`).all() as SourceRow[];
-    return rows.map((r) => this.sourceFrom(r));
+    return rows.map((r) => sourceFrom(r, this.secrets));
   }
 
   async updateSource(name: string, patch: Partial<Pick<SourceRecord, "config" | "settings" | "destination">>): Promise<SourceRecord> {
@@ -98,13 +74,13 @@ export class SqliteStore implements MetadataStore {
     const next = { ...current, ...patch };
     this.db
       .prepare(`UPDATE mako_sources SET config_sealed = ?, settings_json = ?, destination = ?, updated_at = ? WHERE name = ?`)
-      .run(this.seal(next.config), JSON.stringify(next.settings), next.destination, new Date().toISOString(), name);
+      .run(sealConfig(this.secrets, next.config), JSON.stringify(next.settings), next.destination, new Date().toISOString(), name);
     return this.getSource(name);
   }
 
   async removeSource(name: string): Promise<void> {
     const { changes } = this.db.prepare(`DELETE FROM mako_sources WHERE name = ?`).run(name);
-    if (changes === 0) throw new NotFoundError(`no source named "${name}"`);
+    if (changes === 0) throw new NotFoundError(say.noSource(name));
   }
 
   // --- destinations -------------------------------------------------------------------
@@ -115,18 +91,16 @@ export class SqliteStore implements MetadataStore {
         .prepare(`INSERT INTO mako_destinations (name, kind, url_sealed, created_at) VALUES (?, ?, ?, ?)`)
         .run(d.name, d.kind, this.secrets.encrypt(d.url), new Date().toISOString());
     } catch (err) {
-      if (String(err.code).startsWith("SQLITE_CONSTRAINT")) throw new ConflictError(`a destination named "${d.name}" already exists`);
+      if (String(err.code).startsWith("SQLITE_CONSTRAINT")) throw new ConflictError(say.destinationExists(d.name));
       throw err;
     }
     return this.getDestination(d.name);
   }
 
   async getDestination(name: string): Promise<DestinationRecord> {
-    const row = this.db.prepare(`SELECT * FROM mako_destinations WHERE name = ?`).get(name) as
-      | { name: string; kind: string; url_sealed: string; created_at: string }
-      | undefined;
-    if (!row) throw new NotFoundError(`no destination named "${name}" (see: mako destinations list)`);
-    return { name: row.name, kind: row.kind, url: this.secrets.decrypt(row.url_sealed, `destination "${name}"`), createdAt: row.created_at };
+    const row = this.db.prepare(`SELECT * FROM mako_destinations WHERE name = ?`).get(name) as DestinationRow | undefined;
+    if (!row) throw new NotFoundError(say.noDestination(name));
+    return destinationFrom(row, this.secrets);
   }
 
   async listDestinations(): Promise<DestinationRecord[]> {
@@ -136,9 +110,9 @@ export class SqliteStore implements MetadataStore {
 
   async removeDestination(name: string): Promise<void> {
     const used = this.db.prepare(`SELECT name FROM mako_sources WHERE destination = ?`).pluck().all(name) as string[];
-    if (used.length) throw new ConflictError(`destination "${name}" is the default of source ${used.map((u) => `"${u}"`).join(", ")}`);
+    if (used.length) throw new ConflictError(say.destinationInUse(name, used));
     const { changes } = this.db.prepare(`DELETE FROM mako_destinations WHERE name = ?`).run(name);
-    if (changes === 0) throw new NotFoundError(`no destination named "${name}"`);
+    if (changes === 0) throw new NotFoundError(say.noDestination(name));
   }
 
   // --- runs ---------------------------------------------------------------------------
@@ -179,7 +153,7 @@ export class SqliteStore implements MetadataStore {
   async getRun(id: string): Promise<RunRecord> {
     this.reapDeadRuns();
     const row = this.db.prepare(`SELECT * FROM mako_runs WHERE id = ?`).get(id) as RunRow | undefined;
-    if (!row) throw new NotFoundError(`no run with id "${id}"`);
+    if (!row) throw new NotFoundError(say.noRun(id));
     return runFrom(row);
   }
 
@@ -226,49 +200,7 @@ export class SqliteStore implements MetadataStore {
       if (r.pid === process.pid || isAlive(r.pid)) continue;
       this.db
         .prepare(`UPDATE mako_runs SET status = 'failed', error = ?, finished_at = ? WHERE id = ? AND status = 'running'`)
-        .run(`the process running it (pid ${r.pid}) stopped; the next sync resumes from the last checkpoint`, new Date().toISOString(), r.id);
+        .run(say.processStopped(r.pid), new Date().toISOString(), r.id);
     }
-  }
-
-  private seal(config: Record<string, unknown>): string {
-    return this.secrets.encrypt(JSON.stringify(config));
-  }
-
-  private sourceFrom(row: SourceRow): SourceRecord {
-    return {
-      name: row.name,
-      connector: row.connector,
-      config: JSON.parse(this.secrets.decrypt(row.config_sealed, `the config of source "${row.name}"`)),
-      settings: JSON.parse(row.settings_json),
-      destination: row.destination,
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
-    };
-  }
-}
-
-function runFrom(row: RunRow): RunRecord {
-  return {
-    id: row.id,
-    source: row.source,
-    status: row.status,
-    fullRefresh: row.full_refresh === 1,
-    destination: row.destination,
-    startedAt: row.started_at,
-    finishedAt: row.finished_at,
-    entities: JSON.parse(row.entities_json),
-    stats: { ...emptyStats(), ...JSON.parse(row.stats_json) },
-    error: row.error,
-    pid: row.pid,
-    host: row.host,
-  };
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return err.code === "EPERM";
   }
 }

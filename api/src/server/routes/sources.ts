@@ -103,7 +103,7 @@ async function withDestination<T>(mako: Mako, name: string | null, use: (d: Awai
   try {
     return await use(destination);
   } finally {
-    // The embedded destination is shared with the facade; others were opened for this request.
-    if (destination !== mako.embedded) await destination.close();
+    // The default destination is shared with the facade; others were opened for this request.
+    if (destination !== mako.defaultDestination) await destination.close();
   }
 }

@@ -1,0 +1,297 @@
+import pg from "pg";
+import { hostname } from "node:os";
+import { emptyStats } from "../sync/events";
+import {
+  ConflictError,
+  NotFoundError,
+  SourceBusyError,
+  type DestinationRecord,
+  type LogLine,
+  type MetadataStore,
+  type RunRecord,
+  type SourceRecord,
+} from "./MetadataStore";
+import type { SecretBox } from "./SecretBox";
+import { type DestinationRow, type RunRow, type SourceRow, destinationFrom, isAlive, runFrom, sealConfig, sourceFrom, storeMessages as say } from "./storeRows";
+
+/** The schema of Mako's own tables; a data source cannot take this name. */
+export const METADATA_SCHEMA = "mako";
+
+const UNIQUE_VIOLATION = "23505";
+/** How long connecting may take before DATABASE_URL is reported unreachable. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
+// Timestamps come back as ISO strings (what SQLite stores), bigint ids as numbers.
+const TIMESTAMPTZ = 1184;
+const INT8 = 20;
+const getTypeParser = ((oid: number, format?: string) => {
+  if (oid === TIMESTAMPTZ) return (v: string) => new Date(v).toISOString();
+  if (oid === INT8) return Number;
+  return pg.types.getTypeParser(oid, format as "text");
+}) as typeof pg.types.getTypeParser;
+
+/** "postgres://user:***@host:port/db": what a user can be shown of a connection URL. */
+export function describePostgresUrl(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@");
+}
+
+export const isPostgresUrl = (url: string): boolean => !!url && /^postgres(ql)?:\/\//i.test(url);
+
+/**
+ * Mako's metadata in PostgreSQL (DATABASE_URL), schema `mako`: the same records and rules as
+ * SqliteStore, with row locks and an advisory lock where SQLite takes its file lock.
+ */
+export class PostgresStore implements MetadataStore {
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly secrets: SecretBox,
+  ) {}
+
+  /** Connects and creates the schema if needed; a bad URL fails in one line naming the server. */
+  static async open(url: string, secrets: SecretBox): Promise<PostgresStore> {
+    const pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, types: { getTypeParser } });
+    pool.on("error", () => {}); // an idle client's dropped connection surfaces on the next query
+    const store = new PostgresStore(pool, secrets);
+    try {
+      await store.setup();
+    } catch (err) {
+      await pool.end().catch(() => {});
+      throw new Error(`cannot use PostgreSQL at ${serverOf(url)} (DATABASE_URL) for Mako's metadata: ${oneLine(err)}`);
+    }
+    return store;
+  }
+
+  private async setup(): Promise<void> {
+    await this.transaction(async (client) => {
+      // Two processes opening a fresh database at once would race on CREATE SCHEMA.
+      await client.query(`SELECT pg_advisory_xact_lock(hashtext('mako:metadata-setup'))`);
+      await client.query(`
+        CREATE SCHEMA IF NOT EXISTS ${METADATA_SCHEMA};
+        CREATE TABLE IF NOT EXISTS ${METADATA_SCHEMA}.sources (
+          name text PRIMARY KEY, connector text NOT NULL, config_sealed text NOT NULL,
+          settings_json jsonb NOT NULL DEFAULT '{}', destination text,
+          created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL);
+        CREATE TABLE IF NOT EXISTS ${METADATA_SCHEMA}.destinations (
+          name text PRIMARY KEY, kind text NOT NULL, url_sealed text NOT NULL, created_at timestamptz NOT NULL);
+        CREATE TABLE IF NOT EXISTS ${METADATA_SCHEMA}.runs (
+          seq bigserial UNIQUE, id text PRIMARY KEY, source text NOT NULL, status text NOT NULL,
+          full_refresh boolean NOT NULL, destination text, started_at timestamptz NOT NULL, finished_at timestamptz,
+          entities_json jsonb NOT NULL DEFAULT '[]', stats_json jsonb NOT NULL DEFAULT '{}',
+          error text, pid integer NOT NULL, host text NOT NULL);
+        CREATE INDEX IF NOT EXISTS runs_source ON ${METADATA_SCHEMA}.runs (source, started_at);
+        -- The invariant startRun keeps, held by the database itself: one live run per source.
+        CREATE UNIQUE INDEX IF NOT EXISTS runs_one_live_per_source ON ${METADATA_SCHEMA}.runs (source) WHERE status = 'running';
+        CREATE TABLE IF NOT EXISTS ${METADATA_SCHEMA}.run_logs (
+          id bigserial PRIMARY KEY, run_id text NOT NULL, at timestamptz NOT NULL, level text NOT NULL,
+          entity text, message text NOT NULL);
+        CREATE INDEX IF NOT EXISTS run_logs_run ON ${METADATA_SCHEMA}.run_logs (run_id, id);`);
+    });
+  }
+
+  // --- sources ------------------------------------------------------------------------
+
+  async addSource(source: Omit<SourceRecord, "createdAt" | "updatedAt">): Promise<SourceRecord> {
+    const now = new Date().toISOString();
+    try {
+      await this.pool.query(
+        `INSERT INTO ${METADATA_SCHEMA}.sources (name, connector, config_sealed, settings_json, destination, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $6)`,
+        [source.name, source.connector, sealConfig(this.secrets, source.config), JSON.stringify(source.settings), source.destination, now],
+      );
+    } catch (err) {
+      if (err.code === UNIQUE_VIOLATION) throw new ConflictError(say.sourceExists(source.name));
+      throw err;
+    }
+    return this.getSource(source.name);
+  }
+
+  async getSource(name: string): Promise<SourceRecord> {
+    const { rows } = await this.pool.query<SourceRow>(`SELECT * FROM ${METADATA_SCHEMA}.sources WHERE name = $1`, [name]);
+    if (!rows[0]) throw new NotFoundError(say.noSource(name));
+    return sourceFrom(rows[0], this.secrets);
+  }
+
+  async listSources(): Promise<SourceRecord[]> {
+    const { rows } = await this.pool.query<SourceRow>(`SELECT * FROM ${METADATA_SCHEMA}.sources ORDER BY name`);
+    return rows.map((r) => sourceFrom(r, this.secrets));
+  }
+
+  async updateSource(name: string, patch: Partial<Pick<SourceRecord, "config" | "settings" | "destination">>): Promise<SourceRecord> {
+    const current = await this.getSource(name);
+    const next = { ...current, ...patch };
+    await this.pool.query(
+      `UPDATE ${METADATA_SCHEMA}.sources SET config_sealed = $1, settings_json = $2, destination = $3, updated_at = $4 WHERE name = $5`,
+      [sealConfig(this.secrets, next.config), JSON.stringify(next.settings), next.destination, new Date().toISOString(), name],
+    );
+    return this.getSource(name);
+  }
+
+  async removeSource(name: string): Promise<void> {
+    const { rowCount } = await this.pool.query(`DELETE FROM ${METADATA_SCHEMA}.sources WHERE name = $1`, [name]);
+    if (rowCount === 0) throw new NotFoundError(say.noSource(name));
+  }
+
+  // --- destinations -------------------------------------------------------------------
+
+  async addDestination(d: Omit<DestinationRecord, "createdAt">): Promise<DestinationRecord> {
+    try {
+      await this.pool.query(`INSERT INTO ${METADATA_SCHEMA}.destinations (name, kind, url_sealed, created_at) VALUES ($1, $2, $3, $4)`, [
+        d.name,
+        d.kind,
+        this.secrets.encrypt(d.url),
+        new Date().toISOString(),
+      ]);
+    } catch (err) {
+      if (err.code === UNIQUE_VIOLATION) throw new ConflictError(say.destinationExists(d.name));
+      throw err;
+    }
+    return this.getDestination(d.name);
+  }
+
+  async getDestination(name: string): Promise<DestinationRecord> {
+    const { rows } = await this.pool.query<DestinationRow>(`SELECT * FROM ${METADATA_SCHEMA}.destinations WHERE name = $1`, [name]);
+    if (!rows[0]) throw new NotFoundError(say.noDestination(name));
+    return destinationFrom(rows[0], this.secrets);
+  }
+
+  async listDestinations(): Promise<DestinationRecord[]> {
+    const { rows } = await this.pool.query<DestinationRow>(`SELECT * FROM ${METADATA_SCHEMA}.destinations ORDER BY name`);
+    return rows.map((r) => destinationFrom(r, this.secrets));
+  }
+
+  async removeDestination(name: string): Promise<void> {
+    await this.transaction(async (client) => {
+      // Locks the row first so no source can take it as its default between the check and the delete.
+      const { rowCount } = await client.query(`SELECT 1 FROM ${METADATA_SCHEMA}.destinations WHERE name = $1 FOR UPDATE`, [name]);
+      if (rowCount === 0) throw new NotFoundError(say.noDestination(name));
+      const used = await client.query<{ name: string }>(`SELECT name FROM ${METADATA_SCHEMA}.sources WHERE destination = $1 ORDER BY name`, [name]);
+      if (used.rows.length) throw new ConflictError(say.destinationInUse(name, used.rows.map((r) => r.name)));
+      await client.query(`DELETE FROM ${METADATA_SCHEMA}.destinations WHERE name = $1`, [name]);
+    });
+  }
+
+  // --- runs ---------------------------------------------------------------------------
+
+  async startRun(run: Pick<RunRecord, "id" | "source" | "fullRefresh" | "destination">): Promise<RunRecord> {
+    await this.transaction(async (client) => {
+      // Per-source lock held to commit: two processes starting a sync of one source cannot both see it free.
+      await client.query(`SELECT pg_advisory_xact_lock(hashtext('mako:run:' || $1))`, [run.source]);
+      await this.reapDeadRuns(client);
+      const busy = await client.query<{ id: string }>(`SELECT id FROM ${METADATA_SCHEMA}.runs WHERE source = $1 AND status = 'running'`, [
+        run.source,
+      ]);
+      if (busy.rows[0]) throw new SourceBusyError(run.source, busy.rows[0].id);
+      await client.query(
+        `INSERT INTO ${METADATA_SCHEMA}.runs (id, source, status, full_refresh, destination, started_at, pid, host, stats_json)
+         VALUES ($1, $2, 'running', $3, $4, $5, $6, $7, $8)`,
+        [run.id, run.source, run.fullRefresh, run.destination, new Date().toISOString(), process.pid, hostname(), JSON.stringify(emptyStats())],
+      );
+    });
+    return this.getRun(run.id);
+  }
+
+  async updateRun(id: string, patch: Pick<RunRecord, "entities" | "stats">): Promise<void> {
+    await this.pool.query(`UPDATE ${METADATA_SCHEMA}.runs SET entities_json = $1, stats_json = $2 WHERE id = $3`, [
+      JSON.stringify(patch.entities),
+      JSON.stringify(patch.stats),
+      id,
+    ]);
+  }
+
+  async finishRun(id: string, patch: Pick<RunRecord, "status" | "entities" | "stats" | "error">): Promise<void> {
+    await this.pool.query(
+      `UPDATE ${METADATA_SCHEMA}.runs SET status = $1, entities_json = $2, stats_json = $3, error = $4, finished_at = $5 WHERE id = $6`,
+      [patch.status, JSON.stringify(patch.entities), JSON.stringify(patch.stats), patch.error, new Date().toISOString(), id],
+    );
+  }
+
+  async getRun(id: string): Promise<RunRecord> {
+    await this.reapDeadRuns(this.pool);
+    const { rows } = await this.pool.query<RunRow>(`SELECT * FROM ${METADATA_SCHEMA}.runs WHERE id = $1`, [id]);
+    if (!rows[0]) throw new NotFoundError(say.noRun(id));
+    return runFrom(rows[0]);
+  }
+
+  async listRuns(filter: { source?: string; limit?: number } = {}): Promise<RunRecord[]> {
+    await this.reapDeadRuns(this.pool);
+    const limit = filter.limit ?? 50;
+    const { rows } = filter.source
+      ? await this.pool.query<RunRow>(`SELECT * FROM ${METADATA_SCHEMA}.runs WHERE source = $1 ORDER BY started_at DESC, seq DESC LIMIT $2`, [
+          filter.source,
+          limit,
+        ])
+      : await this.pool.query<RunRow>(`SELECT * FROM ${METADATA_SCHEMA}.runs ORDER BY started_at DESC, seq DESC LIMIT $1`, [limit]);
+    return rows.map(runFrom);
+  }
+
+  async appendLogs(lines: Omit<LogLine, "id">[]): Promise<void> {
+    if (lines.length === 0) return;
+    // One statement for the batch: unnest keeps it a fixed four parameters however many lines.
+    await this.pool.query(
+      `INSERT INTO ${METADATA_SCHEMA}.run_logs (run_id, at, level, entity, message)
+       SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[])`,
+      [lines.map((l) => l.runId), lines.map((l) => l.at), lines.map((l) => l.level), lines.map((l) => l.entity), lines.map((l) => l.message)],
+    );
+  }
+
+  async getLogs(runId: string, options: { afterId?: number; limit?: number } = {}): Promise<LogLine[]> {
+    const { rows } = await this.pool.query<LogLine>(
+      `SELECT id, run_id AS "runId", at, level, entity, message FROM ${METADATA_SCHEMA}.run_logs
+       WHERE run_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
+      [runId, options.afterId ?? 0, options.limit ?? 1000],
+    );
+    return rows;
+  }
+
+  async close(): Promise<void> {
+    if (!this.pool.ended) await this.pool.end();
+  }
+
+  /** A run left "running" by a process that no longer exists on this host failed: say so. */
+  private async reapDeadRuns(db: pg.Pool | pg.PoolClient): Promise<void> {
+    const { rows } = await db.query<{ id: string; pid: number }>(
+      `SELECT id, pid FROM ${METADATA_SCHEMA}.runs WHERE status = 'running' AND host = $1`,
+      [hostname()],
+    );
+    for (const r of rows) {
+      if (r.pid === process.pid || isAlive(r.pid)) continue;
+      await db.query(`UPDATE ${METADATA_SCHEMA}.runs SET status = 'failed', error = $1, finished_at = $2 WHERE id = $3 AND status = 'running'`, [
+        say.processStopped(r.pid),
+        new Date().toISOString(),
+        r.id,
+      ]);
+    }
+  }
+
+  private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query("BEGIN");
+      const result = await work(client);
+      await client.query("COMMIT");
+      return result;
+    } catch (err) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+}
+
+/** host:port/database of a connection URL, for messages (never the password). */
+export function serverOf(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname || "localhost"}:${u.port || 5432}${u.pathname && u.pathname !== "/" ? u.pathname : ""}`;
+  } catch {
+    return describePostgresUrl(url);
+  }
+}
+
+/** pg's errors can be AggregateErrors (one per address tried) with an empty message. */
+function oneLine(err: unknown): string {
+  const e = err as Error & { errors?: Error[]; code?: string };
+  const message = e.message || e.errors?.map((x) => x.message).join("; ") || e.code || String(err);
+  return message.replace(/\s+/g, " ").trim();
+}
