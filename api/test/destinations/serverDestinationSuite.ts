@@ -12,6 +12,8 @@ export type ServerDestination = Destination & { dropNamespace(namespace: string)
 
 export interface SuiteOptions {
   kind: DestinationKind;
+  /** Tells two runs of the suite on one database apart (e.g. PostgreSQL's two bulk methods). */
+  label?: string;
   url: string;
   open(): Promise<ServerDestination>;
   /** How U+0000 comes back: PostgreSQL cannot store it and replaces it with U+FFFD. */
@@ -20,6 +22,7 @@ export interface SuiteOptions {
   singleProcess?: boolean;
 }
 
+let suites = 0;
 const run = `t${process.pid}_${Date.now().toString(36)}`;
 const CHILD = fileURLToPath(new URL("./writeChunksChild.ts", import.meta.url));
 
@@ -39,11 +42,12 @@ export function checkpoint(seq: number, records: number, extra: Partial<EntityCh
 }
 
 export function describeServerDestination(options: SuiteOptions): void {
-  describe(`${options.kind} destination (real server)`, () => {
+  describe(`${options.kind} destination${options.label ? ` (${options.label})` : ""} (real server)`, () => {
     let d: ServerDestination;
     const namespaces = new Set<string>();
+    const suite = ++suites;
     const ns = (name: string) => {
-      const namespace = `${run}_${name}`;
+      const namespace = `${run}_${suite}_${name}`;
       namespaces.add(namespace);
       return namespace;
     };

@@ -1,4 +1,5 @@
 import pg from "pg";
+import { from as copyFrom } from "pg-copy-streams";
 import type { DataRecord } from "../../connectors/base/types";
 import { type ChunkProgress, advance, parsePending } from "../chunkCheckpoints";
 import { parseCheckpoint } from "../checkpointCodec";
@@ -100,7 +101,12 @@ function widenUsing(column: string, from: ColumnType, to: ColumnType): string {
 
 /** Upsert statements for one set of columns, prepared once per connection and reused. */
 interface Writer {
+  id: number;
   shape: TableShape;
+  copyText: Array<(v: unknown) => string>;
+  /** The quoted column list, data columns then system columns. */
+  names: string;
+  merge(staging: string): string;
   byField: Map<string, Column>;
   convert: Converter[];
   fields: string[];
@@ -124,8 +130,9 @@ interface PgTable {
 let statementIds = 0;
 
 /**
- * PostgreSQL destination: schema per data source, table per entity, a multi-row prepared
- * upsert per 1,000 rows, and chunks written on two connections at once. Each chunk's rows and
+ * PostgreSQL destination: schema per data source, table per entity, each chunk COPYed into a
+ * staging table and merged (or upserted 1,000 rows per prepared multi-row statement), and
+ * chunks written on two connections at once. Each chunk's rows and
  * the entity's checkpoint (schema `_mako`, table `state`) commit in one transaction.
  */
 export class PostgresDestination implements Destination {
@@ -133,11 +140,11 @@ export class PostgresDestination implements Destination {
   readonly writeConcurrency: number;
   private readonly tables = new Map<string, Promise<PgTable>>();
 
-  static async open(url: string, options: { connections?: number } = {}): Promise<PostgresDestination> {
+  static async open(url: string, options: PostgresOptions = {}): Promise<PostgresDestination> {
     const connections = options.connections ?? DEFAULT_CONNECTIONS;
     const pool = new pg.Pool({ connectionString: url, max: connections, types: { getTypeParser } });
     pool.on("error", () => {}); // an idle client's dropped connection surfaces on the next query
-    const destination = new PostgresDestination(pool, connections);
+    const destination = new PostgresDestination(pool, connections, options.bulk ?? DEFAULT_BULK);
     try {
       await destination.setup();
     } catch (err) {
@@ -150,6 +157,7 @@ export class PostgresDestination implements Destination {
   private constructor(
     readonly pool: pg.Pool,
     connections: number,
+    readonly bulk: BulkMethod,
   ) {
     this.writeConcurrency = connections;
   }
@@ -222,7 +230,10 @@ export class PostgresDestination implements Destination {
           }
           await client.query("BEGIN");
           try {
-            if (write.records.length > 0) await this.upsert(client, table, write.records, write.syncedAt);
+            if (write.records.length > 0) {
+              if (this.bulk === "copy") await this.copyMerge(client, table, write.records, write.syncedAt);
+              else await this.upsert(client, table, write.records, write.syncedAt);
+            }
             await this.saveCheckpoint(client, write.table, write.checkpoint);
             await client.query("COMMIT");
           } catch (err) {
@@ -268,6 +279,48 @@ export class PostgresDestination implements Destination {
         rows === writer.rowsPerStatement ? { name: statement.name, text: statement.text, values } : { text: statement.text, values },
       );
     }
+  }
+
+  /**
+   * COPY the chunk into a temporary staging table (emptied at commit), then merge it with one
+   * INSERT … SELECT … ON CONFLICT DO UPDATE.
+   */
+  private async copyMerge(client: pg.PoolClient, table: PgTable, records: DataRecord[], syncedAt: string): Promise<void> {
+    if (!table.shape) throw new Error(`table ${table.qualified} has no columns: no record had a non-null field`);
+    const writer = (table.writer ??= makeWriter(table, table.shape));
+    const { fields, byField } = writer;
+    const copyText = writer.copyText;
+    const n = fields.length;
+    const overflow = writer.shape.overflow;
+    const synced = `\t${syncedAt}\t`;
+    const staging = quote(`_mako_stage_${writer.id}`);
+    await client.query(
+      `CREATE TEMP TABLE IF NOT EXISTS ${staging} (LIKE ${table.qualified} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS`,
+    );
+    const stream = client.query(copyFrom(`COPY ${staging} (${writer.names}) FROM STDIN`));
+    const done = new Promise<void>((resolve, reject) => {
+      stream.on("finish", resolve);
+      stream.on("error", reject);
+    });
+    // Batches of ~1,000 lines per write: few stream calls, bounded strings.
+    let batch = "";
+    for (let r = 0; r < records.length; r++) {
+      const record = records[r];
+      let line = copyText[0](record[fields[0]]);
+      for (let j = 1; j < n; j++) line += "\t" + copyText[j](record[fields[j]]);
+      const deleted = record[DELETED_AT];
+      line += synced + (deleted == null ? "\\N" : copyEscape(deleted instanceof Date ? deleted.toISOString() : String(deleted)));
+      if (overflow) line += "\t" + nullable(overflowText(record, byField));
+      batch += line + "\n";
+      if ((r & 1023) === 1023) {
+        // A failing COPY never drains: wait for whichever comes first.
+        if (!stream.write(batch)) await Promise.race([new Promise((resolve) => stream.once("drain", resolve)), done]);
+        batch = "";
+      }
+    }
+    stream.end(batch);
+    await done;
+    await client.query(writer.merge(staging));
   }
 
   async completeEntity(c: EntityCompletion): Promise<{ deleted: number }> {
@@ -445,6 +498,30 @@ export class PostgresDestination implements Destination {
   }
 }
 
+export type BulkMethod = "copy" | "multirow";
+export interface PostgresOptions {
+  /** Pooled connections, and so chunks written at once. Default 2. */
+  connections?: number;
+  /** COPY into a staging table + merge, or prepared 1,000-row multi-row upserts. */
+  bulk?: BulkMethod;
+}
+/** Measured on 2 cores with two connections: COPY + merge of 10,000-row chunks was the faster. */
+const DEFAULT_BULK: BulkMethod = "copy";
+
+// COPY text format: backslash, tab, newline and carriage return are escaped; \N is null.
+const COPY_SPECIAL = /[\\\t\n\r]/;
+const COPY_SPECIALS = /[\\\t\n\r]/g;
+const COPY_ESCAPES: Record<string, string> = { "\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r" };
+const copyEscape = (text: string) => (COPY_SPECIAL.test(text) ? text.replace(COPY_SPECIALS, (c) => COPY_ESCAPES[c]) : text);
+const nullable = (text: string | null) => (text === null ? "\\N" : copyEscape(text));
+const COPY_TEXT: Record<ColumnType, (v: unknown) => string> = {
+  boolean: (v) => (v == null ? "\\N" : v ? "t" : "f"),
+  integer: (v) => (v == null ? "\\N" : typeof v === "boolean" ? (v ? "1" : "0") : String(v)),
+  real: (v) => (v == null ? "\\N" : typeof v === "boolean" ? (v ? "1" : "0") : String(v)),
+  text: (v) => nullable(CONVERT.text(v) as string | null),
+  json: (v) => nullable(toJson(v)),
+};
+
 /** deadlock_detected, serialization_failure, undefined_column, datatype_mismatch, undefined_table. */
 const RETRYABLE = new Set(["40P01", "40001", "42703", "42804", "42P01"]);
 
@@ -487,7 +564,20 @@ async function saveShape(client: pg.PoolClient, ref: TableRef, primaryKey: strin
 
 function makeWriter(table: PgTable, shape: TableShape): Writer {
   const width = shape.columns.length + (shape.overflow ? 3 : 2);
+  const names = shape.columns.map((c) => c.name);
+  names.push(SYNCED_AT, DELETED_AT);
+  if (shape.overflow) names.push(OVERFLOW);
+  const byField = new Map(shape.columns.map((c) => [c.field, c]));
+  const keys = new Set(table.primaryKey.map((k) => byField.get(k)!.name));
+  const list = names.map(quote).join(", ");
+  const updates = names.filter((n) => !keys.has(n)).map((n) => `${quote(n)} = EXCLUDED.${quote(n)}`);
+  const conflict =
+    `ON CONFLICT (${[...keys].map(quote).join(", ")}) ` + (updates.length > 0 ? `DO UPDATE SET ${updates.join(", ")}` : "DO NOTHING");
   return {
+    id: ++statementIds,
+    copyText: shape.columns.map((c) => COPY_TEXT[c.type]),
+    names: list,
+    merge: (staging) => `INSERT INTO ${table.qualified} (${list}) SELECT ${list} FROM ${staging} ${conflict}`,
     shape,
     byField: new Map(shape.columns.map((c) => [c.field, c])),
     convert: shape.columns.map((c) => CONVERT[c.type]),
