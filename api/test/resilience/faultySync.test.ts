@@ -9,6 +9,9 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { startFaultyApi, type FakeRecord, type FaultyApi } from "../../../bench/fakes/faultyApi";
+import { RecordsApiConnector } from "../../../bench/connectors/RecordsApiConnector";
+import { SqliteDestination } from "../../src/destinations/sqlite/SqliteDestination";
+import { SyncEngine } from "../../src/sync/SyncEngine";
 import type { RunResult } from "../../src/sync/events";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -154,4 +157,37 @@ describe("a guide-style connector against a rate-limited, failing API, SIGKILLed
       await api.close();
     }
   }, 90_000);
+
+  it("uninterrupted, in one process: the wall time against the ideal, and no request during a penalty", async () => {
+    const api = await startFaultyApi({
+      records: RECORDS,
+      seed: 12,
+      faults: { rateLimit: { requestsPerSecond: LIMIT, burst: LIMIT }, errorRate: 0.05, dropRate: 0.02 },
+    });
+    const destination = SqliteDestination.open(":memory:");
+    try {
+      const settings = { batchSize: PAGE, maxIterations: 5, maxConcurrentRequests: 1 };
+      const connector = new RecordsApiConnector({ name: "faulty_uninterrupted", config: { base_url: api.url, token: api.token }, settings });
+      const started = Date.now();
+      const result = await new SyncEngine().run({ runId: "uninterrupted", namespace: "faulty", connector, destination, settings });
+      const wallSeconds = (Date.now() - started) / 1000;
+      expect(result.status, result.error).toBe("succeeded");
+      expect(result.entities[0].records).toBe(RECORDS);
+      expect(api.stats.requestsDuringPenalty).toBe(0);
+      // Every 500 and drop was retried by the shared client, not by the connector or the engine.
+      expect(result.stats.retries).toBe(api.stats.errors500 + api.stats.drops + api.stats.rateLimited);
+      expect(result.entities[0].chunkRetries).toBe(0);
+      const ideal = RECORDS / (PAGE * LIMIT);
+      console.log(
+        `[faulty sync, uninterrupted] ${RECORDS} records: ${result.stats.requests} requests, ${result.stats.retries} retries ` +
+          `(${api.stats.errors500} 500s, ${api.stats.drops} drops), ${result.stats.rateLimited} 429s, ` +
+          `${(result.stats.waitMs / 1000).toFixed(1)} s waiting; wall ${wallSeconds.toFixed(1)} s vs ideal ${ideal.toFixed(1)} s`,
+      );
+      // The ideal plus the backoffs the faults cost, with room for a loaded machine.
+      expect(wallSeconds).toBeLessThan(ideal + result.stats.waitMs / 1000 + 10);
+    } finally {
+      await destination.close();
+      await api.close();
+    }
+  }, 60_000);
 });
