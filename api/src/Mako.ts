@@ -132,7 +132,9 @@ export class Mako {
   static async open(options: { home?: string; databaseUrl?: string } = {}): Promise<Mako> {
     const home = options.home ? resolve(options.home) : defaultHome();
     mkdirSync(home, { recursive: true });
-    const databaseUrl = options.databaseUrl ?? process.env.DATABASE_URL;
+    // A DATABASE_URL of another kind in the environment may belong to another program: not ours.
+    const fromEnv = process.env.DATABASE_URL;
+    const databaseUrl = options.databaseUrl ?? (fromEnv && isPostgresUrl(fromEnv) ? fromEnv : undefined);
     if (databaseUrl) return Mako.openPostgres(home, databaseUrl);
     const path = join(home, "mako.db");
     let db: Database.Database;
@@ -149,7 +151,7 @@ export class Mako {
 
   private static async openPostgres(home: string, url: string): Promise<Mako> {
     if (!isPostgresUrl(url)) {
-      throw new ValidationError(`DATABASE_URL must start with postgres:// or postgresql:// (got "${url.split(":")[0]}:…")`, "DATABASE_URL");
+      throw new ValidationError(`databaseUrl must start with postgres:// or postgresql:// (got "${url.split(":")[0]}:…")`, "databaseUrl");
     }
     const store = await PostgresStore.open(url, SecretBox.forHome(home));
     try {

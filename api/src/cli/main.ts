@@ -17,7 +17,7 @@ const mako = async () => (opened ??= await Mako.open());
 
 const program = new Command()
   .name("mako")
-  .description("Sync data from SaaS and REST/GraphQL APIs into a database you query with SQL.\nData and metadata live in $MAKO_HOME/mako.db (MAKO_HOME defaults to ./.mako).")
+  .description("Sync data from SaaS and REST/GraphQL APIs into a database you query with SQL.\nData and metadata live in $MAKO_HOME/mako.db (MAKO_HOME defaults to ./.mako),\nor with DATABASE_URL=postgres://… in that PostgreSQL database (metadata in schema mako).")
   .version("0.1.0")
   .showHelpAfterError()
   .exitOverride();
