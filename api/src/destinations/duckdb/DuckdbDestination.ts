@@ -29,6 +29,8 @@ import {
 /** DuckDB has no hard column limit; past PostgreSQL's, fields go to the JSON `_mako_overflow` too. */
 const MAX_DATA_COLUMNS = 1500;
 
+const CHECKPOINT_THRESHOLD = "256MB";
+
 const SQL_TYPE: Record<ColumnType, string> = {
   boolean: "BOOLEAN",
   integer: "BIGINT",
@@ -108,6 +110,9 @@ export class DuckdbDestination implements Destination {
       throw new Error(`cannot open DuckDB database ${path}: ${err.message}`);
     }
     const connection = await instance.connect();
+    // Each chunk commits; with the default 16 MB threshold every few chunks would checkpoint,
+    // rewriting the primary-key index each time. The WAL holds the commits durably meanwhile.
+    await connection.run(`SET checkpoint_threshold = '${CHECKPOINT_THRESHOLD}'`);
     await connection.run(`
       CREATE SCHEMA IF NOT EXISTS _mako;
       CREATE TABLE IF NOT EXISTS _mako.state (
