@@ -9,7 +9,8 @@ import { validateConfig } from "./connectors/base/validateConfig";
 import { connectorRegistry, type SourceConnector } from "./connectors/registry";
 import type { Destination } from "./destinations/Destination";
 import { SqliteDestination } from "./destinations/sqlite/SqliteDestination";
-import { openDestinationFor } from "./destinations/open";
+import { destinationKinds } from "./destinations/factory";
+import { isDestinationKind, openDestinationFor } from "./destinations/open";
 import { ConflictError, NotFoundError, type DestinationRecord, type MetadataStore, type SourceRecord } from "./store/MetadataStore";
 import { SecretBox } from "./store/SecretBox";
 import { SqliteStore } from "./store/SqliteStore";
@@ -341,6 +342,10 @@ export class Mako {
 
   private async addDestination(input: { name: string; kind: string; url: string }) {
     if (!SOURCE_NAME.test(input.name)) throw new ValidationError(`invalid destination name "${input.name}"`, "name");
+    if (!isDestinationKind(input.kind)) {
+      throw new ValidationError(`invalid destination type "${input.kind}": use one of ${destinationKinds.join(", ")}`, "kind");
+    }
+    if (!input.url) throw new ValidationError("a destination needs --url (a connection URL or a file path)", "url");
     const record = await this.store.addDestination(input);
     return redactDestination(record);
   }

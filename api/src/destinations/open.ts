@@ -1,13 +1,21 @@
 import { isAbsolute, resolve } from "node:path";
 import type { Destination } from "./Destination";
-import { SqliteDestination } from "./sqlite/SqliteDestination";
+import { destinationKinds, openDestination, type DestinationKind } from "./factory";
 
-/** Opens a named destination from its stored record; relative SQLite paths are under MAKO_HOME. */
+/** Opens a named destination from its stored record; relative file paths are under MAKO_HOME. */
 export async function openDestinationFor(record: { name: string; kind: string; url: string }, home: string): Promise<Destination> {
-  switch (record.kind) {
-    case "sqlite":
-      return SqliteDestination.open(isAbsolute(record.url) ? record.url : resolve(home, record.url));
-    default:
-      throw new Error(`destination "${record.name}": unknown kind "${record.kind}"`);
+  if (!isDestinationKind(record.kind)) {
+    throw new Error(`destination "${record.name}": unknown type "${record.kind}"; expected one of ${destinationKinds.join(", ")}`);
   }
+  const isFile = record.kind === "sqlite" || record.kind === "duckdb";
+  const url = isFile && !isAbsolute(record.url) ? resolve(home, record.url) : record.url;
+  try {
+    return await openDestination({ kind: record.kind, url });
+  } catch (err) {
+    throw new Error(`destination "${record.name}" (${record.kind}): ${err.message}`);
+  }
+}
+
+export function isDestinationKind(kind: string): kind is DestinationKind {
+  return (destinationKinds as readonly string[]).includes(kind);
 }

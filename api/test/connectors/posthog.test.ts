@@ -114,7 +114,7 @@ describe("posthog connector against the local PostHog fake", () => {
       expect((await test(configOf(f, { base_url: "http://127.0.0.1:9" }))).message).toMatch(/^cannot reach 127\.0\.0\.1:9/);
       // Parsed on first use: building the connector with a bad config does not throw.
       const badProject = new PostHogConnector({ name: "p", config: configOf(f, { project_id: "my-project" }) as never, settings: {} });
-      expect(await badProject.testConnection()).toEqual({ success: false, message: "posthog: config.project_id: project_id must be the numeric project id" });
+      expect(await badProject.testConnection()).toEqual({ success: false, message: "posthog: invalid config: project_id: project_id must be the numeric project id" });
       runner = new SyncRunner(PostHogConnector, configOf(fake, { project_id: "999" }), SETTINGS);
       const { result } = await runner.sync({ entities: ["events"] });
       expect(result.entities[0].error).toMatch(/^posthog: entity "events": project 999 not found/);

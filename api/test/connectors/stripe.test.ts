@@ -192,7 +192,7 @@ describe("stripe connector against the local Stripe fake", () => {
       expect(connector.getMetadata().name).toBe("Stripe");
       const result = await connector.testConnection();
       expect(result.success).toBe(false);
-      expect(result.message).toMatch(/^stripe: config\.api_key: /);
+      expect(result.message).toMatch(/^stripe: invalid config: api_key: /);
     });
   });
 });

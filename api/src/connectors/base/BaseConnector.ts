@@ -3,6 +3,7 @@ import { HttpClient } from "./http/HttpClient";
 import type { HttpClientOptions } from "./http/types";
 import { resolveClientSettings, resolveLimiterConfig } from "./http/httpSettings";
 import { rateLimiterKey, sharedRateLimiter } from "./http/limiterRegistry";
+import { validateConfig } from "./validateConfig";
 import type {
   ConnectionTestResult,
   ConnectorMetadata,
@@ -50,6 +51,7 @@ const silentObserver: ConnectorObserver = { log() {}, count() {} };
 export abstract class BaseConnector<Client = any, Config extends Record<string, any> = Record<string, any>> {
   protected client!: Client;
   protected observer: ConnectorObserver = silentObserver;
+  private validated?: { config: unknown };
 
   constructor(public readonly dataSource: DataSource<Config>) {}
 
@@ -60,6 +62,22 @@ export abstract class BaseConnector<Client = any, Config extends Record<string, 
   /** Validates `dataSource.config`; mark secret fields with `secret()`. */
   getConfigSchema(): z.ZodType {
     return z.record(z.string(), z.unknown());
+  }
+
+  /**
+   * `dataSource.config` checked against `getConfigSchema()`, parsed once on first use (so a
+   * connector can be built with `{}` to read its metadata). A bad config throws one line
+   * naming the connector and the field, and is not retried.
+   */
+  protected validConfig<T = Config>(connectorId = this.dataSource.connector ?? this.getMetadata().name.toLowerCase()): T {
+    if (!this.validated) {
+      const result = validateConfig(this.getConfigSchema(), this.dataSource.config ?? {});
+      if (!result.ok) {
+        throw Object.assign(new Error(`${connectorId}: invalid config: ${result.errors.join("; ")}`), { retryable: false });
+      }
+      this.validated = { config: result.config };
+    }
+    return this.validated.config as T;
   }
 
   /** Per-entity keys and cursors; entities not listed get primary key `id` and no cursor. */

@@ -67,19 +67,8 @@ type Phase =
  * event log (`action=deleted`, cursor-paginated). Users and custom fields are small and read whole.
  */
 export class CloseConnector extends BaseConnector<HttpClient, CloseConfig> {
-  private parsedConfig?: CloseConfig;
-
-  /** The config is parsed on first use, so the registry can build the connector with `{}` to read its metadata. */
   private get config(): CloseConfig {
-    if (!this.parsedConfig) {
-      const parsed = closeConfigSchema.safeParse(this.dataSource.config ?? {});
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        throw Object.assign(new Error(`${NAME}: config.${issue.path.join(".") || "(root)"}: ${issue.message}`), { retryable: false });
-      }
-      this.parsedConfig = parsed.data;
-    }
-    return this.parsedConfig;
+    return this.validConfig<CloseConfig>(NAME);
   }
 
   private get api(): HttpClient {

@@ -3,7 +3,6 @@ import type { HttpClient } from "../base/http";
 import type { ConnectionTestResult, EntityDeclaration, FetchState, ResumableFetchOptions, Since } from "../base/types";
 import { validateConfig } from "../base/validateConfig";
 import { RequestAuth } from "../base/declarative/auth";
-import { configError } from "../base/declarative/configIssues";
 import { formatSince } from "../base/declarative/since";
 import { type GraphqlConfig, type GraphqlEntityConfig, graphqlConfigSchema, paginationOf } from "./config";
 import { type GraphqlPosition, graphqlErrorOf, pageSizeOf, pageVariables, readGraphqlPage } from "./pages";
@@ -23,7 +22,6 @@ interface GraphqlBody {
 
 /** A GraphQL API described by a config: per entity a query, where its records are, how it pages. */
 export class GraphqlConnector extends BaseConnector<HttpClient> {
-  private parsed?: GraphqlConfig;
   private auth?: RequestAuth;
   private http?: HttpClient;
 
@@ -113,12 +111,7 @@ export class GraphqlConnector extends BaseConnector<HttpClient> {
   }
 
   private get config(): GraphqlConfig {
-    if (!this.parsed) {
-      const result = validateConfig(graphqlConfigSchema, this.dataSource.config);
-      if (!result.ok) throw configError(NAME, result.errors);
-      this.parsed = result.config;
-    }
-    return this.parsed;
+    return this.validConfig<GraphqlConfig>(NAME);
   }
 
   /** The config when valid; metadata must not throw (`mako connectors` lists unconfigured connectors). */

@@ -39,19 +39,8 @@ interface QueryResult {
  * and insights through the project REST endpoints (`next`-URL pages), read whole.
  */
 export class PostHogConnector extends BaseConnector<HttpClient, PostHogConfig> {
-  private parsedConfig?: PostHogConfig;
-
-  /** The config is parsed on first use, so the registry can build the connector with `{}` to read its metadata. */
   private get config(): PostHogConfig {
-    if (!this.parsedConfig) {
-      const parsed = posthogConfigSchema.safeParse(this.dataSource.config ?? {});
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        throw Object.assign(new Error(`${NAME}: config.${issue.path.join(".") || "(root)"}: ${issue.message}`), { retryable: false });
-      }
-      this.parsedConfig = parsed.data;
-    }
-    return this.parsedConfig;
+    return this.validConfig<PostHogConfig>(NAME);
   }
 
   private get api(): HttpClient {

@@ -2,7 +2,6 @@ import { BaseConnector, type RateLimitDefaults } from "../base/BaseConnector";
 import type { HttpClient } from "../base/http";
 import type { ConnectionTestResult, DataRecord, EntityDeclaration, FetchState, ResumableFetchOptions, Since } from "../base/types";
 import { RequestAuth } from "../base/declarative/auth";
-import { configError } from "../base/declarative/configIssues";
 import { validateConfig } from "../base/validateConfig";
 import { formatSince } from "../base/declarative/since";
 import { type PaginatorConfig, type RestConfig, type RestEntityConfig, restConfigSchema } from "./config";
@@ -38,7 +37,6 @@ const EMPTY_READS_FACTOR = 10;
 
 /** A REST API described by a config: entities, paginators, auth, incremental parameters. */
 export class RestConnector extends BaseConnector<HttpClient> {
-  private parsed?: RestConfig;
   private auth?: RequestAuth;
   private http?: HttpClient;
 
@@ -190,12 +188,7 @@ export class RestConnector extends BaseConnector<HttpClient> {
   // --- config and clients ----------------------------------------------------------------
 
   private get config(): RestConfig {
-    if (!this.parsed) {
-      const result = validateConfig(restConfigSchema, this.dataSource.config);
-      if (!result.ok) throw configError(NAME, result.errors);
-      this.parsed = result.config;
-    }
-    return this.parsed;
+    return this.validConfig<RestConfig>(NAME);
   }
 
   /** The config when valid; metadata must not throw (`mako connectors` lists unconfigured connectors). */

@@ -72,19 +72,8 @@ type Phase =
  * transactions and events are immutable and read by `created`.
  */
 export class StripeConnector extends BaseConnector<HttpClient, StripeConfig> {
-  private parsedConfig?: StripeConfig;
-
-  /** The config is parsed on first use, so the registry can build the connector with `{}` to read its metadata. */
   private get config(): StripeConfig {
-    if (!this.parsedConfig) {
-      const parsed = stripeConfigSchema.safeParse(this.dataSource.config ?? {});
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        throw Object.assign(new Error(`${NAME}: config.${issue.path.join(".") || "(root)"}: ${issue.message}`), { retryable: false });
-      }
-      this.parsedConfig = parsed.data;
-    }
-    return this.parsedConfig;
+    return this.validConfig<StripeConfig>(NAME);
   }
 
   private get api(): HttpClient {

@@ -1,10 +1,5 @@
 import { z } from "zod";
 
-/** Thrown by a connector whose stored config does not validate: retrying cannot help. */
-export function configError(connector: string, errors: string[]): Error {
-  return Object.assign(new Error(`${connector}: invalid config: ${errors.join("; ")}`), { retryable: false });
-}
-
 // zod's default messages ("Invalid input: expected string, received undefined") bury the
 // point; these say "required" or name the expected kind.
 function kindMessage(kind: string) {
