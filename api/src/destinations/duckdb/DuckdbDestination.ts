@@ -223,7 +223,6 @@ export class DuckdbDestination implements Destination {
     try {
       for (const record of records) {
         for (let j = 0; j < n; j++) append[j](appender, record[fields[j]]);
-        appender.appendVarchar(syncedAt);
         const deleted = record[DELETED_AT];
         if (deleted == null) appender.appendNull();
         else appender.appendVarchar(deleted instanceof Date ? deleted.toISOString() : String(deleted));
@@ -238,15 +237,15 @@ export class DuckdbDestination implements Destination {
     } finally {
       appender.closeSync();
     }
-    await this.connection.run(writer.merge);
+    await this.connection.run(writer.merge, [syncedAt]);
     await this.connection.run(`DELETE FROM temp.main.${quote(writer.staging)}`);
   }
 
-  /** A staging table shaped like the target (timestamps as text, cast in the merge). */
+  /** A staging table shaped like the target (deletion time as text, cast in the merge). */
   private async makeWriter(table: DuckTable, shape: TableShape): Promise<Writer> {
     const staging = `_mako_stage_${++stagingIds}`;
     const defs = shape.columns.map((c) => `${quote(c.name)} ${SQL_TYPE[c.type]}`);
-    defs.push(`${quote(SYNCED_AT)} VARCHAR`, `${quote(DELETED_AT)} VARCHAR`);
+    defs.push(`${quote(DELETED_AT)} VARCHAR`); // _mako_synced_at is the chunk's: a parameter of the merge
     if (shape.overflow) defs.push(`${quote(OVERFLOW)} JSON`);
     await this.connection.run(`CREATE OR REPLACE TEMP TABLE ${quote(staging)} (${defs.join(", ")})`);
     const names = shape.columns.map((c) => c.name);
@@ -254,7 +253,9 @@ export class DuckdbDestination implements Destination {
     if (shape.overflow) names.push(OVERFLOW);
     const byField = new Map(shape.columns.map((c) => [c.field, c]));
     const keys = new Set(table.primaryKey.map((k) => byField.get(k)!.name));
-    const select = names.map((n) => (n === SYNCED_AT || n === DELETED_AT ? `CAST(${quote(n)} AS TIMESTAMPTZ)` : quote(n)));
+    const select = names.map((n) =>
+      n === SYNCED_AT ? "CAST($1 AS TIMESTAMPTZ)" : n === DELETED_AT ? `CAST(${quote(n)} AS TIMESTAMPTZ)` : quote(n),
+    );
     const updates = names.filter((n) => !keys.has(n)).map((n) => `${quote(n)} = EXCLUDED.${quote(n)}`);
     return {
       shape,
