@@ -80,6 +80,24 @@ export abstract class BaseConnector<Client = any, Config extends Record<string, 
     return this.validated.config as T;
   }
 
+  /** Why the config is invalid (one line), or undefined when it is valid: for `testConnection`. */
+  protected configProblem(connectorId?: string): string | undefined {
+    try {
+      this.validConfig(connectorId);
+      return undefined;
+    } catch (err) {
+      return err.message;
+    }
+  }
+
+  /** Throws, without retry, when asked for an entity this connector does not have. */
+  protected assertKnownEntity(entity: string, connectorId = this.dataSource.connector ?? this.getMetadata().name.toLowerCase()): void {
+    const known = this.getMetadata().supportedEntities;
+    if (!known.includes(entity)) {
+      throw Object.assign(new Error(`${connectorId}: unknown entity "${entity}" (this connector has: ${known.join(", ")})`), { retryable: false });
+    }
+  }
+
   /** Per-entity keys and cursors; entities not listed get primary key `id` and no cursor. */
   getEntityDeclarations(): Record<string, EntityDeclaration> {
     return {};

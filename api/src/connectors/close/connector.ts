@@ -124,11 +124,8 @@ export class CloseConnector extends BaseConnector<HttpClient, CloseConfig> {
 
   async testConnection(): Promise<ConnectionTestResult> {
     // A config that does not parse is a failed test with its one-line reason, not a crash.
-    try {
-      void this.config;
-    } catch (err) {
-      return { success: false, message: (err as Error).message };
-    }
+    const problem = this.configProblem(NAME);
+    if (problem) return { success: false, message: problem };
     try {
       const me = await this.api.get<{ organizations?: { name?: string }[] }>("me/");
       return { success: true, message: `Connected to Close${me?.organizations?.[0]?.name ? ` (${me.organizations[0].name})` : ""}` };
@@ -138,9 +135,7 @@ export class CloseConnector extends BaseConnector<HttpClient, CloseConfig> {
   }
 
   async fetchEntityChunk(options: ResumableFetchOptions): Promise<FetchState> {
-    if (!ENTITIES.includes(options.entity)) {
-      throw Object.assign(new Error(`${NAME}: unknown entity "${options.entity}" (this connector has: ${ENTITIES.join(", ")})`), { retryable: false });
-    }
+    this.assertKnownEntity(options.entity, NAME);
     try {
       return await this.fetchChunk(options);
     } catch (err) {

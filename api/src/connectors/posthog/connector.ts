@@ -99,11 +99,8 @@ export class PostHogConnector extends BaseConnector<HttpClient, PostHogConfig> {
 
   async testConnection(): Promise<ConnectionTestResult> {
     // A config that does not parse is a failed test with its one-line reason, not a crash.
-    try {
-      void this.config;
-    } catch (err) {
-      return { success: false, message: (err as Error).message };
-    }
+    const problem = this.configProblem(NAME);
+    if (problem) return { success: false, message: problem };
     try {
       const project = await this.api.get<{ name?: string }>(this.projectPath(""));
       return { success: true, message: `Connected to PostHog project ${this.config.project_id}${project?.name ? ` (${project.name})` : ""}` };
@@ -113,9 +110,7 @@ export class PostHogConnector extends BaseConnector<HttpClient, PostHogConfig> {
   }
 
   async fetchEntityChunk(options: ResumableFetchOptions): Promise<FetchState> {
-    if (!ENTITIES.includes(options.entity)) {
-      throw Object.assign(new Error(`${NAME}: unknown entity "${options.entity}" (this connector has: ${ENTITIES.join(", ")})`), { retryable: false });
-    }
+    this.assertKnownEntity(options.entity, NAME);
     try {
       return options.entity === "events" ? await this.fetchEvents(options) : await this.fetchRest(options);
     } catch (err) {

@@ -131,11 +131,8 @@ export class StripeConnector extends BaseConnector<HttpClient, StripeConfig> {
 
   async testConnection(): Promise<ConnectionTestResult> {
     // A config that does not parse is a failed test with its one-line reason, not a crash.
-    try {
-      void this.config;
-    } catch (err) {
-      return { success: false, message: (err as Error).message };
-    }
+    const problem = this.configProblem(NAME);
+    if (problem) return { success: false, message: problem };
     try {
       await this.api.get("/v1/events", { limit: 1 });
       return { success: true, message: `Connected to Stripe (${/_test_/.test(this.config.api_key) ? "test" : "live"} mode)` };
@@ -146,9 +143,7 @@ export class StripeConnector extends BaseConnector<HttpClient, StripeConfig> {
 
   async fetchEntityChunk(options: ResumableFetchOptions): Promise<FetchState> {
     const entity = options.entity as StripeEntity;
-    if (!ENTITIES.includes(entity)) {
-      throw Object.assign(new Error(`${NAME}: unknown entity "${options.entity}" (this connector has: ${ENTITIES.join(", ")})`), { retryable: false });
-    }
+    this.assertKnownEntity(options.entity, NAME);
     try {
       return await this.fetchChunk(entity, options);
     } catch (err) {
