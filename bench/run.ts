@@ -18,7 +18,7 @@ const only = argv.includes("--only") ? argv[argv.indexOf("--only") + 1].split(",
 const N = {
   sqlite: quick ? 10_000 : 1_000_000,
   http: quick ? 10_000 : 200_000,
-  naive: quick ? 5_000 : 20_000,
+  naive: quick ? 2_000 : 5_000,
   servers: quick ? 10_000 : 100_000,
   small: quick ? 1_000 : 100_000,
 };
