@@ -111,7 +111,7 @@ describe("faulty API: faults", () => {
   });
 
   it("limits with a token bucket: 429 with Retry-After and X-RateLimit headers, and counts requests during the penalty", async () => {
-    const api = await fake({ faults: { rateLimit: { requestsPerSecond: 2, burst: 2 } } });
+    const api = await fake({ faults: { rateLimit: { requestsPerSecond: 1, burst: 2 } } });
     const statuses: number[] = [];
     let last: Headers | undefined;
     for (let i = 0; i < 4; i++) {
@@ -125,9 +125,10 @@ describe("faulty API: faults", () => {
     expect(Number(last!.get("x-ratelimit-reset"))).toBeGreaterThan(Date.now() / 1000);
     expect(api.stats).toMatchObject({ rateLimited: 2, requestsDuringPenalty: 1 });
 
-    api.setFaults({ rateLimit: { requestsPerSecond: 20, burst: 4 }, rateLimitHeaders: "ietf", retryAfterFormat: "date" });
+    // A slow refill (1/s), so that a loaded machine cannot refill the bucket between requests.
+    api.setFaults({ rateLimit: { requestsPerSecond: 1, burst: 4 }, rateLimitHeaders: "ietf", retryAfterFormat: "date" });
     const ietf = await get(api, "/me");
-    expect(ietf.headers.get("ratelimit-policy")).toBe('"bucket";q=20;w=1');
+    expect(ietf.headers.get("ratelimit-policy")).toBe('"bucket";q=1;w=1');
     expect(ietf.headers.get("ratelimit")).toMatch(/^"bucket";r=3;t=1$/);
     for (let i = 0; i < 3; i++) await get(api, "/me");
     const limited = await get(api, "/me");
