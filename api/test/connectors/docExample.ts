@@ -1,12 +1,18 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-const DOC = fileURLToPath(new URL("../../../docs/declarative.md", import.meta.url));
+const DOCS = ["../../../README.md", "../../../docs/declarative.md"].map((p) => fileURLToPath(new URL(p, import.meta.url)));
 
-/** The YAML block that follows `<!-- example: NAME -->` in docs/declarative.md, verbatim. */
+/**
+ * The YAML block that follows `<!-- example: NAME -->`, verbatim. The README and
+ * docs/declarative.md both show it: they must show the same text, so neither can rot.
+ */
 export function docExample(name: string): string {
-  const text = readFileSync(DOC, "utf8");
-  const match = new RegExp(`<!-- example: ${name} -->\\s*\`\`\`yaml\\n([\\s\\S]*?)\`\`\``).exec(text);
-  if (!match) throw new Error(`docs/declarative.md has no "${name}" example`);
-  return match[1];
+  const blocks = DOCS.map((doc) => {
+    const match = new RegExp(`<!-- example: ${name} -->\\s*\`\`\`yaml\\n([\\s\\S]*?)\`\`\``).exec(readFileSync(doc, "utf8"));
+    if (!match) throw new Error(`${doc} has no "${name}" example`);
+    return match[1];
+  });
+  if (blocks[0] !== blocks[1]) throw new Error(`the "${name}" example differs between README.md and docs/declarative.md`);
+  return blocks[0];
 }
