@@ -13,7 +13,7 @@ export function registerExtraCommands(program: Command, mako: () => Promise<Mako
     .option("--port <port>", "port to listen on", "3000")
     .option("--host <host>", "address to bind; beyond loopback every API route needs the bearer token (MAKO_API_TOKEN)", "127.0.0.1")
     .action(async (o) => {
-      await ensureUiBuilt();
+      await ensureUiBuilt({ log: (line) => console.log(line) });
       const server = await startServer({ mako: await mako(), port: Number(o.port), host: o.host });
       console.log(`Mako is serving ${server.url} — Ctrl-C to stop`);
       await untilInterrupted();

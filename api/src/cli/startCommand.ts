@@ -40,7 +40,7 @@ export async function startCommand(mako: Mako, options: { count: number; serve: 
 }
 
 async function serveUi(mako: Mako, port: number) {
-  await ensureUiBuilt();
+  await ensureUiBuilt({ log: (line) => console.log(line) });
   return startServer({ mako, port });
 }
 
