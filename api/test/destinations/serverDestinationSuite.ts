@@ -195,6 +195,95 @@ export function describeServerDestination(options: SuiteOptions): void {
       expect(await d.loadCheckpoint(t)).toBeNull();
     });
 
+    it("full refresh writes into a shadow: readers see the previous rows until the swap; a restarted pass resumes its shadow", async () => {
+      const t = { namespace: ns("shadow"), entity: "users" };
+      const old = "2024-01-01T00:00:00.000Z";
+      await write(t, [{ id: 1, name: "a", score: 1 }, { id: 2, name: "b", score: 2 }, { id: 3, name: "c", score: 3 }], 1, {}, old);
+      await write(t, [{ id: 4, _mako_deleted_at: "2024-01-01T00:00:05.000Z" }], 2, {}, old);
+      const previous = await rows(t);
+      const P1 = "2024-02-01T00:00:00.000Z";
+      const pass = (extra: Partial<EntityCheckpoint> = {}) => ({ mode: "full_refresh" as const, passStartedAt: P1, runId: "run-2", ...extra });
+      // A new field and a widening (integer → real) during the pass.
+      await write(t, [{ id: 1, name: "a2", score: 1.5, extra: true }], 1, pass(), "2024-02-01T00:00:01.000Z");
+      expect(await rows(t)).toEqual(previous);
+      expect((await d.listTables(t.namespace)).map((info) => info.entity)).toEqual(["users"]);
+      // The process restarts: the pass resumes into the same shadow.
+      await d.close();
+      d = await options.open();
+      // A deletion carrying only its key keeps the other values of the live row it deletes.
+      await write(t, [{ id: 3, name: "c2", score: 3 }, { id: 5, name: "e", score: 5 }, { id: 2, _mako_deleted_at: "2024-02-01T00:00:02.000Z" }], 2, pass(), "2024-02-01T00:00:02.000Z");
+      expect(await rows(t)).toEqual(previous);
+
+      const done = checkpoint(0, 3, pass({ fetchState: null }));
+      const { deleted } = await d.completeEntity({ table: t, primaryKey: ["id"], checkpoint: done, markUnseenDeletedBefore: P1, deletedAt: "2024-02-01T00:01:00.000Z" });
+      expect(deleted).toBe(0); // row 2 was deleted by the source, row 4 earlier
+      const got = await rows(t);
+      expect(got.map((r) => [r.id, r.name, r._mako_deleted_at !== null])).toEqual([
+        [1, "a2", false],
+        [2, "b", true],
+        [3, "c2", false],
+        [4, null, true],
+        [5, "e", false],
+      ]);
+      expect(got[0].score).toBe(1.5);
+      expect(got[1].score).toBe(2);
+      expect(Boolean(got[0].extra)).toBe(true);
+      expect(got[1].extra).toBeNull();
+      expect(got[3]._mako_deleted_at).toEqual(previous[3]._mako_deleted_at); // a soft delete keeps its time
+      expect(await d.loadCheckpoint(t)).toEqual(done);
+      expect((await d.listTables(t.namespace)).map((info) => info.entity)).toEqual(["users"]);
+      // The swapped-in table takes further writes with its evolved schema.
+      await write(t, [{ id: 2, name: "b3", score: 2.5, extra: false }], 1, {}, "2024-02-15T00:00:00.000Z");
+      expect((await rows(t))[1]).toMatchObject({ name: "b3", score: 2.5, _mako_deleted_at: null });
+
+      // A pass abandoned after one chunk (id 9), then a new full refresh: id 9 never appears.
+      await write(t, [{ id: 9, name: "stale", score: 9 }], 1, pass({ passStartedAt: "2024-03-01T00:00:00.000Z" }), "2024-03-01T00:00:01.000Z");
+      await d.close();
+      d = await options.open();
+      const P3 = "2024-04-01T00:00:00.000Z";
+      await write(t, [{ id: 1, name: "a3", score: 1 }], 1, pass({ passStartedAt: P3 }), "2024-04-01T00:00:01.000Z");
+      await d.completeEntity({
+        table: t,
+        primaryKey: ["id"],
+        checkpoint: checkpoint(0, 1, pass({ passStartedAt: P3, fetchState: null })),
+        markUnseenDeletedBefore: P3,
+        deletedAt: "2024-04-01T00:01:00.000Z",
+      });
+      expect((await rows(t)).map((r) => [r.id, r._mako_deleted_at === null])).toEqual([
+        [1, true],
+        [2, false],
+        [3, false],
+        [4, false],
+        [5, false],
+      ]);
+    });
+
+    it("full refresh SIGKILLed mid-pass leaves the live table untouched, then resumes and swaps", { timeout: 120_000 }, async () => {
+      const namespace = ns("killrefresh");
+      const t = { namespace, entity: "users" };
+      const perChunk = 500;
+      const chunks = 8;
+      await write(t, [{ id: 1, name: "old 1", profile: { seq: 0, tags: [] }, score: 0.5 }, { id: 999_999, name: "gone", profile: null, score: 1 }], 1, {}, "2024-01-01T00:00:00.000Z");
+      const previous = await rows(t);
+      if (options.singleProcess) await d.close();
+      await runChild(options, namespace, perChunk, chunks, 2, "full_refresh");
+      if (options.singleProcess) d = await options.open();
+      const saved = await d.loadCheckpoint(t);
+      expect(saved?.mode).toBe("full_refresh");
+      expect(saved!.fetchState).not.toBeNull();
+      expect(await rows(t)).toEqual(previous);
+
+      if (options.singleProcess) await d.close();
+      await runChild(options, namespace, perChunk, chunks, null, "full_refresh");
+      if (options.singleProcess) d = await options.open();
+      const done = await rows(t);
+      expect(done).toHaveLength(chunks * perChunk + 1);
+      expect(done.filter((r) => r._mako_deleted_at !== null).map((r) => r.id)).toEqual([999_999]);
+      expect(done[0].name).toBe("user 1");
+      expect((await d.loadCheckpoint(t))?.fetchState).toBeNull();
+      expect((await d.listTables(namespace)).map((info) => info.entity)).toEqual(["users"]);
+    });
+
     it("returns only a checkpoint whose every earlier chunk committed, when chunks commit out of order", async () => {
       const t = { namespace: ns("order"), entity: "users" };
       await write(t, [{ id: 2 }], 2);
@@ -247,10 +336,17 @@ export function describeServerDestination(options: SuiteOptions): void {
 }
 
 /** Runs writeChunksChild.ts; with `killAfter`, SIGKILLs it right after that many chunks committed. */
-function runChild(options: SuiteOptions, namespace: string, perChunk: number, chunks: number, killAfter: number | null): Promise<void> {
+function runChild(
+  options: SuiteOptions,
+  namespace: string,
+  perChunk: number,
+  chunks: number,
+  killAfter: number | null,
+  mode: "incremental" | "full_refresh" = "incremental",
+): Promise<void> {
   return new Promise((resolve, reject) => {
     // node --import tsx rather than npx: SIGKILL must hit the process that writes, not a wrapper.
-    const child = spawn(process.execPath, ["--import", "tsx", CHILD, options.kind, options.url, namespace, String(perChunk), String(chunks)], {
+    const child = spawn(process.execPath, ["--import", "tsx", CHILD, options.kind, options.url, namespace, String(perChunk), String(chunks), mode], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";

@@ -1,15 +1,18 @@
 // Child process of the SIGKILL test: writes (or resumes writing) `chunks` chunks of `perChunk`
 // new users through a destination, the way the engine does, printing a line per committed chunk.
-// Usage: tsx writeChunksChild.ts KIND URL NAMESPACE PER_CHUNK CHUNKS
+// Usage: tsx writeChunksChild.ts KIND URL NAMESPACE PER_CHUNK CHUNKS [full_refresh]
+// In full_refresh mode it resumes only an unfinished full refresh and completes the pass at the end.
 import type { EntityCheckpoint } from "../../src/destinations/Destination";
 import { type DestinationKind, openDestination } from "../../src/destinations/factory";
 
-const [kind, url, namespace, perChunkArg, chunksArg] = process.argv.slice(2);
+const [kind, url, namespace, perChunkArg, chunksArg, modeArg] = process.argv.slice(2);
+const mode = modeArg === "full_refresh" ? "full_refresh" : "incremental";
 const perChunk = Number(perChunkArg);
 const chunks = Number(chunksArg);
 const table = { namespace, entity: "users" };
 const destination = await openDestination({ kind: kind as DestinationKind, url });
-const saved = await destination.loadCheckpoint(table);
+const stored = await destination.loadCheckpoint(table);
+const saved = mode === "incremental" || (stored?.mode === "full_refresh" && stored.fetchState !== null) ? stored : null;
 const passStartedAt = saved?.passStartedAt ?? new Date().toISOString();
 const inFlight: Promise<void>[] = [];
 for (let seq = (saved?.seq ?? 0) + 1; seq <= chunks; seq++) {
@@ -20,7 +23,7 @@ for (let seq = (saved?.seq ?? 0) + 1; seq <= chunks; seq++) {
   const checkpoint: EntityCheckpoint = {
     runId: `child-${process.pid}`,
     seq,
-    mode: "incremental",
+    mode,
     since: null,
     passStartedAt,
     fetchState: { hasMore: seq < chunks, offset: seq * perChunk },
@@ -36,5 +39,14 @@ for (let seq = (saved?.seq ?? 0) + 1; seq <= chunks; seq++) {
   inFlight.push(write);
 }
 for (const write of inFlight) await write;
+if (mode === "full_refresh") {
+  await destination.completeEntity({
+    table,
+    primaryKey: ["id"],
+    checkpoint: { runId: `child-${process.pid}`, seq: 0, mode, since: null, passStartedAt, fetchState: null, maxCursor: null, highWaterMark: null, records: chunks * perChunk },
+    markUnseenDeletedBefore: passStartedAt,
+    deletedAt: new Date().toISOString(),
+  });
+}
 await destination.close();
 process.stdout.write("done\n");

@@ -320,6 +320,32 @@ describe("SyncEngine", () => {
     expect(count(d)).toBe(12);
   });
 
+  it("a full refresh crashed mid-pass leaves the live table as it was; the resumed pass swaps in the new rows", async () => {
+    const d = newDestination();
+    const spec = { users: { records: users(1, 30) } };
+    await sync(new ListConnector(spec), d);
+    const before = content(d);
+    // The source changed: rows 3 and 4 are gone, every other row gained a field.
+    spec.users.records = users(1, 30)
+      .filter((r) => r.id !== 3 && r.id !== 4)
+      .map((r) => ({ ...r, tier: "gold" }));
+    await new Promise((r) => setTimeout(r, 5));
+    const crashed = await sync(new ListConnector(spec), d, {
+      fullRefresh: true,
+      hooks: { afterCommit: (_e, seq) => (seq === 2 ? crash() : undefined) },
+    });
+    expect(crashed.entity.status).toBe("failed");
+    expect(content(d)).toEqual(before);
+
+    const resumed = await sync(new ListConnector(spec), d);
+    expect(resumed.entity).toMatchObject({ status: "succeeded", mode: "full_refresh", resumed: true, deleted: 2 });
+    const after = content(d);
+    expect(after).toHaveLength(30);
+    expect(after.filter((r) => r._mako_deleted_at !== null).map((r) => r.id)).toEqual([3, 4]);
+    expect(after.filter((r) => r.tier === "gold")).toHaveLength(28);
+    expect(tableExists(d, "t__users__mako_shadow")).toBe(false);
+  });
+
   it("runs a connector that only implements fetchEntity, and logs that it cannot resume", async () => {
     class OnePiece extends BaseConnector {
       getMetadata() {

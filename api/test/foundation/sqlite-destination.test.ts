@@ -202,6 +202,116 @@ describe("SqliteDestination", () => {
     expect(rows()[1]._mako_deleted_at).toBe("2024-05-02T00:00:02.000Z");
   });
 
+  describe("full refresh into a shadow table", () => {
+    const P1 = "2024-06-01T00:00:00.000Z";
+    const P2 = "2024-06-02T00:00:00.000Z";
+    const refresh = (n: number, passStartedAt: string, extra: Partial<EntityCheckpoint> = {}) =>
+      checkpoint(n, { mode: "full_refresh", passStartedAt, ...extra });
+    const writeRefresh = (records: DataRecord[], cp: EntityCheckpoint, d = dest) =>
+      d.writeChunk({ table: users, primaryKey: ["id"], records, checkpoint: cp, syncedAt: new Date(Date.parse(cp.passStartedAt) + cp.seq * 1000).toISOString() });
+    const complete = (passStartedAt: string, d = dest) =>
+      d.completeEntity({
+        table: users,
+        primaryKey: ["id"],
+        checkpoint: refresh(0, passStartedAt, { fetchState: null }),
+        markUnseenDeletedBefore: passStartedAt,
+        deletedAt: "2024-07-01T00:00:00.000Z",
+      });
+    const before = [
+      { id: 1, name: "a", score: 1 },
+      { id: 2, name: "b", score: 2 },
+      { id: 3, name: "c", score: 3 },
+    ];
+    const seed = async () => {
+      await write([...before, { id: 6, name: "f", score: 6 }], { syncedAt: "2024-05-01T00:00:00.000Z" });
+      await write([{ id: 4, _mako_deleted_at: "2024-05-01T00:00:05.000Z" }], { syncedAt: "2024-05-01T00:00:05.000Z" });
+      return rows();
+    };
+
+    it("readers see the previous table until completion, which swaps in the new rows with unseen ones marked deleted", async () => {
+      const previous = await seed();
+      // New field and a widening (integer → real) during the pass.
+      await writeRefresh([{ id: 1, name: "a2", score: 1.5, extra: true }], refresh(1, P1));
+      // A deletion carrying only its key keeps the other values of the live row it deletes.
+      await writeRefresh([{ id: 3, name: "c2", score: 3 }, { id: 5, name: "e", score: 5 }, { id: 6, _mako_deleted_at: "2024-06-01T00:00:09.000Z" }], refresh(2, P1));
+      expect(rows()).toEqual(previous);
+      expect(columns().score).toBe("INTEGER");
+      expect((await dest.listTables("shop")).map((t) => t.table)).toEqual(["shop__users"]);
+
+      const { deleted } = await complete(P1);
+      expect(deleted).toBe(1);
+      const after = Object.fromEntries(rows().map((r) => [r.id, r]));
+      expect(after[1]).toMatchObject({ name: "a2", score: 1.5, extra: 1, _mako_deleted_at: null });
+      expect(after[2]).toMatchObject({ name: "b", score: 2, extra: null, _mako_deleted_at: "2024-07-01T00:00:00.000Z" });
+      expect(after[3]).toMatchObject({ name: "c2", score: 3, _mako_deleted_at: null });
+      expect(after[4]._mako_deleted_at).toBe("2024-05-01T00:00:05.000Z"); // a soft delete keeps its time
+      expect(after[5]).toMatchObject({ name: "e", _mako_deleted_at: null });
+      expect(after[6]).toMatchObject({ name: "f", score: 6, _mako_deleted_at: "2024-06-01T00:00:09.000Z" });
+      expect(columns()).toMatchObject({ score: "REAL", extra: "INTEGER" });
+      expect(dest.db.prepare(`SELECT name FROM sqlite_master WHERE name LIKE '%mako_shadow%'`).all()).toEqual([]);
+      expect((await dest.loadCheckpoint(users))?.fetchState).toBeNull();
+      // The swapped-in table takes further writes with its evolved schema.
+      await write([{ id: 2, name: "b3", score: 2.5, extra: false }]);
+      expect(rows().find((r) => r.id === 2)).toMatchObject({ name: "b3", score: 2.5, extra: 0, _mako_deleted_at: null });
+    });
+
+    it("a pass resumed after the process died keeps its shadow; a new pass drops a stale one", async () => {
+      const previous = await seed();
+      await writeRefresh([{ id: 1, name: "a2", score: 1 }], refresh(1, P1));
+      // The process dies; a new one resumes the same pass from the stored checkpoint.
+      await dest.close();
+      dest = SqliteDestination.open(join(dir, "dest.db"));
+      expect(rows()).toEqual(previous);
+      await writeRefresh([{ id: 2, name: "b2", score: 2 }], refresh(2, P1));
+      await complete(P1);
+      expect(rows().map((r) => [r.id, r.name, r._mako_deleted_at])).toEqual([
+        [1, "a2", null],
+        [2, "b2", null],
+        [3, "c", "2024-07-01T00:00:00.000Z"],
+        [4, null, "2024-05-01T00:00:05.000Z"],
+        [6, "f", "2024-07-01T00:00:00.000Z"],
+      ]);
+
+      // A pass abandoned after one chunk (id 9), then a new full refresh: id 9 must never appear.
+      await writeRefresh([{ id: 9, name: "stale", score: 9 }], refresh(1, P2));
+      await dest.close();
+      dest = SqliteDestination.open(join(dir, "dest.db"));
+      await dest.resetCheckpoint(users);
+      const P3 = "2024-06-03T00:00:00.000Z";
+      await writeRefresh([{ id: 1, name: "a3", score: 1 }], refresh(1, P3));
+      await complete(P3);
+      const ids = rows().map((r) => [r.id, r._mako_deleted_at === null]);
+      expect(ids).toEqual([
+        [1, true],
+        [2, false],
+        [3, false],
+        [4, false],
+        [6, false],
+      ]);
+    });
+
+    it("a chunk that fails mid-refresh (the pass's first, then a later one) leaves live and shadow as they were", async () => {
+      const previous = await seed();
+      const circular: Record<string, unknown> = { id: 2, name: "x" };
+      circular.self = circular;
+      // The first chunk fails: the shadow it created rolls back with it.
+      await expect(writeRefresh([{ id: 1, name: "a2", score: 1 }, circular], refresh(1, P1))).rejects.toThrow(/circular/i);
+      expect(dest.db.prepare(`SELECT name FROM sqlite_master WHERE name LIKE '%mako_shadow%'`).all()).toEqual([]);
+      await writeRefresh([{ id: 1, name: "a2", score: 1 }], refresh(1, P1));
+      await expect(writeRefresh([{ id: 3, name: "c2", score: 3 }, circular], refresh(2, P1))).rejects.toThrow(/circular/i);
+      expect(rows()).toEqual(previous);
+      await writeRefresh([{ id: 2, name: "b2", score: 2 }], refresh(2, P1));
+      await complete(P1);
+      expect(rows().map((r) => [r.id, r.name, r._mako_deleted_at !== null])).toEqual([
+        [1, "a2", false],
+        [2, "b2", false],
+        [3, "c", true],
+        [4, null, true],
+        [6, "f", true],
+      ]);
+    });
+  });
+
   it("puts fields past 1900 columns into _mako_overflow as JSON, losing none", async () => {
     const wide: DataRecord = { id: 1 };
     for (let i = 0; i < 1950; i++) wide[`f${i}`] = i;

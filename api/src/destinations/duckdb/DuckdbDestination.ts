@@ -24,7 +24,9 @@ import {
   observeTypes,
   overflowOf,
   planChange,
+  type ShapeChange,
 } from "../tableShape";
+import { fillDeletionsSql, isShadowEntity, shadowBelongsToPass, shadowRef } from "../shadowTable";
 
 /** DuckDB has no hard column limit; past PostgreSQL's, fields go to the JSON `_mako_overflow` too. */
 const MAX_DATA_COLUMNS = 1500;
@@ -100,6 +102,8 @@ export class DuckdbDestination implements Destination {
   readonly writeConcurrency = 1;
   private readonly tables = new Map<string, DuckTable>();
   private queue: Promise<unknown> = Promise.resolve();
+  /** `key(shadow)\0passStartedAt` of the full-refresh passes whose shadow is ready. */
+  private readonly shadowsReady = new Set<string>();
 
   static async open(path: string): Promise<DuckdbDestination> {
     let instance: DuckDBInstance;
@@ -197,10 +201,12 @@ export class DuckdbDestination implements Destination {
 
   writeChunk(write: ChunkWrite): Promise<void> {
     const observed = observeTypes(write.records);
+    const fullRefresh = write.checkpoint.mode === "full_refresh";
     return this.serial(async () => {
-      const table = await this.table(write.table, write.primaryKey);
+      const table = await this.table(fullRefresh ? shadowRef(write.table) : write.table, write.primaryKey);
       await this.transaction(
         async () => {
+          if (fullRefresh) await this.prepareShadow(write.table, table, write.checkpoint);
           const change = planChange(table.shape ?? { columns: [], overflow: false }, observed, RULES, table.primaryKey);
           if (change) await this.evolve(table, applyChange(table.shape ?? { columns: [], overflow: false }, change), change);
           if (write.records.length > 0) await this.merge(table, write.records, write.syncedAt);
@@ -208,7 +214,11 @@ export class DuckdbDestination implements Destination {
           // only a checkpoint whose earlier chunks all committed.
           await this.saveCheckpoint(write.table, advance(await this.storedProgress(write.table), write.checkpoint));
         },
-        () => this.tables.delete(key(write.table)), // DDL rolled back too: read the schema again
+        () => {
+          // DDL rolled back too: read the schema again
+          this.tables.delete(key(table.ref));
+          this.shadowsReady.clear();
+        },
       );
     });
   }
@@ -271,9 +281,13 @@ export class DuckdbDestination implements Destination {
 
   completeEntity(c: EntityCompletion): Promise<{ deleted: number }> {
     return this.serial(async () => {
+      const shadow = c.checkpoint.mode === "full_refresh" ? await this.table(shadowRef(c.table), c.primaryKey) : null;
+      if (shadow && (await this.shadowIsOfPass(c.table, shadow, c.checkpoint))) return this.swapShadow(c, shadow);
       const table = await this.table(c.table, c.primaryKey);
       return this.transaction(async () => {
         let deleted = 0;
+        // A pass that wrote no chunk has no shadow; one left by an abandoned pass goes.
+        if (shadow?.shape) await this.dropTable(shadow);
         if (c.markUnseenDeletedBefore && table.shape) {
           const result = await this.connection.run(
             `UPDATE ${table.qualified} SET ${quote(DELETED_AT)} = CAST($1 AS TIMESTAMPTZ)
@@ -284,8 +298,110 @@ export class DuckdbDestination implements Destination {
         }
         await this.saveCheckpoint(c.table, { checkpoint: c.checkpoint, pending: null });
         return { deleted };
-      });
+      }, () => shadow && this.tables.delete(key(shadow.ref)));
     });
+  }
+
+  // --- full refresh: shadow table ----------------------------------------------------------
+
+  /**
+   * At a full-refresh pass's first chunk in this process, inside its transaction: a shadow left
+   * by another pass is dropped; the shadow starts with the live table's columns. A resumed pass
+   * keeps writing into its own shadow.
+   */
+  private async prepareShadow(live: TableRef, shadow: DuckTable, pass: EntityCheckpoint): Promise<void> {
+    const ready = `${key(shadow.ref)}\u0000${pass.passStartedAt}`;
+    if (this.shadowsReady.has(ready)) return;
+    if (!(await this.shadowIsOfPass(live, shadow, pass))) {
+      await this.dropTable(shadow);
+      const source = await this.table(live, shadow.primaryKey);
+      if (source.shape) {
+        // Created from the live shape: every live column is "added" to the empty shadow.
+        const change: ShapeChange = { added: source.shape.columns, widened: [], overflowOn: source.shape.overflow };
+        await this.evolve(shadow, source.shape, change);
+      }
+    }
+    this.shadowsReady.add(ready); // forgotten if the chunk's transaction rolls back
+  }
+
+  private async shadowIsOfPass(live: TableRef, shadow: DuckTable, pass: EntityCheckpoint): Promise<boolean> {
+    if (!shadow.shape) return false;
+    if (this.shadowsReady.has(`${key(shadow.ref)}\u0000${pass.passStartedAt}`)) return true;
+    const stored = await this.storedCheckpoint(live);
+    return shadowBelongsToPass(stored ? safeParse(stored, live) : null, pass);
+  }
+
+  private async dropTable(table: DuckTable): Promise<void> {
+    await this.connection.run(`DROP TABLE IF EXISTS ${table.qualified}`);
+    for (const t of ["tables", "columns"]) {
+      await this.connection.run(`DELETE FROM _mako.${t} WHERE namespace = $1 AND entity = $2`, [table.ref.namespace, table.ref.entity]);
+    }
+    table.shape = null;
+    table.writer = null;
+  }
+
+  /**
+   * Completes a full refresh in one transaction: the live rows the pass did not see are copied
+   * into the shadow (kept, marked deleted), the shadow replaces the live table, and the final
+   * checkpoint is saved.
+   */
+  private async swapShadow(c: EntityCompletion, shadow: DuckTable): Promise<{ deleted: number }> {
+    const live = await this.table(c.table, c.primaryKey);
+    const shadowShape = shadow.shape!;
+    try {
+      return await this.transaction(async () => {
+        let deleted = 0;
+        if (live.shape) {
+          // The shadow began with the live columns and only grew or widened since.
+          const shadowCols = new Map(shadowShape.columns.map((col) => [col.field, col]));
+          const pairs = live.shape.columns.map((col) => {
+            const target = shadowCols.get(col.field)!;
+            const value = `l.${quote(col.name)}`;
+            return [quote(target.name), col.type === target.type ? value : `CAST(${value} AS ${SQL_TYPE[target.type]})`];
+          });
+          const keyColumns = new Set(shadow.primaryKey.map((k) => quote(shadowCols.get(k)!.name)));
+          const fill = pairs.filter(([column]) => !keyColumns.has(column));
+          pairs.push([quote(SYNCED_AT), `l.${quote(SYNCED_AT)}`], [quote(DELETED_AT), `l.${quote(DELETED_AT)}`]);
+          if (live.shape.overflow && shadowShape.overflow) {
+            pairs.push([quote(OVERFLOW), `l.${quote(OVERFLOW)}`]);
+            fill.push([quote(OVERFLOW), `l.${quote(OVERFLOW)}`]);
+          }
+          const liveCols = new Map(live.shape.columns.map((col) => [col.field, col]));
+          const match = shadow.primaryKey
+            .map((k) => `s.${quote(shadowCols.get(k)!.name)} = l.${quote(liveCols.get(k)!.name)}`)
+            .join(" AND ");
+          const filling = fillDeletionsSql("from", shadow.qualified, live.qualified, fill, match, quote(DELETED_AT));
+          if (filling) await this.connection.run(filling);
+          await this.connection.run(
+            `INSERT INTO ${shadow.qualified} (${pairs.map((p) => p[0]).join(", ")})
+             SELECT ${pairs.map((p) => p[1]).join(", ")} FROM ${live.qualified} AS l
+             WHERE NOT EXISTS (SELECT 1 FROM ${shadow.qualified} AS s WHERE ${match})`,
+          );
+        }
+        if (c.markUnseenDeletedBefore) {
+          const result = await this.connection.run(
+            `UPDATE ${shadow.qualified} SET ${quote(DELETED_AT)} = CAST($1 AS TIMESTAMPTZ)
+             WHERE ${quote(DELETED_AT)} IS NULL AND ${quote(SYNCED_AT)} < CAST($2 AS TIMESTAMPTZ)`,
+            [c.deletedAt, c.markUnseenDeletedBefore],
+          );
+          deleted = result.rowsChanged;
+        }
+        await this.dropTable(live);
+        await this.connection.run(`ALTER TABLE ${shadow.qualified} RENAME TO ${quote(c.table.entity)}`);
+        for (const t of ["tables", "columns"]) {
+          await this.connection.run(`UPDATE _mako.${t} SET entity = $2 WHERE namespace = $1 AND entity = $3`, [
+            c.table.namespace,
+            c.table.entity,
+            shadow.ref.entity,
+          ]);
+        }
+        await this.saveCheckpoint(c.table, { checkpoint: c.checkpoint, pending: null });
+        return { deleted };
+      });
+    } finally {
+      this.tables.delete(key(c.table));
+      this.tables.delete(key(shadow.ref));
+    }
   }
 
   // --- schema ---------------------------------------------------------------------------
@@ -361,6 +477,7 @@ export class DuckdbDestination implements Destination {
       ).getRows();
       const out: TableInfo[] = [];
       for (const [entity] of entities) {
+        if (isShadowEntity(entity as string)) continue;
         const columns = await this.connection.runAndReadAll(
           `SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position`,
           [namespace, entity as string],

@@ -25,6 +25,7 @@ import {
   planChange,
   truncateBytes,
 } from "../tableShape";
+import { SHADOW_SUFFIX, fillDeletionsSql, isShadowEntity, shadowBelongsToPass, shadowRef } from "../shadowTable";
 
 /**
  * InnoDB allows 1,017 columns and ~8 kB of a row in its page (a long value leaves a 20-byte
@@ -64,8 +65,16 @@ export const quote = (identifier: string) => `\`${identifier.replaceAll("`", "``
 
 /** `NAME__ENTITY`, cut to MySQL's 64 characters (which may not end with a space). */
 export function mysqlTableName(ref: TableRef): string {
+  // A shadow's name keeps its suffix even when the name is cut, so it never is the live table's.
+  if (isShadowEntity(ref.entity)) return withSuffix(mysqlTableName(liveOf(ref)), SHADOW_SUFFIX);
   return truncateBytes(`${ref.namespace}__${ref.entity}`, MAX_NAME_CHARS).trimEnd();
 }
+
+const withSuffix = (name: string, suffix: string) => truncateBytes(name, MAX_NAME_CHARS - suffix.length).trimEnd() + suffix;
+const liveOf = (shadow: TableRef): TableRef => ({ namespace: shadow.namespace, entity: shadow.entity.slice(0, -SHADOW_SUFFIX.length) });
+/** Marks, in `_mako_tables`, a swap committed but whose RENAME TABLE may not have run yet. */
+const SWAP_SUFFIX = "__mako_swap";
+const OLD_SUFFIX = "__mako_old";
 
 type Converter = (value: unknown) => unknown;
 const number: Converter = (v) => (typeof v === "boolean" ? (v ? 1 : 0) : typeof v === "bigint" ? String(v) : v ?? null);
@@ -124,6 +133,10 @@ export class MysqlDestination implements Destination {
   readonly kind = "mysql";
   readonly writeConcurrency: number;
   private readonly tables = new Map<string, Promise<MyTable>>();
+  /** Full-refresh passes whose shadow table is ready, by `key(shadow)\0passStartedAt`. */
+  private readonly shadowsReady = new Map<string, Promise<void>>();
+  /** Tables whose possibly interrupted swap this process has finished. */
+  private readonly swapsChecked = new Set<string>();
   private maxStatementBytes = 4 << 20;
 
   static async open(url: string, options: { connections?: number } = {}): Promise<MysqlDestination> {
@@ -212,6 +225,15 @@ export class MysqlDestination implements Destination {
   // --- rows -----------------------------------------------------------------------------
 
   async writeChunk(write: ChunkWrite): Promise<void> {
+    const live = write.table;
+    if (!this.swapsChecked.has(key(live))) {
+      await this.withDdlLock(live.namespace, (conn) => finishSwap(conn, live));
+      this.swapsChecked.add(key(live));
+    }
+    if (write.checkpoint.mode === "full_refresh") {
+      await this.prepareShadow(live, write.checkpoint);
+      write = { ...write, table: shadowRef(live) };
+    }
     const observed = observeTypes(write.records);
     const conn = await this.pool.getConnection();
     let broken = false;
@@ -226,7 +248,7 @@ export class MysqlDestination implements Destination {
           await conn.query("START TRANSACTION");
           try {
             if (write.records.length > 0) await this.upsert(conn, table, write.records, write.syncedAt);
-            await this.saveCheckpoint(conn, write.table, write.checkpoint);
+            await this.saveCheckpoint(conn, live, write.checkpoint);
             await conn.query("COMMIT");
           } catch (err) {
             await conn.query("ROLLBACK").catch(() => {
@@ -283,6 +305,10 @@ export class MysqlDestination implements Destination {
   }
 
   async completeEntity(c: EntityCompletion): Promise<{ deleted: number }> {
+    if (c.checkpoint.mode === "full_refresh") {
+      const swapped = await this.swapShadow(c);
+      if (swapped) return swapped;
+    }
     const conn = await this.pool.getConnection();
     try {
       const table = await this.table(c.table, c.primaryKey, conn);
@@ -307,6 +333,169 @@ export class MysqlDestination implements Destination {
       throw err;
     } finally {
       conn.release();
+    }
+  }
+
+  // --- full refresh: shadow table ----------------------------------------------------------
+
+  private async withDdlLock<T>(namespace: string, work: (conn: Conn) => Promise<T>): Promise<T> {
+    const conn = await this.pool.getConnection();
+    const lock = `mako_ddl_${createHash("sha1").update(namespace).digest("hex")}`;
+    try {
+      const [[got]] = await conn.query<mysql.RowDataPacket[]>("SELECT GET_LOCK(?, 600) AS ok", [lock]);
+      if (got.ok !== 1) throw new Error(`timed out waiting for the schema lock of ${namespace}`);
+      try {
+        return await work(conn);
+      } finally {
+        await conn.query("SELECT RELEASE_LOCK(?)", [lock]);
+      }
+    } finally {
+      conn.release();
+    }
+  }
+
+  /**
+   * Before a full-refresh pass's first chunk in this process: a shadow left by another pass is
+   * dropped and the shadow starts as a copy of the live table's definition; a resumed pass keeps its own.
+   */
+  private prepareShadow(live: TableRef, pass: EntityCheckpoint): Promise<void> {
+    const shadow = shadowRef(live);
+    const ready = `${key(shadow)}\u0000${pass.passStartedAt}`;
+    let promise = this.shadowsReady.get(ready);
+    if (!promise) {
+      promise = this.withDdlLock(live.namespace, async (conn) => {
+        this.tables.delete(key(shadow));
+        await finishSwap(conn, live);
+        if (await this.shadowIsOfPass(conn, live, pass, false)) return;
+        await conn.query(`DROP TABLE IF EXISTS ${quote(mysqlTableName(shadow))}`);
+        await forgetShape(conn, shadow);
+        const [meta] = await conn.query<mysql.RowDataPacket[]>("SELECT table_name FROM _mako_tables WHERE namespace = ? AND entity = ?", [
+          live.namespace,
+          live.entity,
+        ]);
+        if (meta.length === 0) return; // no live table yet: the chunks create the shadow
+        await conn.query(`CREATE TABLE ${quote(mysqlTableName(shadow))} LIKE ${quote(meta[0].table_name)}`);
+        await conn.query(
+          `INSERT INTO _mako_tables (namespace, entity, table_name, primary_key, overflow, generation)
+           SELECT namespace, ?, ?, primary_key, overflow, 1 FROM _mako_tables WHERE namespace = ? AND entity = ?`,
+          [shadow.entity, mysqlTableName(shadow), live.namespace, live.entity],
+        );
+        await conn.query(
+          `INSERT INTO _mako_columns (namespace, entity, field, column_name, type, position)
+           SELECT namespace, ?, field, column_name, type, position FROM _mako_columns WHERE namespace = ? AND entity = ?`,
+          [shadow.entity, live.namespace, live.entity],
+        );
+      });
+      promise.catch(() => this.shadowsReady.delete(ready));
+      this.shadowsReady.set(ready, promise);
+    }
+    return promise;
+  }
+
+  private async shadowIsOfPass(conn: Conn, live: TableRef, pass: EntityCheckpoint, preparedHere: boolean): Promise<boolean> {
+    const shadow = shadowRef(live);
+    const [exists] = await conn.query<mysql.RowDataPacket[]>("SELECT 1 FROM _mako_tables WHERE namespace = ? AND entity = ?", [
+      shadow.namespace,
+      shadow.entity,
+    ]);
+    if (exists.length === 0) return false;
+    // At completion: this process prepared the shadow for this very pass.
+    if (preparedHere && this.shadowsReady.has(`${key(shadow)}\u0000${pass.passStartedAt}`)) return true;
+    const [rows] = await conn.query<mysql.RowDataPacket[]>("SELECT checkpoint FROM _mako_state WHERE namespace = ? AND entity = ?", [
+      live.namespace,
+      live.entity,
+    ]);
+    return shadowBelongsToPass(readCheckpoint(rows[0]?.checkpoint ?? null, live), pass);
+  }
+
+  /**
+   * Completes a full refresh. One transaction copies into the shadow the live rows the pass did
+   * not see (kept, marked deleted), moves the shadow's metadata to the entity and saves the final
+   * checkpoint, with a swap mark; then one atomic RENAME TABLE puts the shadow in the live
+   * table's place (MySQL's DDL cannot join a transaction: a crash between the two is finished by
+   * `finishSwap` next time). Null when this pass has no shadow (it wrote no rows).
+   */
+  private async swapShadow(c: EntityCompletion): Promise<{ deleted: number } | null> {
+    const shadowRefOf = shadowRef(c.table);
+    try {
+      return await this.withDdlLock(c.table.namespace, async (conn) => {
+        await finishSwap(conn, c.table);
+        if (!(await this.shadowIsOfPass(conn, c.table, c.checkpoint, true))) {
+          // A shadow left by an abandoned pass must not outlive this one.
+          await conn.query(`DROP TABLE IF EXISTS ${quote(mysqlTableName(shadowRefOf))}`);
+          await forgetShape(conn, shadowRefOf);
+          return null;
+        }
+        const live = await loadTable(conn, c.table, c.primaryKey);
+        const shadow = await loadTable(conn, shadowRefOf, c.primaryKey);
+        if (!shadow.shape) return null;
+        const liveName = mysqlTableName(c.table);
+        await conn.query("START TRANSACTION");
+        try {
+          let deleted = 0;
+          if (live.shape) {
+            // The shadow began with the live columns and only grew or widened since; MySQL converts on insert.
+            const shadowCols = new Map(shadow.shape.columns.map((col) => [col.field, col]));
+            const pairs = live.shape.columns.map((col) => [quote(shadowCols.get(col.field)!.name), `l.${quote(col.name)}`]);
+            const keyColumns = new Set(shadow.primaryKey.map((k) => quote(shadowCols.get(k)!.name)));
+            const fill = pairs.filter(([column]) => !keyColumns.has(column));
+            pairs.push([quote(SYNCED_AT), `l.${quote(SYNCED_AT)}`], [quote(DELETED_AT), `l.${quote(DELETED_AT)}`]);
+            if (live.shape.overflow && shadow.shape.overflow) {
+              pairs.push([quote(OVERFLOW), `l.${quote(OVERFLOW)}`]);
+              fill.push([quote(OVERFLOW), `l.${quote(OVERFLOW)}`]);
+            }
+            const liveCols = new Map(live.shape.columns.map((col) => [col.field, col]));
+            const match = shadow.primaryKey
+              .map((k) => `s.${quote(shadowCols.get(k)!.name)} = l.${quote(liveCols.get(k)!.name)}`)
+              .join(" AND ");
+            const filling = fillDeletionsSql("join", quote(shadow.name), quote(live.name), fill, match, quote(DELETED_AT));
+            if (filling) await conn.query(filling);
+            await conn.query(
+              `INSERT INTO ${quote(shadow.name)} (${pairs.map((p) => p[0]).join(", ")})
+               SELECT ${pairs.map((p) => p[1]).join(", ")} FROM ${quote(live.name)} AS l
+               WHERE NOT EXISTS (SELECT 1 FROM ${quote(shadow.name)} AS s WHERE ${match})`,
+            );
+          }
+          if (c.markUnseenDeletedBefore) {
+            const [result] = await conn.query<mysql.ResultSetHeader>(
+              `UPDATE ${quote(shadow.name)} SET ${quote(DELETED_AT)} = ? WHERE ${quote(DELETED_AT)} IS NULL AND ${quote(SYNCED_AT)} < ?`,
+              [toDatetime(c.deletedAt), toDatetime(c.markUnseenDeletedBefore)],
+            );
+            deleted = result.affectedRows;
+          }
+          await forgetShape(conn, c.table);
+          await conn.query("UPDATE _mako_tables SET entity = ?, table_name = ?, generation = generation + ? + 1 WHERE namespace = ? AND entity = ?", [
+            c.table.entity,
+            liveName,
+            live.generation,
+            c.table.namespace,
+            shadowRefOf.entity,
+          ]);
+          await conn.query("UPDATE _mako_columns SET entity = ? WHERE namespace = ? AND entity = ?", [
+            c.table.entity,
+            c.table.namespace,
+            shadowRefOf.entity,
+          ]);
+          await conn.query(
+            `INSERT INTO _mako_tables (namespace, entity, table_name, primary_key, overflow, generation) VALUES (?, ?, ?, '[]', 0, 0)`,
+            [c.table.namespace, c.table.entity + SWAP_SUFFIX, shadow.name],
+          );
+          await conn.query(
+            `INSERT INTO _mako_state (namespace, entity, checkpoint, pending) VALUES (?, ?, ?, NULL)
+             ON DUPLICATE KEY UPDATE checkpoint = VALUES(checkpoint), pending = NULL, updated_at = CURRENT_TIMESTAMP(6)`,
+            [c.table.namespace, c.table.entity, JSON.stringify(c.checkpoint)],
+          );
+          await conn.query("COMMIT");
+          await finishSwap(conn, c.table);
+          return { deleted };
+        } catch (err) {
+          await conn.query("ROLLBACK").catch(() => {});
+          throw err;
+        }
+      });
+    } finally {
+      this.tables.delete(key(c.table));
+      this.tables.delete(key(shadowRefOf));
     }
   }
 
@@ -373,6 +562,7 @@ export class MysqlDestination implements Destination {
     );
     const out: TableInfo[] = [];
     for (const { entity, table_name } of rows) {
+      if (isShadowEntity(entity) || entity.endsWith(SWAP_SUFFIX)) continue;
       const [columns] = await this.pool.query<mysql.RowDataPacket[]>(
         `SELECT COLUMN_NAME AS name, COLUMN_TYPE AS type FROM information_schema.COLUMNS
          WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`,
@@ -424,6 +614,38 @@ const RETRYABLE = new Set([1213, 1205, 1054, 1146]);
 const ER_DUP_FIELDNAME = 1060;
 
 const key = (ref: TableRef) => `${ref.namespace}\u0000${ref.entity}`;
+
+async function forgetShape(conn: Conn, ref: TableRef): Promise<void> {
+  for (const t of ["_mako_tables", "_mako_columns"]) await conn.query(`DELETE FROM ${t} WHERE namespace = ? AND entity = ?`, [ref.namespace, ref.entity]);
+}
+
+/**
+ * Runs (or finishes, after a crash) the RENAME TABLE of a committed swap: live → old and
+ * shadow → live in one atomic statement, then drops the old table. The caller holds the DDL lock.
+ */
+async function finishSwap(conn: Conn, live: TableRef): Promise<void> {
+  const [marks] = await conn.query<mysql.RowDataPacket[]>("SELECT table_name FROM _mako_tables WHERE namespace = ? AND entity = ?", [
+    live.namespace,
+    live.entity + SWAP_SUFFIX,
+  ]);
+  if (marks.length === 0) return;
+  const shadow = marks[0].table_name as string;
+  const liveName = mysqlTableName(live);
+  const old = withSuffix(liveName, OLD_SUFFIX);
+  const exists = async (name: string) =>
+    (
+      await conn.query<mysql.RowDataPacket[]>("SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?", [
+        name,
+      ])
+    )[0].length > 0;
+  if (await exists(shadow)) {
+    await conn.query(`DROP TABLE IF EXISTS ${quote(old)}`);
+    if (await exists(liveName)) await conn.query(`RENAME TABLE ${quote(liveName)} TO ${quote(old)}, ${quote(shadow)} TO ${quote(liveName)}`);
+    else await conn.query(`RENAME TABLE ${quote(shadow)} TO ${quote(liveName)}`);
+  }
+  await conn.query(`DROP TABLE IF EXISTS ${quote(old)}`);
+  await conn.query("DELETE FROM _mako_tables WHERE namespace = ? AND entity = ?", [live.namespace, live.entity + SWAP_SUFFIX]);
+}
 
 function readCheckpoint(text: string | null, ref: TableRef): EntityCheckpoint | null {
   if (!text) return null;

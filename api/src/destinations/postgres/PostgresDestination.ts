@@ -27,6 +27,7 @@ import {
   replaceNul,
   truncateBytes,
 } from "../tableShape";
+import { SHADOW_SUFFIX, fillDeletionsSql, isShadowEntity, shadowBelongsToPass, shadowRef } from "../shadowTable";
 
 /**
  * PostgreSQL allows 1,600 columns, but a row must also fit in one 8 kB page: 800 data columns
@@ -63,7 +64,11 @@ export const quote = (identifier: string) => `"${identifier.replaceAll('"', '""'
 
 /** Schema NAME, table ENTITY (each cut to PostgreSQL's 63-byte identifiers). */
 export function postgresTableName(ref: TableRef): { schema: string; table: string } {
-  return { schema: truncateBytes(ref.namespace, MAX_NAME_BYTES), table: truncateBytes(ref.entity, MAX_NAME_BYTES) };
+  // A shadow's name keeps its suffix even when the entity's name is cut, so it never is the live table's.
+  const table = isShadowEntity(ref.entity)
+    ? truncateBytes(ref.entity.slice(0, -SHADOW_SUFFIX.length), MAX_NAME_BYTES - SHADOW_SUFFIX.length) + SHADOW_SUFFIX
+    : truncateBytes(ref.entity, MAX_NAME_BYTES);
+  return { schema: truncateBytes(ref.namespace, MAX_NAME_BYTES), table };
 }
 
 type Converter = (value: unknown) => unknown;
@@ -139,6 +144,8 @@ export class PostgresDestination implements Destination {
   readonly kind = "postgres";
   readonly writeConcurrency: number;
   private readonly tables = new Map<string, Promise<PgTable>>();
+  /** Full-refresh passes whose shadow table is ready, by `key(shadow)\0passStartedAt`. */
+  private readonly shadowsReady = new Map<string, Promise<void>>();
 
   static async open(url: string, options: PostgresOptions = {}): Promise<PostgresDestination> {
     const connections = options.connections ?? DEFAULT_CONNECTIONS;
@@ -217,6 +224,11 @@ export class PostgresDestination implements Destination {
   // --- rows -----------------------------------------------------------------------------
 
   async writeChunk(write: ChunkWrite): Promise<void> {
+    const live = write.table;
+    if (write.checkpoint.mode === "full_refresh") {
+      await this.prepareShadow(live, write.checkpoint);
+      write = { ...write, table: shadowRef(live) };
+    }
     const observed = observeTypes(write.records);
     const client = await this.pool.connect();
     let broken = false;
@@ -234,7 +246,7 @@ export class PostgresDestination implements Destination {
               if (this.bulk === "copy") await this.copyMerge(client, table, write.records, write.syncedAt);
               else await this.upsert(client, table, write.records, write.syncedAt);
             }
-            await this.saveCheckpoint(client, write.table, write.checkpoint);
+            await this.saveCheckpoint(client, live, write.checkpoint);
             await client.query("COMMIT");
           } catch (err) {
             await client.query("ROLLBACK").catch(() => {
@@ -324,6 +336,10 @@ export class PostgresDestination implements Destination {
   }
 
   async completeEntity(c: EntityCompletion): Promise<{ deleted: number }> {
+    if (c.checkpoint.mode === "full_refresh") {
+      const swapped = await this.swapShadow(c);
+      if (swapped) return swapped;
+    }
     const table = await this.table(c.table, c.primaryKey);
     return this.transaction(async (client) => {
       let deleted = 0;
@@ -342,6 +358,140 @@ export class PostgresDestination implements Destination {
       );
       return { deleted };
     });
+  }
+
+  // --- full refresh: shadow table ----------------------------------------------------------
+
+  /**
+   * Before a full-refresh pass's first chunk in this process: a shadow left by another pass is
+   * dropped and the shadow starts with the live table's columns; a resumed pass keeps its own.
+   */
+  private prepareShadow(live: TableRef, pass: EntityCheckpoint): Promise<void> {
+    const shadow = shadowRef(live);
+    const ready = `${key(shadow)}\u0000${pass.passStartedAt}`;
+    let promise = this.shadowsReady.get(ready);
+    if (!promise) {
+      promise = this.transaction(async (client) => {
+        this.tables.delete(key(shadow));
+        await client.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`mako:ddl:${live.namespace}`]);
+        if (await this.shadowIsOfPass(client, live, pass, false)) return;
+        const target = postgresTableName(shadow);
+        const source = postgresTableName(live);
+        await client.query(`DROP TABLE IF EXISTS ${quote(target.schema)}.${quote(target.table)}`);
+        await forgetShape(client, shadow);
+        const { rows } = await client.query(`SELECT 1 FROM _mako.tables WHERE namespace = $1 AND entity = $2`, [live.namespace, live.entity]);
+        if (rows.length === 0) return; // no live table yet: the chunks create the shadow
+        await client.query(
+          `CREATE TABLE ${quote(target.schema)}.${quote(target.table)} (LIKE ${quote(source.schema)}.${quote(source.table)} INCLUDING ALL)`,
+        );
+        await client.query(
+          `INSERT INTO _mako.tables (namespace, entity, primary_key, overflow, generation)
+           SELECT namespace, $3, primary_key, overflow, 1 FROM _mako.tables WHERE namespace = $1 AND entity = $2`,
+          [live.namespace, live.entity, shadow.entity],
+        );
+        await client.query(
+          `INSERT INTO _mako.columns (namespace, entity, field, column_name, type, position)
+           SELECT namespace, $3, field, column_name, type, position FROM _mako.columns WHERE namespace = $1 AND entity = $2`,
+          [live.namespace, live.entity, shadow.entity],
+        );
+      });
+      promise.catch(() => this.shadowsReady.delete(ready));
+      this.shadowsReady.set(ready, promise);
+    }
+    return promise;
+  }
+
+  private async shadowIsOfPass(client: pg.PoolClient, live: TableRef, pass: EntityCheckpoint, preparedHere: boolean): Promise<boolean> {
+    const shadow = shadowRef(live);
+    const exists = await client.query(`SELECT 1 FROM _mako.tables WHERE namespace = $1 AND entity = $2`, [shadow.namespace, shadow.entity]);
+    if (exists.rows.length === 0) return false;
+    // At completion: this process prepared the shadow for this very pass.
+    if (preparedHere && this.shadowsReady.has(`${key(shadow)}\u0000${pass.passStartedAt}`)) return true;
+    const { rows } = await client.query<{ checkpoint: string | null }>(
+      `SELECT checkpoint FROM _mako.state WHERE namespace = $1 AND entity = $2`,
+      [live.namespace, live.entity],
+    );
+    return shadowBelongsToPass(readCheckpoint(rows[0]?.checkpoint ?? null, live), pass);
+  }
+
+  /**
+   * Completes a full refresh in one transaction: the live rows the pass did not see are copied
+   * into the shadow (kept, marked deleted), the shadow replaces the live table, and the final
+   * checkpoint is saved. Null when this pass has no shadow (it wrote no rows).
+   */
+  private async swapShadow(c: EntityCompletion): Promise<{ deleted: number } | null> {
+    const shadowKey = key(shadowRef(c.table));
+    try {
+      return await this.transaction(async (client) => {
+        await client.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`mako:ddl:${c.table.namespace}`]);
+        if (!(await this.shadowIsOfPass(client, c.table, c.checkpoint, true))) {
+          // A shadow left by an abandoned pass must not outlive this one.
+          const stale = postgresTableName(shadowRef(c.table));
+          await client.query(`DROP TABLE IF EXISTS ${quote(stale.schema)}.${quote(stale.table)}`);
+          await forgetShape(client, shadowRef(c.table));
+          return null;
+        }
+        const live = await this.loadTable(client, c.table, c.primaryKey);
+        const shadow = await this.loadTable(client, shadowRef(c.table), c.primaryKey);
+        if (!shadow.shape) return null;
+        const shadowCols = new Map(shadow.shape.columns.map((col) => [col.field, col]));
+        if (live.shape) {
+          // The shadow began with the live columns and only grew or widened since.
+          const pairs = live.shape.columns.map((col) => {
+            const target = shadowCols.get(col.field)!;
+            const value = `l.${quote(col.name)}`;
+            return [quote(target.name), col.type === target.type ? value : widenUsing(value, col.type, target.type)];
+          });
+          const keyColumns = new Set(shadow.primaryKey.map((k) => quote(shadowCols.get(k)!.name)));
+          const fill = pairs.filter(([column]) => !keyColumns.has(column));
+          pairs.push([quote(SYNCED_AT), `l.${quote(SYNCED_AT)}`], [quote(DELETED_AT), `l.${quote(DELETED_AT)}`]);
+          if (live.shape.overflow && shadow.shape.overflow) {
+            pairs.push([quote(OVERFLOW), `l.${quote(OVERFLOW)}`]);
+            fill.push([quote(OVERFLOW), `l.${quote(OVERFLOW)}`]);
+          }
+          const liveCols = new Map(live.shape.columns.map((col) => [col.field, col]));
+          const match = shadow.primaryKey
+            .map((k) => `s.${quote(shadowCols.get(k)!.name)} = l.${quote(liveCols.get(k)!.name)}`)
+            .join(" AND ");
+          const filling = fillDeletionsSql("from", shadow.qualified, live.qualified, fill, match, quote(DELETED_AT));
+          if (filling) await client.query(filling);
+          await client.query(
+            `INSERT INTO ${shadow.qualified} (${pairs.map((p) => p[0]).join(", ")})
+             SELECT ${pairs.map((p) => p[1]).join(", ")} FROM ${live.qualified} AS l
+             WHERE NOT EXISTS (SELECT 1 FROM ${shadow.qualified} AS s WHERE ${match})`,
+          );
+        }
+        let deleted = 0;
+        if (c.markUnseenDeletedBefore) {
+          const result = await client.query(
+            `UPDATE ${shadow.qualified} SET ${quote(DELETED_AT)} = $1 WHERE ${quote(DELETED_AT)} IS NULL AND ${quote(SYNCED_AT)} < $2`,
+            [c.deletedAt, c.markUnseenDeletedBefore],
+          );
+          deleted = result.rowCount ?? 0;
+        }
+        await client.query(`DROP TABLE IF EXISTS ${live.qualified}`);
+        await client.query(`ALTER TABLE ${shadow.qualified} RENAME TO ${quote(live.table)}`);
+        await forgetShape(client, c.table);
+        await client.query(
+          `UPDATE _mako.tables SET entity = $2, generation = generation + $4 + 1 WHERE namespace = $1 AND entity = $3`,
+          [c.table.namespace, c.table.entity, shadow.ref.entity, live.generation],
+        );
+        await client.query(`UPDATE _mako.columns SET entity = $2 WHERE namespace = $1 AND entity = $3`, [
+          c.table.namespace,
+          c.table.entity,
+          shadow.ref.entity,
+        ]);
+        await client.query(
+          `INSERT INTO _mako.state (namespace, entity, checkpoint, pending) VALUES ($1, $2, $3, NULL)
+           ON CONFLICT (namespace, entity) DO UPDATE SET checkpoint = EXCLUDED.checkpoint, pending = NULL, updated_at = now()`,
+          [c.table.namespace, c.table.entity, JSON.stringify(c.checkpoint)],
+        );
+        return { deleted };
+      });
+    } finally {
+      this.tables.delete(key(c.table));
+      this.tables.delete(shadowKey);
+    }
   }
 
   // --- schema ---------------------------------------------------------------------------
@@ -437,6 +587,7 @@ export class PostgresDestination implements Destination {
     );
     const out: TableInfo[] = [];
     for (const { entity } of rows) {
+      if (isShadowEntity(entity)) continue;
       const { schema, table } = postgresTableName({ namespace, entity });
       const columns = await this.pool.query<{ name: string; type: string }>(
         `SELECT column_name AS name, data_type AS type FROM information_schema.columns
@@ -526,6 +677,10 @@ const COPY_TEXT: Record<ColumnType, (v: unknown) => string> = {
 const RETRYABLE = new Set(["40P01", "40001", "42703", "42804", "42P01"]);
 
 const key = (ref: TableRef) => `${ref.namespace}\u0000${ref.entity}`;
+
+async function forgetShape(client: pg.PoolClient, ref: TableRef): Promise<void> {
+  for (const t of ["tables", "columns"]) await client.query(`DELETE FROM _mako.${t} WHERE namespace = $1 AND entity = $2`, [ref.namespace, ref.entity]);
+}
 
 function readCheckpoint(text: string | null, ref: TableRef): EntityCheckpoint | null {
   if (!text) return null;

@@ -14,6 +14,7 @@ import {
   type TableRef,
 } from "../Destination";
 import { parseCheckpoint } from "../checkpointCodec";
+import { fillDeletionsSql, isShadowEntity, shadowBelongsToPass, shadowRef } from "../shadowTable";
 
 /** SQLite allows 2000 columns by default; past this many, fields go to a JSON overflow column. */
 const MAX_DATA_COLUMNS = 1900;
@@ -75,6 +76,8 @@ export class SqliteDestination implements Destination {
   private readonly tables = new Map<string, Table>();
   private readonly saveState: Database.Statement;
   private readonly loadState: Database.Statement;
+  /** `shadow table\0passStartedAt` of the full-refresh passes whose shadow is ready. */
+  private readonly shadowsReady = new Set<string>();
 
   static open(path: string): SqliteDestination {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
@@ -120,10 +123,12 @@ export class SqliteDestination implements Destination {
   }
 
   async writeChunk(write: ChunkWrite): Promise<void> {
-    const table = this.table(write.table, write.primaryKey);
+    const fullRefresh = write.checkpoint.mode === "full_refresh";
+    const table = this.table(fullRefresh ? shadowRef(write.table) : write.table, write.primaryKey);
     const observed = observeTypes(write.records);
     try {
       this.db.transaction(() => {
+        if (fullRefresh) this.prepareShadow(write.table, table, write.checkpoint);
         // An empty chunk still moves the checkpoint, but says nothing to build a table from.
         if (write.records.length > 0) {
           this.evolve(table, observed);
@@ -134,14 +139,24 @@ export class SqliteDestination implements Destination {
     } catch (err) {
       // The transaction rolled back; forget the cached schema so it is read again.
       this.tables.delete(table.name);
+      this.shadowsReady.clear();
       throw err;
     }
   }
 
   async completeEntity(c: EntityCompletion): Promise<{ deleted: number }> {
+    if (c.checkpoint.mode === "full_refresh") {
+      const shadow = this.table(shadowRef(c.table), c.primaryKey);
+      if (this.shadowIsOfPass(c.table, shadow, c.checkpoint)) return this.swapShadow(c, shadow);
+    }
     const table = this.table(c.table, c.primaryKey);
     let deleted = 0;
     this.db.transaction(() => {
+      // A pass that wrote no chunk has no shadow; one left by an abandoned pass goes.
+      if (c.checkpoint.mode === "full_refresh") {
+        this.dropTable(sqliteTableName(shadowRef(c.table)));
+        this.tables.delete(sqliteTableName(shadowRef(c.table)));
+      }
       if (c.markUnseenDeletedBefore && table.exists) {
         deleted = this.db
           .prepare(`UPDATE ${quote(table.name)} SET ${quote(DELETED_AT)} = ? WHERE ${quote(DELETED_AT)} IS NULL AND ${quote(SYNCED_AT)} < ?`)
@@ -153,9 +168,11 @@ export class SqliteDestination implements Destination {
   }
 
   async listTables(namespace: string): Promise<TableInfo[]> {
-    const rows = this.db
-      .prepare(`SELECT table_name, entity FROM _mako_tables WHERE namespace = ? ORDER BY entity`)
-      .all(namespace) as { table_name: string; entity: string }[];
+    const rows = (
+      this.db
+        .prepare(`SELECT table_name, entity FROM _mako_tables WHERE namespace = ? ORDER BY entity`)
+        .all(namespace) as { table_name: string; entity: string }[]
+    ).filter((r) => !isShadowEntity(r.entity));
     return rows.map(({ table_name, entity }) => {
       const columns = this.db
         .prepare(`SELECT name, type FROM pragma_table_info(?) ORDER BY cid`)
@@ -180,6 +197,100 @@ export class SqliteDestination implements Destination {
 
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
+  }
+
+  // --- full refresh: shadow table -----------------------------------------------------
+
+  /**
+   * At a full-refresh pass's first chunk in this process, inside its transaction: a shadow left
+   * by another pass is dropped; the shadow starts with the live table's columns. A resumed pass
+   * keeps writing into its own shadow.
+   */
+  private prepareShadow(live: TableRef, shadow: Table, pass: EntityCheckpoint): void {
+    const ready = `${shadow.name}\u0000${pass.passStartedAt}`;
+    if (this.shadowsReady.has(ready)) return;
+    if (!this.shadowIsOfPass(live, shadow, pass)) {
+      this.dropTable(shadow.name);
+      const source = this.table(live, shadow.primaryKey);
+      shadow.exists = false;
+      shadow.columns = [];
+      shadow.byField = new Map();
+      shadow.overflow = false;
+      shadow.upsert = undefined;
+      if (source.exists) {
+        this.createTable(shadow.name, source.primaryKey, source.columns, source.overflow);
+        shadow.overflow = source.overflow;
+        this.saveSchema(shadow, source.columns);
+      }
+    }
+    this.shadowsReady.add(ready); // forgotten if the chunk's transaction rolls back
+  }
+
+  private shadowIsOfPass(live: TableRef, shadow: Table, pass: EntityCheckpoint): boolean {
+    if (!shadow.exists) return false;
+    if (this.shadowsReady.has(`${shadow.name}\u0000${pass.passStartedAt}`)) return true;
+    const stored = this.loadState.get(live.namespace, live.entity) as { checkpoint: string } | undefined;
+    return stored !== undefined && shadowBelongsToPass(parseCheckpoint(stored.checkpoint, live), pass);
+  }
+
+  private dropTable(name: string): void {
+    this.db.exec(`DROP TABLE IF EXISTS ${quote(name)}`);
+    this.db.prepare(`DELETE FROM _mako_tables WHERE table_name = ?`).run(name);
+    this.db.prepare(`DELETE FROM _mako_columns WHERE table_name = ?`).run(name);
+  }
+
+  /**
+   * Completes a full refresh in one transaction: the live rows the pass did not see are copied
+   * into the shadow (kept, marked deleted), the shadow replaces the live table, and the final
+   * checkpoint is saved.
+   */
+  private swapShadow(c: EntityCompletion, shadow: Table): { deleted: number } {
+    const live = this.table(c.table, c.primaryKey);
+    let deleted = 0;
+    try {
+      this.db.transaction(() => {
+        if (live.exists) {
+          // The shadow began with the live columns and only grew or widened since.
+          const pairs = live.columns.map((col) => {
+            const target = shadow.byField.get(col.field)!;
+            return [quote(target.name), convertSql(`l.${quote(col.name)}`, col.type, target.type)];
+          });
+          const keyColumns = new Set(shadow.primaryKey.map((k) => quote(shadow.byField.get(k)!.name)));
+          const fill = pairs.filter(([column]) => !keyColumns.has(column));
+          pairs.push([quote(SYNCED_AT), `l.${quote(SYNCED_AT)}`], [quote(DELETED_AT), `l.${quote(DELETED_AT)}`]);
+          if (live.overflow && shadow.overflow) {
+            pairs.push([quote(OVERFLOW), `l.${quote(OVERFLOW)}`]);
+            fill.push([quote(OVERFLOW), `l.${quote(OVERFLOW)}`]);
+          }
+          const match = shadow.primaryKey
+            .map((k) => `s.${quote(shadow.byField.get(k)!.name)} = l.${quote(live.byField.get(k)!.name)}`)
+            .join(" AND ");
+          const filling = fillDeletionsSql("from", quote(shadow.name), quote(live.name), fill, match, quote(DELETED_AT));
+          if (filling) this.db.exec(filling);
+          this.db.exec(
+            `INSERT INTO ${quote(shadow.name)} (${pairs.map((p) => p[0]).join(", ")})
+             SELECT ${pairs.map((p) => p[1]).join(", ")} FROM ${quote(live.name)} AS l
+             WHERE NOT EXISTS (SELECT 1 FROM ${quote(shadow.name)} AS s WHERE ${match})`,
+          );
+        }
+        if (c.markUnseenDeletedBefore) {
+          deleted = this.db
+            .prepare(`UPDATE ${quote(shadow.name)} SET ${quote(DELETED_AT)} = ? WHERE ${quote(DELETED_AT)} IS NULL AND ${quote(SYNCED_AT)} < ?`)
+            .run(c.deletedAt, c.markUnseenDeletedBefore).changes;
+        }
+        this.dropTable(live.name);
+        this.db.exec(`ALTER TABLE ${quote(shadow.name)} RENAME TO ${quote(live.name)}`);
+        this.db
+          .prepare(`UPDATE _mako_tables SET table_name = ?, entity = ? WHERE table_name = ?`)
+          .run(live.name, c.table.entity, shadow.name);
+        this.db.prepare(`UPDATE _mako_columns SET table_name = ? WHERE table_name = ?`).run(live.name, shadow.name);
+        this.saveState.run(c.table.namespace, c.table.entity, JSON.stringify(c.checkpoint), c.deletedAt);
+      })();
+    } finally {
+      this.tables.delete(live.name);
+      this.tables.delete(shadow.name);
+    }
+    return { deleted };
   }
 
   // --- schema -------------------------------------------------------------------------
