@@ -5,6 +5,7 @@ import { join, resolve } from "node:path";
 import { z } from "zod";
 import type { BaseConnector } from "./connectors/base/BaseConnector";
 import type { DataSourceSettings, EntityDescriptor } from "./connectors/base/types";
+import { settingsSchema } from "./connectors/base/settingsSchema";
 import { validateConfig } from "./connectors/base/validateConfig";
 import { connectorRegistry, type SourceConnector } from "./connectors/registry";
 import type { Destination } from "./destinations/Destination";
@@ -305,12 +306,13 @@ export class Mako {
       throw new ValidationError(`invalid source name "${input.name}": the schema "${METADATA_SCHEMA}" holds Mako's metadata; pick another name`, "name");
     }
     const config = this.validated(input.connector, input.config);
+    const settings = validSettings(input.settings);
     if (input.destination) await this.store.getDestination(input.destination);
     const stored = await this.store.addSource({
       name: input.name,
       connector: input.connector,
       config,
-      settings: input.settings ?? {},
+      settings,
       destination: input.destination ?? null,
     });
     return this.redacted(stored);
@@ -325,7 +327,7 @@ export class Mako {
     }
     if (patch.destination) await this.store.getDestination(patch.destination);
     const changes: Partial<Pick<SourceRecord, "config" | "settings" | "destination">> = { config };
-    if (patch.settings !== undefined) changes.settings = patch.settings;
+    if (patch.settings !== undefined) changes.settings = validSettings(patch.settings);
     if (patch.destination !== undefined) changes.destination = patch.destination;
     return this.redacted(await this.store.updateSource(name, changes));
   }
@@ -371,6 +373,17 @@ export class Mako {
     const schema = this.describe(source.connector).getConfigSchema();
     return { ...source, config: redactConfig(source.config, secretFieldNames(schema)) as Record<string, unknown> };
   }
+}
+
+/** Settings checked against `settingsSchema`; errors name the field (`settings.burst: …`). */
+function validSettings(input: unknown): DataSourceSettings {
+  const result = validateConfig(settingsSchema, input ?? {});
+  if (!result.ok) {
+    const unknown = result.errors.some((e) => e.startsWith("unknown setting"));
+    const hint = unknown ? ` (settings are: ${Object.keys(settingsSchema.shape).join(", ")})` : "";
+    throw new ValidationError(`invalid settings: ${result.errors.join("; ")}${hint}`, result.field ? `settings.${result.field}` : "settings");
+  }
+  return result.config as DataSourceSettings;
 }
 
 function redactDestination(d: DestinationRecord): DestinationRecord {

@@ -9,7 +9,7 @@ import { untilInterrupted } from "./startCommand";
 export function registerExtraCommands(program: Command, mako: () => Promise<Mako>): void {
   program
     .command("serve")
-    .description("serve the HTTP API and the web UI (built by npm start / npm run build -w app)")
+    .description("serve the HTTP API and the web UI (building the UI first if needed)")
     .option("--port <port>", "port to listen on", "3000")
     .option("--host <host>", "address to bind; beyond loopback every API route needs the bearer token (MAKO_API_TOKEN)", "127.0.0.1")
     .action(async (o) => {
