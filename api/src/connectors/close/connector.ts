@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { BaseConnector, type RateLimitDefaults } from "../base/BaseConnector";
-import { HttpError, type HttpClient } from "../base/http";
+import { connectionFailureMessage, entityFailure, type HttpClient } from "../base/http";
 import { secret } from "../base/secret";
 import type { ConnectionTestResult, DataRecord, EntityDeclaration, FetchState, ResumableFetchOptions } from "../base/types";
 
@@ -130,7 +130,7 @@ export class CloseConnector extends BaseConnector<HttpClient, CloseConfig> {
       const me = await this.api.get<{ organizations?: { name?: string }[] }>("me/");
       return { success: true, message: `Connected to Close${me?.organizations?.[0]?.name ? ` (${me.organizations[0].name})` : ""}` };
     } catch (err) {
-      return { success: false, message: connectionFailure(err, this.baseUrl()) };
+      return { success: false, message: connectionFailureMessage(NAME, err, this.baseUrl()) };
     }
   }
 
@@ -139,7 +139,7 @@ export class CloseConnector extends BaseConnector<HttpClient, CloseConfig> {
     try {
       return await this.fetchChunk(options);
     } catch (err) {
-      throw entityFailure(options.entity, err);
+      throw entityFailure(NAME, options.entity, err);
     }
   }
 
@@ -265,20 +265,4 @@ function permanent(message: string): Error & { retryable: false } {
 }
 
 /** One line naming connector, entity and cause; keeps what the engine needs to decide a retry. */
-function entityFailure(entity: string, err: unknown): Error {
-  const rejected = err instanceof HttpError && err.credentialsRejected;
-  const cause = rejected ? `API key rejected (${(err as HttpError).message})` : err instanceof Error ? err.message : String(err);
-  const source = err as { retryable?: boolean; retryAfterMs?: number };
-  return Object.assign(new Error(`${NAME}: entity "${entity}": ${cause}`, { cause: err }), {
-    retryable: rejected ? false : source.retryable,
-    retryAfterMs: source.retryAfterMs,
-  });
-}
 
-function connectionFailure(err: unknown, baseUrl: string): string {
-  if (err instanceof HttpError) {
-    if (err.credentialsRejected) return `API key rejected: ${err.message}`;
-    if (err.kind === "network" || err.kind === "timeout") return `cannot reach ${new URL(baseUrl).host}: ${err.message}`;
-  }
-  return `${NAME}: ${err instanceof Error ? err.message : String(err)}`;
-}

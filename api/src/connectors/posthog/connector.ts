@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { BaseConnector, type RateLimitDefaults } from "../base/BaseConnector";
-import { HttpError, type HttpClient } from "../base/http";
+import { HttpError, connectionFailureMessage, entityFailure, type HttpClient } from "../base/http";
 import { secret } from "../base/secret";
 import type { ConnectionTestResult, DataRecord, EntityDeclaration, FetchState, ResumableFetchOptions } from "../base/types";
 
@@ -189,13 +189,10 @@ export class PostHogConnector extends BaseConnector<HttpClient, PostHogConfig> {
   }
 
   private connectionFailure(err: unknown): string {
-    if (err instanceof HttpError) {
-      if (err.credentialsRejected) return `API key rejected: ${err.message}`;
-      if (err.status === 404) return this.projectMissing(err);
-      if (err.kind === "network" || err.kind === "timeout") return `cannot reach ${new URL(this.baseUrl()).host}: ${err.message}`;
-    }
-    return `${NAME}: ${err instanceof Error ? err.message : String(err)}`;
+    if (err instanceof HttpError && err.status === 404 && !err.credentialsRejected) return this.projectMissing(err);
+    return connectionFailureMessage(NAME, err, this.baseUrl());
   }
+
 
   private projectMissing(err: HttpError): string {
     return `project ${this.config.project_id} not found at ${new URL(this.baseUrl()).host} (check project_id, and region or base_url): ${err.message}`;
@@ -203,20 +200,10 @@ export class PostHogConnector extends BaseConnector<HttpClient, PostHogConfig> {
 
   /** One line naming connector, entity and cause; keeps what the engine needs to decide a retry. */
   private entityFailure(entity: string, err: unknown): Error {
-    let cause = err instanceof Error ? err.message : String(err);
-    let retryable = (err as { retryable?: boolean }).retryable;
-    if (err instanceof HttpError && err.credentialsRejected) {
-      cause = `API key rejected (${err.message})`;
-      retryable = false;
-    } else if (err instanceof HttpError && err.status === 404) {
-      cause = this.projectMissing(err);
-      retryable = false;
-    }
-    return Object.assign(new Error(`${NAME}: entity "${entity}": ${cause}`, { cause: err }), {
-      retryable,
-      retryAfterMs: (err as { retryAfterMs?: number }).retryAfterMs,
-    });
+    const projectMissing = err instanceof HttpError && err.status === 404 && !err.credentialsRejected;
+    return entityFailure(NAME, entity, err, projectMissing ? this.projectMissing(err) : undefined);
   }
+
 }
 
 /** Rows of a HogQL answer as records; `properties` comes back as JSON text. */

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { BaseConnector, type RateLimitDefaults } from "../base/BaseConnector";
-import { HttpError, type HttpClient } from "../base/http";
+import { HttpError, connectionFailureMessage, entityFailure, type HttpClient } from "../base/http";
 import { secret } from "../base/secret";
 import type { ConnectionTestResult, DataRecord, EntityDeclaration, FetchState, ResumableFetchOptions } from "../base/types";
 
@@ -137,7 +137,7 @@ export class StripeConnector extends BaseConnector<HttpClient, StripeConfig> {
       await this.api.get("/v1/events", { limit: 1 });
       return { success: true, message: `Connected to Stripe (${/_test_/.test(this.config.api_key) ? "test" : "live"} mode)` };
     } catch (err) {
-      return { success: false, message: connectionFailure(err, this.baseUrl()) };
+      return { success: false, message: connectionFailureMessage(NAME, err, this.baseUrl()) };
     }
   }
 
@@ -147,7 +147,7 @@ export class StripeConnector extends BaseConnector<HttpClient, StripeConfig> {
     try {
       return await this.fetchChunk(entity, options);
     } catch (err) {
-      throw entityFailure(entity, err);
+      throw entityFailure(NAME, entity, err);
     }
   }
 
@@ -300,20 +300,4 @@ function permanent(message: string): Error & { retryable: false } {
 }
 
 /** One line naming connector, entity and cause; keeps what the engine needs to decide a retry. */
-function entityFailure(entity: string, err: unknown): Error {
-  const cause = err instanceof HttpError && err.credentialsRejected ? `API key rejected (${err.message})` : err instanceof Error ? err.message : String(err);
-  const wrapped = new Error(`${NAME}: entity "${entity}": ${cause}`, { cause: err });
-  const source = err as { retryable?: boolean; retryAfterMs?: number };
-  return Object.assign(wrapped, {
-    retryable: err instanceof HttpError && err.credentialsRejected ? false : source.retryable,
-    retryAfterMs: source.retryAfterMs,
-  });
-}
 
-function connectionFailure(err: unknown, baseUrl: string): string {
-  if (err instanceof HttpError) {
-    if (err.credentialsRejected) return `API key rejected: ${err.message}`;
-    if (err.kind === "network" || err.kind === "timeout") return `cannot reach ${new URL(baseUrl).host}: ${err.message}`;
-  }
-  return `${NAME}: ${err instanceof Error ? err.message : String(err)}`;
-}

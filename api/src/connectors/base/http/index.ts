@@ -7,3 +7,4 @@ export { resolveLimiterConfig, resolveClientSettings, DEFAULT_CLIENT_SETTINGS, t
 export { parseRetryAfter } from "./retryAfter";
 export { parseQuotaHeaders, parseQuotaPolicy, type QuotaHint, type QuotaPolicy } from "./quotaHeaders";
 export { SecretRedactor } from "./SecretRedactor";
+export { connectionFailureMessage, entityFailure } from "./failureMessages";
