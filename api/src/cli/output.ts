@@ -63,7 +63,7 @@ export class ProgressView {
     this.lastDraw = Date.now();
     for (const [entity, r] of this.rows) {
       const rate = r.elapsedMs > 0 ? (r.committed * 1000) / r.elapsedMs : 0;
-      const share = r.total ? Math.min(1, r.fetched / r.total) : undefined;
+      const share = r.total ? Math.min(1, r.committed / r.total) : undefined;
       const bar = share === undefined ? "" : `${"█".repeat(Math.round(share * 20)).padEnd(20, "░")} ${Math.round(share * 100)}% `;
       this.out.write(`${entity.padEnd(16)} ${bar}${fmt(r.committed)} committed, ${fmt(rate)} rec/s\n`);
       this.drawn++;
