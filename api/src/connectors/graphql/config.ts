@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { type ConfigValidation, validateConfig } from "../base/validateConfig";
 import { authSchema } from "../base/declarative/auth";
-import { fields, optionalText, positiveInt, requiredText, stringMap, typed, urlText } from "../base/declarative/configIssues";
+import { fields, optionalText, positiveInt, rateLimitSchema, requiredText, stringMap, typed, urlText } from "../base/declarative/configIssues";
 import { sinceFormatSchema } from "../base/declarative/since";
 
 export { parseConnectorConfigText } from "../base/declarative/configText";
@@ -54,11 +54,7 @@ export const graphqlConfigSchema = fields({
   endpoint: urlText(),
   auth: authSchema.default({ type: "none" }),
   headers: stringMap().optional(),
-  rate_limit: fields({
-    requests_per_second: z.number({ error: "must be a number" }).positive("must be positive"),
-    burst: positiveInt().optional(),
-    max_concurrent: positiveInt().optional(),
-  }).optional(),
+  rate_limit: rateLimitSchema.optional(),
   entities: z.array(entitySchema, { error: (i) => (i.input === undefined ? "required" : "must be a list") }).min(1, "must list at least one entity"),
 }).superRefine((config, ctx) => {
   const seen = new Map<string, number>();

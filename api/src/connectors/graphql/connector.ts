@@ -1,17 +1,9 @@
-import { BaseConnector, type RateLimitDefaults } from "../base/BaseConnector";
+import { ConfiguredApiConnector } from "../base/declarative/ConfiguredApiConnector";
 import type { HttpClient } from "../base/http";
 import type { ConnectionTestResult, EntityDeclaration, FetchState, ResumableFetchOptions, Since } from "../base/types";
-import { validateConfig } from "../base/validateConfig";
-import { RequestAuth } from "../base/declarative/auth";
 import { formatSince } from "../base/declarative/since";
 import { type GraphqlConfig, type GraphqlEntityConfig, graphqlConfigSchema, paginationOf } from "./config";
 import { type GraphqlPosition, graphqlErrorOf, pageSizeOf, pageVariables, readGraphqlPage } from "./pages";
-
-/**
- * The catalog builds every connector with an empty config to show it; the entities of this
- * one are named by its config, so unconfigured it shows a single stand-in.
- */
-const UNCONFIGURED_ENTITIES = ["records"];
 
 const NAME = "graphql";
 
@@ -21,16 +13,19 @@ interface GraphqlBody {
 }
 
 /** A GraphQL API described by a config: per entity a query, where its records are, how it pages. */
-export class GraphqlConnector extends BaseConnector<HttpClient> {
-  private auth?: RequestAuth;
-  private http?: HttpClient;
+export class GraphqlConnector extends ConfiguredApiConnector<GraphqlConfig> {
+  protected readonly connectorId = NAME;
+
+  protected apiUrl(config: GraphqlConfig): string {
+    return config.endpoint;
+  }
 
   getMetadata() {
     return {
       name: "GraphQL API",
       version: "1.0.0",
       description: "Any GraphQL API, described by a config: queries, Relay or offset pagination, auth, incremental variables",
-      supportedEntities: this.tryConfig()?.entities.map((e) => e.name) ?? UNCONFIGURED_ENTITIES,
+      supportedEntities: this.entityNames(),
       author: "Mako",
     };
   }
@@ -45,12 +40,6 @@ export class GraphqlConnector extends BaseConnector<HttpClient> {
       declarations[e.name] = { primaryKey: e.primary_key, cursorField: e.incremental?.cursor_field };
     }
     return declarations;
-  }
-
-  getDefaultRateLimit(): RateLimitDefaults {
-    const limit = this.tryConfig()?.rate_limit;
-    if (!limit) return super.getDefaultRateLimit();
-    return { requestsPerSecond: limit.requests_per_second, burst: limit.burst, maxConcurrentRequests: limit.max_concurrent };
   }
 
   supportsResumableFetching() {
@@ -108,48 +97,5 @@ export class GraphqlConnector extends BaseConnector<HttpClient> {
     const page = readGraphqlPage(body.data, entity.path, pagination, pos);
     if ("problem" in page) throw Object.assign(new Error(`${NAME}: entity "${entity.name}": ${page.problem}`), { retryable: false });
     return page;
-  }
-
-  private get config(): GraphqlConfig {
-    return this.validConfig<GraphqlConfig>(NAME);
-  }
-
-  /** The config when valid; metadata must not throw (`mako connectors` lists unconfigured connectors). */
-  private tryConfig(): GraphqlConfig | undefined {
-    try {
-      return this.config;
-    } catch {
-      return undefined;
-    }
-  }
-
-  private entity(name: string): GraphqlEntityConfig {
-    const entity = this.config.entities.find((e) => e.name === name);
-    if (!entity) {
-      const known = this.config.entities.map((e) => e.name).join(", ");
-      throw Object.assign(new Error(`${NAME}: unknown entity "${name}" (this source has: ${known})`), { retryable: false });
-    }
-    return entity;
-  }
-
-  private authOf(): RequestAuth {
-    this.auth ??= new RequestAuth(this.config.auth, () =>
-      this.createHttpClient({ baseUrl: this.config.endpoint, secrets: this.authOf().secrets() }),
-    );
-    return this.auth;
-  }
-
-  private httpClient(): HttpClient {
-    if (!this.http) {
-      const auth = this.authOf();
-      const headers = Object.fromEntries(Object.entries(this.config.headers ?? {}).map(([k, v]) => [k, String(v)]));
-      this.http = this.createHttpClient({
-        baseUrl: this.config.endpoint,
-        headers: { Accept: "application/json", ...headers, ...auth.fixedHeaders() },
-        query: auth.fixedQuery(),
-        secrets: auth.secrets(),
-      });
-    }
-    return this.http;
   }
 }

@@ -5,6 +5,7 @@ import {
   oneOf,
   optionalText,
   positiveInt,
+  rateLimitSchema,
   requiredText,
   stringMap,
   typed,
@@ -91,12 +92,6 @@ const entitySchema = fields({
 });
 
 export type RestEntityConfig = z.infer<typeof entitySchema>;
-
-const rateLimitSchema = fields({
-  requests_per_second: z.number({ error: "must be a number" }).positive("must be positive"),
-  burst: positiveInt().optional(),
-  max_concurrent: positiveInt().optional(),
-});
 
 const placeholderPattern = /\{([^{}]+)\}/g;
 

@@ -1,8 +1,6 @@
-import { BaseConnector, type RateLimitDefaults } from "../base/BaseConnector";
+import { ConfiguredApiConnector } from "../base/declarative/ConfiguredApiConnector";
 import type { HttpClient } from "../base/http";
 import type { ConnectionTestResult, DataRecord, EntityDeclaration, FetchState, ResumableFetchOptions, Since } from "../base/types";
-import { RequestAuth } from "../base/declarative/auth";
-import { validateConfig } from "../base/validateConfig";
 import { formatSince } from "../base/declarative/since";
 import { type PaginatorConfig, type RestConfig, type RestEntityConfig, restConfigSchema } from "./config";
 import { extractRecords } from "./records";
@@ -26,26 +24,23 @@ interface PageRead {
   requests: number;
 }
 
-/**
- * The catalog builds every connector with an empty config to show it; the entities of this
- * one are named by its config, so unconfigured it shows a single stand-in.
- */
-const UNCONFIGURED_ENTITIES = ["records"];
-
 const NAME = "rest";
 const EMPTY_READS_FACTOR = 10;
 
 /** A REST API described by a config: entities, paginators, auth, incremental parameters. */
-export class RestConnector extends BaseConnector<HttpClient> {
-  private auth?: RequestAuth;
-  private http?: HttpClient;
+export class RestConnector extends ConfiguredApiConnector<RestConfig> {
+  protected readonly connectorId = NAME;
+
+  protected apiUrl(config: RestConfig): string {
+    return config.base_url;
+  }
 
   getMetadata() {
     return {
       name: "REST API",
       version: "1.0.0",
       description: "Any JSON REST API, described by a config: paths, paginators, auth, sub-resources, incremental filters",
-      supportedEntities: this.tryConfig()?.entities.map((e) => e.name) ?? UNCONFIGURED_ENTITIES,
+      supportedEntities: this.entityNames(),
       author: "Mako",
     };
   }
@@ -64,12 +59,6 @@ export class RestConnector extends BaseConnector<HttpClient> {
       };
     }
     return declarations;
-  }
-
-  getDefaultRateLimit(): RateLimitDefaults {
-    const limit = this.tryConfig()?.rate_limit;
-    if (!limit) return super.getDefaultRateLimit();
-    return { requestsPerSecond: limit.requests_per_second, burst: limit.burst, maxConcurrentRequests: limit.max_concurrent };
   }
 
   supportsResumableFetching() {
@@ -185,52 +174,8 @@ export class RestConnector extends BaseConnector<HttpClient> {
     return { [inc.param]: formatSince(since, inc.format) };
   }
 
-  // --- config and clients ----------------------------------------------------------------
-
-  private get config(): RestConfig {
-    return this.validConfig<RestConfig>(NAME);
-  }
-
-  /** The config when valid; metadata must not throw (`mako connectors` lists unconfigured connectors). */
-  private tryConfig(): RestConfig | undefined {
-    try {
-      return this.config;
-    } catch {
-      return undefined;
-    }
-  }
-
-  private entity(name: string): RestEntityConfig {
-    const entity = this.config.entities.find((e) => e.name === name);
-    if (!entity) {
-      const known = this.config.entities.map((e) => e.name).join(", ");
-      throw Object.assign(new Error(`${NAME}: unknown entity "${name}" (this source has: ${known})`), { retryable: false });
-    }
-    return entity;
-  }
-
   private paginatorOf(entity: RestEntityConfig): PaginatorConfig {
     return entity.paginator ?? this.config.paginator ?? { type: "none" };
-  }
-
-  private authOf(): RequestAuth {
-    this.auth ??= new RequestAuth(this.config.auth, () =>
-      this.createHttpClient({ baseUrl: this.config.base_url, secrets: this.authOf().secrets() }),
-    );
-    return this.auth;
-  }
-
-  private httpClient(): HttpClient {
-    if (!this.http) {
-      const auth = this.authOf();
-      this.http = this.createHttpClient({
-        baseUrl: this.config.base_url,
-        headers: { Accept: "application/json", ...asStrings(this.config.headers), ...auth.fixedHeaders() },
-        query: auth.fixedQuery(),
-        secrets: auth.secrets(),
-      });
-    }
-    return this.http;
   }
 }
 

@@ -65,3 +65,10 @@ export function typed<const Options extends readonly [z.core.$ZodTypeDiscriminab
     },
   });
 }
+
+/** `rate_limit` of a described API: its documented limit, the default for the shared limiter. */
+export const rateLimitSchema = fields({
+  requests_per_second: z.number({ error: "must be a number" }).positive("must be positive"),
+  burst: positiveInt().optional(),
+  max_concurrent: positiveInt().optional(),
+});
