@@ -1,4 +1,4 @@
-// The public shapes of the shared HTTP client (see /work/notes/contracts.md).
+// The public shapes of the shared HTTP client.
 
 export interface HttpClientOptions {
   /** Requests take paths relative to it, or absolute URLs. */
