@@ -1,11 +1,19 @@
-// A local PostHog API following posthog.com/docs/api: personal API key as Bearer; project
-// endpoints /api/projects/:id/{persons,cohorts,feature_flags,insights}/ paginated by
-// `limit`/`offset` with a `next` URL in {count, next, previous, results}; soft-deleted
-// objects left out of lists; events through the query API (POST /api/projects/:id/query/
-// with a HogQLQuery and `values` placeholders) answering {columns, types, results}; errors as
-// {type, code, detail, attr}; 401 for a bad key, 404 for an unknown project; 429 throttled
-// with Retry-After past the configured limit.
-import { randomUUID } from "node:crypto";
+// A local PostHog API following its public documentation, nothing more:
+// - auth: a personal API key as `Authorization: Bearer phx_…` (posthog.com/docs/api#authentication);
+//   401 {type, code, detail, attr} otherwise; 404 for a project the key cannot see.
+// - project lists /api/projects/:id/{persons,cohorts,feature_flags,insights}/ paginated by `limit`
+//   and `offset` with a `next` URL in {count, next, previous, results} (posthog.com/docs/api#pagination,
+//   posthog.com/docs/api/persons, /cohorts, /feature-flags, /insights); other query parameters are
+//   ignored, as a Django REST list view ignores what it does not know; soft-deleted objects are left out.
+// - the query API, POST /api/projects/:id/query/ with {query: {kind: "HogQLQuery", query, values}}
+//   (posthog.com/docs/api/queries): 100 rows unless the query has a LIMIT, at most 50,000; the body's
+//   top-level keys are the documented QueryRequest ones (unknown keys are a 400, as its schema forbids
+//   additional properties). Results are CACHED, as documented: `refresh` "blocking" (the default)
+//   returns a cached answer to the same query while it is fresh, "force_blocking" always computes,
+//   "force_cache" only reads the cache. How long an answer stays fresh is PostHog's business; the
+//   fake keeps it `queryCacheSeconds` (15 minutes by default) on its clock.
+// - 429 throttled with Retry-After past the configured limit (posthog.com/docs/api#rate-limiting).
+import { createHash, randomUUID } from "node:crypto";
 import { FixedWindowLimiter, seededHash, seededPick, startFakeServer, type FakeRequest, type FakeResponse, type FakeServer } from "./fakeServer";
 
 export type PostHogResource = "persons" | "cohorts" | "feature_flags" | "insights";
@@ -30,6 +38,8 @@ export interface PostHogFakeOptions {
   events?: number;
   /** Requests per window before 429. Default 240 a minute (PostHog's analytics limit); false: none. */
   rateLimit?: { limit: number; windowSeconds: number } | false;
+  /** How long a query answer stays fresh in the cache, in seconds of the fake's clock. Default 900. */
+  queryCacheSeconds?: number;
 }
 
 export interface PostHogFake extends FakeServer {
@@ -43,6 +53,10 @@ export interface PostHogFake extends FakeServer {
   addEvents(count: number, fields?: Partial<PostHogEvent>): PostHogEvent[];
   list(resource: PostHogResource): PostHogObject[];
   events(): PostHogEvent[];
+  /** Query answers served from the cache so far. */
+  cachedAnswers(): number;
+  /** Moves the fake's clock on (the query cache ages with it). */
+  advanceClock(seconds: number): void;
   revokeKey(): void;
 }
 
@@ -76,6 +90,11 @@ export async function startPostHogFake(options: PostHogFakeOptions = {}): Promis
   const store: Record<PostHogResource, PostHogObject[]> = { persons: [], cohorts: [], feature_flags: [], insights: [] };
   const events: PostHogEvent[] = [];
   const start = Date.now();
+  let offsetMs = 0;
+  const nowMs = () => Date.now() + offsetMs;
+  const cacheMs = (options.queryCacheSeconds ?? 900) * 1000;
+  const queryCache = new Map<string, { body: Record<string, unknown>; at: number }>();
+  let cachedAnswers = 0;
 
   const uuidAt = (ms: number) => {
     // UUIDv7: the first 48 bits are the millisecond, so uuids of one instant still sort.
@@ -108,7 +127,7 @@ export async function startPostHogFake(options: PostHogFakeOptions = {}): Promis
     const added: PostHogEvent[] = [];
     for (let k = 0; k < count; k++) {
       const i = events.length + 1;
-      const ms = fields.timestamp ? Date.parse(fields.timestamp) : Math.max(Date.now(), start) - (count - k) * 1000;
+      const ms = fields.timestamp ? Date.parse(fields.timestamp) : Math.max(nowMs(), start) - (count - k) * 1000;
       const person = store.persons.length ? store.persons[seededHash(i, seed, 6) % store.persons.length] : undefined;
       const e: PostHogEvent = {
         uuid: uuidAt(ms),
@@ -117,7 +136,7 @@ export async function startPostHogFake(options: PostHogFakeOptions = {}): Promis
         properties: { $current_url: `https://mako.example${seededPick(PATHS, i, seed, 8)}`, $browser: seededPick(["Chrome", "Firefox", "Safari"], i, seed, 9) },
         person_id: (person?.id as string | undefined) ?? uuidAt(ms),
         elements_chain: "",
-        created_at: phTime(Date.now()),
+        created_at: phTime(nowMs()),
         ...fields,
         timestamp: phTime(ms),
       };
@@ -160,6 +179,7 @@ export async function startPostHogFake(options: PostHogFakeOptions = {}): Promis
 
   function listResource(resource: PostHogResource, req: FakeRequest): FakeResponse {
     const p = req.url.searchParams;
+    // `limit` and `offset` (posthog.com/docs/api#pagination); any other parameter is ignored.
     const limit = Number(p.get("limit") ?? "100");
     const offset = Number(p.get("offset") ?? "0");
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) return { status: 400, body: phError("validation_error", "invalid_input", "limit must be between 1 and 1000", "limit") };
@@ -173,9 +193,26 @@ export async function startPostHogFake(options: PostHogFakeOptions = {}): Promis
   }
 
   function runQuery(body: unknown): FakeResponse {
-    const q = (body as { query?: { kind?: string; query?: string; values?: Record<string, unknown> } } | undefined)?.query;
+    const request = (body ?? {}) as Record<string, unknown>;
+    // QueryRequest's schema has additionalProperties: false (posthog.com/docs/api/queries).
+    const unknown = Object.keys(request).find((k) => !QUERY_REQUEST_KEYS.has(k));
+    if (unknown) return { status: 400, body: phError("validation_error", "invalid_input", `Extra inputs are not permitted`, unknown) };
+    const q = request.query as { kind?: string; query?: string; values?: Record<string, unknown> } | undefined;
     if (!q || typeof q !== "object") return { status: 400, body: phError("validation_error", "invalid_input", "This field is required.", "query") };
     if (q.kind !== "HogQLQuery") return { status: 400, body: phError("validation_error", "invalid_input", `This fake runs HogQLQuery only, not ${q.kind}`, "query.kind") };
+    // `refresh` (posthog.com/docs/api/queries, "Caching and execution modes"): the synchronous modes.
+    const refresh = request.refresh ?? "blocking";
+    if (refresh !== "blocking" && refresh !== "force_blocking" && refresh !== "force_cache") {
+      return { status: 400, body: phError("validation_error", "invalid_input", `This fake runs queries synchronously: refresh must be blocking, force_blocking or force_cache, not ${JSON.stringify(refresh)}`, "refresh") };
+    }
+    const key = JSON.stringify([q.kind, q.query ?? "", q.values ?? {}]);
+    const hit = queryCache.get(key);
+    const fresh = hit !== undefined && nowMs() - hit.at < cacheMs;
+    if ((refresh === "blocking" && fresh) || (refresh === "force_cache" && hit)) {
+      cachedAnswers++;
+      return { status: 200, body: { ...hit!.body, is_cached: true, query_id: randomUUID() } };
+    }
+    if (refresh === "force_cache") return { status: 200, body: { results: null, is_cached: false, cache_key: cacheKey(key), query_status: null } };
     let parsed: ParsedQuery;
     try {
       parsed = parseHogQL(String(q.query ?? ""), q.values ?? {});
@@ -187,24 +224,24 @@ export async function startPostHogFake(options: PostHogFakeOptions = {}): Promis
       .sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : a.uuid < b.uuid ? -1 : a.uuid > b.uuid ? 1 : 0))
       .slice(0, parsed.limit);
     const results = rows.map((e) => parsed.columns.map((c) => (c === "properties" ? JSON.stringify(e.properties) : e[c as keyof PostHogEvent])));
-    return {
-      status: 200,
-      body: {
-        columns: parsed.columns,
-        types: parsed.columns.map((c) => [c, EVENT_COLUMNS[c]]),
-        results,
-        hasMore: false,
-        limit: parsed.limit,
-        offset: 0,
-        is_cached: false,
-        query_status: null,
-        timings: [],
-        hogql: q.query,
-        modifiers: {},
-        clickhouse: "SELECT … (fake)",
-        query_id: randomUUID(),
-      },
+    const answer = {
+      columns: parsed.columns,
+      types: parsed.columns.map((c) => [c, EVENT_COLUMNS[c]]),
+      results,
+      hasMore: false,
+      limit: parsed.limit,
+      offset: 0,
+      is_cached: false,
+      cache_key: cacheKey(key),
+      last_refresh: new Date(nowMs()).toISOString(),
+      query_status: null,
+      timings: [],
+      hogql: q.query,
+      modifiers: {},
+      clickhouse: "SELECT … (fake)",
     };
+    queryCache.set(key, { body: answer, at: nowMs() });
+    return { status: 200, body: { ...answer, query_id: randomUUID() } };
   }
 
   const fake: PostHogFake = {
@@ -228,11 +265,22 @@ export async function startPostHogFake(options: PostHogFakeOptions = {}): Promis
     addEvents,
     list: (resource) => structuredClone(store[resource].filter((o) => o.deleted !== true)),
     events: () => structuredClone([...events].sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : a.uuid < b.uuid ? -1 : 1))),
+    cachedAnswers: () => cachedAnswers,
+    advanceClock(seconds) {
+      offsetMs += seconds * 1000;
+    },
     revokeKey() {
       revoked = true;
     },
   };
   return fake;
+}
+
+/** The top-level keys of QueryRequest (posthog.com/docs/api/queries, "Query parameters"). */
+const QUERY_REQUEST_KEYS = new Set(["query", "client_query_id", "refresh", "filters_override", "variables_override", "name", "async"]);
+
+function cacheKey(key: string): string {
+  return `cache_${createHash("sha256").update(key).digest("hex").slice(0, 32)}`;
 }
 
 function phError(type: string, code: string, detail: string, attr: string | null = null) {

@@ -51,6 +51,44 @@ describe("posthog connector against the local PostHog fake", () => {
     expect((await runner.live("feature_flags")).get(String(flag.id))?.name).toBe("Renamed flag");
   });
 
+  it("asks for fresh query results: events added after a quiet sync, inside PostHog's cache window, are all read", async () => {
+    fake = await startPostHogFake({ events: 9 });
+    runner = new SyncRunner(PostHogConnector, configOf(fake), SETTINGS);
+    expect(failures((await runner.sync({ entities: ["events"] })).result)).toBe("");
+    // A quiet run: nothing new, so the next run sends the very same query.
+    expect(failures((await runner.sync({ entities: ["events"] })).result)).toBe("");
+    const added = fake.addEvents(25);
+    const third = await runner.sync({ entities: ["events"] });
+    expect(failures(third.result)).toBe("");
+    const synced = new Set((await runner.rows("events")).map((e) => e.uuid));
+    expect(added.filter((e) => !synced.has(e.uuid)).length, "new events missing").toBe(0);
+    expect(fake.cachedAnswers()).toBe(0);
+  });
+
+  it("the fake caches query answers as PostHog documents: blocking reuses a fresh answer, force_blocking recomputes", async () => {
+    fake = await startPostHogFake({ events: 3, queryCacheSeconds: 60 });
+    const f = fake;
+    const ask = async (extra: Record<string, unknown>) => {
+      const res = await fetch(`${f.url}/api/projects/${f.projectId}/query/`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${f.apiKey}`, "content-type": "application/json" },
+        body: JSON.stringify({ query: { kind: "HogQLQuery", query: "SELECT uuid, timestamp FROM events ORDER BY timestamp, uuid LIMIT 100" }, ...extra }),
+      });
+      return { status: res.status, body: (await res.json()) as { results: unknown[][]; is_cached: boolean; attr?: string } };
+    };
+    expect((await ask({})).body.results).toHaveLength(3);
+    f.addEvents(2);
+    const cached = await ask({});
+    expect(cached.body).toMatchObject({ is_cached: true });
+    expect(cached.body.results).toHaveLength(3);
+    expect((await ask({ refresh: "force_blocking" })).body.results).toHaveLength(5);
+    f.addEvents(1);
+    f.advanceClock(61);
+    expect((await ask({})).body).toMatchObject({ is_cached: false, results: expect.any(Array) });
+    expect((await ask({ refresh: "sometimes" })).status).toBe(400);
+    expect((await ask({ limit: 5 })).body).toMatchObject({ attr: "limit" });
+  });
+
   it("pages events sharing one timestamp by (timestamp, uuid) without loss or repeat", async () => {
     fake = await startPostHogFake({ events: 0 });
     const at = new Date(Date.now() - 60_000).toISOString();
