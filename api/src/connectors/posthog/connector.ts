@@ -22,6 +22,8 @@ const EVENT_COLUMNS = ["uuid", "event", "distinct_id", "timestamp", "properties"
 /** PostHog answers up to 50,000 rows per query; pages this size keep memory flat. */
 const MAX_EVENT_PAGE = 10_000;
 const REST_ENTITIES = ["persons", "cohorts", "feature_flags", "insights"] as const;
+/** The query API's execution mode that never answers from its cache. */
+const QUERY_REFRESH = "force_blocking";
 const ENTITIES = ["events", ...REST_ENTITIES];
 
 interface RestPage {
@@ -138,7 +140,14 @@ export class PostHogConnector extends BaseConnector<HttpClient, PostHogConfig> {
       }
       const where = conditions.length ? ` WHERE ${conditions.join(" AND ")}` : "";
       const query = `SELECT ${EVENT_COLUMNS.join(", ")} FROM events${where} ORDER BY timestamp ASC, uuid ASC LIMIT ${limit}`;
-      const body = await this.api.post<unknown>(this.projectPath("query/"), { query: { kind: "HogQLQuery", query, values } }, { signal: options.signal });
+      // PostHog caches query answers and the default `blocking` mode returns a fresh-enough cached
+      // one: a sync that repeats a recent query would miss what arrived since. force_blocking
+      // always computes (posthog.com/docs/api/queries, "Caching and execution modes").
+      const body = await this.api.post<unknown>(
+        this.projectPath("query/"),
+        { query: { kind: "HogQLQuery", query, values }, refresh: QUERY_REFRESH },
+        { signal: options.signal },
+      );
       const records = eventRecords(body);
       if (records.length > 0) {
         await options.onBatch(records);
