@@ -1,9 +1,18 @@
-// A local Stripe API that follows the public reference (docs.stripe.com/api): secret key as
-// Bearer or Basic username; list envelope {object:"list", url, has_more, data} newest first,
-// paginated by `limit` (1-100), `starting_after`, `ending_before`, filtered by `created[...]`;
-// unknown parameters rejected; error body {error:{type,message,code,param}}; the Events API
-// (/v1/events, `type`/`types[]` filters, 30-day retention); subscriptions listed without the
-// canceled ones unless `status=all`; 429 {code:"rate_limit"} past the per-second limit.
+// A local Stripe API following its public reference, nothing more:
+// - auth: the secret key as Bearer, or as the Basic-auth username (docs.stripe.com/api/authentication).
+// - lists: {object: "list", url, has_more, data}, newest first, paginated by `limit` (1-100),
+//   `starting_after` and `ending_before` (docs.stripe.com/api/pagination), filtered by `created[...]`
+//   and each list's own documented filters (docs.stripe.com/api/customers/list, …/products/list,
+//   …/prices/list, …/subscriptions/list — canceled ones only with `status=all` —, …/invoices/list,
+//   …/charges/list, …/payment_intents/list, …/refunds/list, …/balance_transactions/list).
+//   Stripe refuses what it does not know: an unknown parameter is a 400 `parameter_unknown`
+//   (docs.stripe.com/error-codes#parameter-unknown), and so is it here.
+// - the Events API (docs.stripe.com/api/events/list, /api/events/retrieve): `type` or `types[]`,
+//   `created[...]`, the list cursors; events go back 30 days only, on Stripe's clock.
+// - Stripe's clock: every answer carries a `Date` header from the fake's own clock, which
+//   `advanceClock` moves (objects' and events' `created` come from the same clock).
+// - errors as {error: {type, message, code, param, doc_url}} (docs.stripe.com/api/errors); 429
+//   {code: "rate_limit"} past the per-second limit (docs.stripe.com/rate-limits).
 import { randomUUID } from "node:crypto";
 import { FixedWindowLimiter, seededHash, seededPick, startFakeServer, type FakeRequest, type FakeResponse, type FakeServer } from "./fakeServer";
 
@@ -64,6 +73,8 @@ export interface StripeFake extends FakeServer {
   events(): StripeEvent[];
   /** Moves the clock on: events older than 30 days are gone, as in Stripe. */
   advanceClock(seconds: number): void;
+  /** The fake's clock, epoch seconds (what its Date header says). */
+  now(): number;
   /** Makes the key invalid from now on (a key rolled in the dashboard). */
   revokeKey(): void;
 }
@@ -106,7 +117,9 @@ const EVENT_PREFIX: Partial<Record<StripeResource, string>> = {
 };
 const CREATED_EVENT: Partial<Record<StripeResource, string>> = { charges: "charge.succeeded" };
 const DELETABLE = new Set<StripeResource>(["customers", "products", "prices", "invoices"]);
+/** Every list's pagination and `created` filter (docs.stripe.com/api/pagination, each list's page). */
 const LIST_PARAMS = new Set(["limit", "starting_after", "ending_before", "created", "created[gt]", "created[gte]", "created[lt]", "created[lte]"]);
+/** Each list's own filters, as its page documents (docs.stripe.com/api/<resource>/list). */
 const EXTRA_PARAMS: Partial<Record<StripeResource | "events", string[]>> = {
   subscriptions: ["status", "customer", "price"],
   invoices: ["status", "customer", "subscription"],
@@ -254,7 +267,8 @@ export async function startStripeFake(options: StripeFakeOptions = {}): Promise<
   const server = await startFakeServer((req) => route(req));
 
   function route(req: FakeRequest): FakeResponse {
-    const headers = { "request-id": `req_${randomUUID().slice(0, 14)}`, "stripe-version": API_VERSION };
+    // Stripe's clock, not the caller's: a client that needs "now" reads it here.
+    const headers = { date: new Date(clock * 1000).toUTCString(), "request-id": `req_${randomUUID().slice(0, 14)}`, "stripe-version": API_VERSION };
     const auth = authenticate(req.headers.authorization);
     if (auth) return { status: 401, body: stripeError("invalid_request_error", auth), headers };
     if (limiter && !limiter.take().allowed) {
@@ -406,6 +420,7 @@ export async function startStripeFake(options: StripeFakeOptions = {}): Promise<
     advanceClock(seconds) {
       clock += seconds;
     },
+    now: () => clock,
     revokeKey() {
       revoked = true;
     },

@@ -85,6 +85,67 @@ describe("stripe connector against the local Stripe fake", () => {
     expect(second.result.entities[0].records).toBe(fake.list("customers").length);
   });
 
+  it("an account with no event at the first sync: creates, updates and deletes after it are caught by the next incremental run", async () => {
+    fake = await startStripeFake({ seed: 11, counts: { customers: 8 } });
+    fake.advanceClock(31 * 86_400); // every seeded object's event is past Stripe's 30-day retention
+    expect(fake.events()).toHaveLength(0);
+    runner = new SyncRunner(StripeConnector, configOf(fake), SETTINGS);
+    expect(failures((await runner.sync()).result)).toBe("");
+    await expectDestinationEqualsFake(runner, fake);
+
+    const customers = fake.list("customers");
+    const gone = customers.slice(0, 3).map((c) => c.id);
+    for (const id of gone) fake.remove("customers", id);
+    fake.update("customers", customers[3].id, { name: "Updated after" });
+    const created = fake.create("customers", { name: "Created after" });
+    fake.update("customers", created.id, { email: "created.after@example.com" });
+    const product = fake.list("products")[0];
+    fake.update("products", product.id, { name: "Renamed product" });
+
+    const second = await runner.sync();
+    expect(failures(second.result)).toBe("");
+    await expectDestinationEqualsFake(runner, fake);
+    expect(await runner.deletedKeys("customers")).toEqual([...gone].sort());
+    expect((await runner.live("customers")).get(created.id)?.email).toBe("created.after@example.com");
+    expect((await runner.live("products")).get(product.id)?.name).toBe("Renamed product");
+    // Through the Events API, not by reading the lists again.
+    expect(second.logs.join("\n")).not.toMatch(/backfill/);
+    expect(second.result.entities.find((e) => e.entity === "customers")!.records).toBe(3 + 1 + 2);
+
+    // Nothing changed since: the next run reads nothing again.
+    const third = await runner.sync({ entities: ["customers", "products"] });
+    expect(third.result.entities.map((e) => e.records)).toEqual([0, 0]);
+  });
+
+  it("judges the 30-day event retention on Stripe's clock (its Date header), not the local one", async () => {
+    // Stripe's clock is 40 days behind this machine's: its events are fresh for Stripe.
+    fake = await startStripeFake({ seed: 4, now: Math.floor(Date.now() / 1000) - 40 * 86_400 });
+    runner = new SyncRunner(StripeConnector, configOf(fake), SETTINGS);
+    expect(failures((await runner.sync({ entities: ["customers"] })).result)).toBe("");
+    const c = fake.list("customers")[2];
+    fake.update("customers", c.id, { name: "Seen through an event" });
+    const second = await runner.sync({ entities: ["customers"] });
+    expect(failures(second.result)).toBe("");
+    expect(second.logs.join("\n")).not.toMatch(/retention/);
+    expect(second.result.entities[0].records).toBe(1);
+    expect((await runner.live("customers")).get(c.id)?.name).toBe("Seen through an event");
+  });
+
+  it("takes base_url with or without /v1", async () => {
+    fake = await startStripeFake({ counts: { customers: 3 } });
+    for (const base of [fake.url, `${fake.url}/`, `${fake.url}/v1`, `${fake.url}/v1/`]) {
+      const config = { api_key: fake.apiKey, base_url: base };
+      expect((await new StripeConnector({ name: "s", config, settings: SETTINGS }).testConnection()).success, base).toBe(true);
+      const r = new SyncRunner(StripeConnector, config, SETTINGS);
+      try {
+        expect(failures((await r.sync({ entities: ["customers"] })).result), base).toBe("");
+        expect((await r.live("customers")).size, base).toBe(3);
+      } finally {
+        await r.close();
+      }
+    }
+  });
+
   it("passes the conformance kit, incremental check included", async () => {
     fake = await startStripeFake({ seed: 5, counts: { customers: 9, products: 4, prices: 4, subscriptions: 4, invoices: 4, charges: 6, payment_intents: 4, refunds: 3 } });
     const f = fake;
