@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { startStripeFake, type StripeFake, type StripeResource } from "../../../bench/fakes/stripe";
 import { StripeConnector } from "../../src/connectors/stripe";
 import { checkConnector } from "../../src/conformance";
+import { drainEntity } from "./drainEntity";
 import { failures, SyncRunner } from "./syncRunner";
 
 const SETTINGS = { batchSize: 5, maxIterations: 2, maxRetries: 1, requestsPerSecond: 1000, burst: 1000 };
@@ -102,6 +103,7 @@ describe("stripe connector against the local Stripe fake", () => {
     const product = fake.list("products")[0];
     fake.update("products", product.id, { name: "Renamed product" });
 
+    const listReads = fake.stats.byRoute["GET /v1/customers"];
     const second = await runner.sync();
     expect(failures(second.result)).toBe("");
     await expectDestinationEqualsFake(runner, fake);
@@ -109,12 +111,32 @@ describe("stripe connector against the local Stripe fake", () => {
     expect((await runner.live("customers")).get(created.id)?.email).toBe("created.after@example.com");
     expect((await runner.live("products")).get(product.id)?.name).toBe("Renamed product");
     // Through the Events API, not by reading the lists again.
-    expect(second.logs.join("\n")).not.toMatch(/backfill/);
-    expect(second.result.entities.find((e) => e.entity === "customers")!.records).toBe(3 + 1 + 2);
+    expect(fake.stats.byRoute["GET /v1/customers"]).toBe(listReads);
+    expect(second.logs.join("\n")).not.toMatch(/backfill|lists again/);
 
     // Nothing changed since: the next run reads nothing again.
     const third = await runner.sync({ entities: ["customers", "products"] });
     expect(third.result.entities.map((e) => e.records)).toEqual([0, 0]);
+  });
+
+  it("replays from a moment of Stripe's clock, chunk by chunk, oldest event first", async () => {
+    fake = await startStripeFake({ counts: { customers: 4 } });
+    fake.advanceClock(31 * 86_400);
+    runner = new SyncRunner(StripeConnector, configOf(fake), SETTINGS);
+    expect(failures((await runner.sync({ entities: ["customers"] })).result)).toBe("");
+    // No event to point at: the mark is Stripe's clock when the lists were read.
+    const mark = (await runner.checkpoint("customers"))?.highWaterMark;
+    expect(mark).toBe(fake.now());
+    const c = fake.create("customers", { name: "v0" });
+    for (let i = 1; i <= 130; i++) fake.update("customers", c.id, { name: `v${i}` });
+    const gone = fake.list("customers")[2].id;
+    fake.remove("customers", gone);
+
+    const connector = new StripeConnector({ name: "s", config: configOf(fake), settings: SETTINGS });
+    const drained = await drainEntity(connector, "customers", { since: mark!, batchSize: 7, maxIterations: 1 });
+    expect(drained.records.filter((r) => r.id === c.id).map((r) => r.name)).toEqual(Array.from({ length: 131 }, (_, i) => `v${i}`));
+    expect(drained.records.filter((r) => r._mako_deleted_at !== undefined).map((r) => r.id)).toEqual([gone]);
+    expect(drained.states.at(-1)!.metadata?.highWaterMark).toBe(fake.events()[0].id);
   });
 
   it("judges the 30-day event retention on Stripe's clock (its Date header), not the local one", async () => {

@@ -6,7 +6,11 @@ import type { ConnectionTestResult, DataRecord, EntityDeclaration, FetchState, R
 
 export const stripeConfigSchema = z.object({
   api_key: secret(z.string().min(1, "api_key is required").describe("Secret key (sk_live_… / sk_test_…) or a restricted key with read access")),
-  base_url: z.string().url("base_url must be an absolute URL").optional().describe("API base URL; default https://api.stripe.com (set it for a proxy or a local fake)"),
+  base_url: z
+    .string()
+    .url("base_url must be an absolute URL")
+    .optional()
+    .describe("API base URL, with or without /v1; default https://api.stripe.com (set it for a proxy or a local fake)"),
 });
 export type StripeConfig = z.infer<typeof stripeConfigSchema>;
 
@@ -14,8 +18,10 @@ const NAME = "stripe";
 const DEFAULT_BASE_URL = "https://api.stripe.com";
 /** Stripe keeps events 30 days; a mark older than this (less a safety hour) cannot be resumed. */
 const EVENT_RETENTION_SECONDS = 30 * 86_400 - 3_600;
-/** The mark saved when the account had no event at all at backfill time. */
-const NO_EVENT_MARK = "none";
+/** The mark earlier versions saved when the account had no event at backfill time: nothing to resume from. */
+const LEGACY_NO_EVENT_MARK = "none";
+/** Events per page while looking for the oldest one to replay from (nothing is emitted then). */
+const SEEK_PAGE = 100;
 
 /** The Events API's `types[]` filter, as indexed form parameters. */
 function typesOf(types: string[]): Record<string, string> {
@@ -60,15 +66,25 @@ interface StripeEvent {
   data: { object: DataRecord & { object?: string; id?: string } };
 }
 
+/**
+ * Where the Events API resumes: just after an event (its id), or at a moment of Stripe's clock
+ * (epoch seconds, from its Date header) when the account had no event to point at.
+ */
+type EventMark = string | number;
+/** The account's newest event when the pass began. */
+type Ceiling = { id: string; created: number } | null;
+
 type Phase =
-  | { phase: "backfill"; after: string | null; anchor: string }
-  | { phase: "events"; after: string; ceiling: { id: string; created: number } | null; lastCreated: number }
+  | { phase: "backfill"; after: string | null; anchor: EventMark }
+  | { phase: "seek"; from: number; after: string | null; ceiling: Ceiling; now: number }
+  | { phase: "events"; after: string; ceiling: Ceiling; lastCreated: number }
   | { phase: "created"; after: string | null };
 
 /**
  * Stripe: backfills through list endpoints (`limit`, `starting_after`, `has_more`), then keeps
  * objects current through the Events API — updates upserted from `data.object`, `*.deleted`
- * events marked `_mako_deleted_at` — from the newest event seen (the saved mark). Balance
+ * events marked `_mako_deleted_at` — from the saved mark: the newest event when the backfill
+ * began, or Stripe's clock then (its Date header) if the account had none. Balance
  * transactions and events are immutable and read by `created`.
  */
 export class StripeConnector extends BaseConnector<HttpClient, StripeConfig> {
@@ -102,7 +118,7 @@ export class StripeConnector extends BaseConnector<HttpClient, StripeConfig> {
   getEntityDeclarations(): Record<StripeEntity, EntityDeclaration> {
     const viaEvents = (what: string): EntityDeclaration => ({
       incremental: true,
-      description: `${what}. First run: the list endpoint. Then: the Events API from the last event seen — changes upserted from data.object, deletions marked _mako_deleted_at. A mark older than Stripe's 30-day event retention falls back to a backfill (run a full refresh then to mark deletions).`,
+      description: `${what}. First run: the list endpoint. Then: the Events API from where that run began (the last event seen, or Stripe's clock) — changes upserted from data.object, deletions marked _mako_deleted_at. A mark older than Stripe's 30-day event retention falls back to a backfill (run a full refresh then to mark deletions).`,
     });
     return {
       customers: viaEvents("Customers; customer.deleted marks a row deleted"),
@@ -189,30 +205,43 @@ export class StripeConnector extends BaseConnector<HttpClient, StripeConfig> {
         await emit(page.data);
         if (page.data.length > 0) after = String(page.data[page.data.length - 1].id);
         if (!page.has_more || page.data.length === 0) {
-          // The mark is the newest event before the backfill began: later runs replay from it.
+          // The mark is where the account stood when the backfill began: later runs replay from it.
           return { hasMore: false, totalProcessed: processed, metadata: { highWaterMark: phase.anchor } };
         }
       }
       return this.state({ ...phase, after }, processed, after);
     }
 
-    // Events: walk forward from the mark (ending_before pages are the ones just newer), oldest first.
     const spec = EVENT_ENTITIES[entity as EventEntity];
+
+    if (phase.phase === "seek") {
+      // The mark is a moment and no event precedes it: the replay starts at the oldest matching
+      // event since then. Stripe lists newest first, so walk down to it before replaying upwards.
+      let after = phase.after;
+      for (; calls < options.maxIterations; calls++) {
+        const page = await this.list(entity, "/v1/events", { limit: SEEK_PAGE, starting_after: after ?? undefined, "created[gte]": phase.from, ...spec.events }, options.signal);
+        const events = page.data as unknown as StripeEvent[];
+        if (events.length > 0) after = events[events.length - 1].id;
+        if (page.has_more && events.length > 0) continue;
+        if (after === null) {
+          // Nothing of this entity since the mark: move it up so it never ages out of the retention.
+          return { hasMore: false, totalProcessed: processed, metadata: { highWaterMark: phase.ceiling?.id ?? phase.now } };
+        }
+        const oldest = events.length > 0 ? events[events.length - 1] : await this.event(after, options.signal);
+        calls++;
+        await emit(eventRecords([oldest], spec.object));
+        phase = { phase: "events", after: oldest.id, ceiling: phase.ceiling, lastCreated: oldest.created };
+        break;
+      }
+      if (phase.phase === "seek") return this.state({ ...phase, after }, processed, after);
+    }
+
+    // Events: walk forward from the mark (ending_before pages are the ones just newer), oldest first.
     let { after, lastCreated } = phase;
     for (; calls < options.maxIterations; calls++) {
       const page = await this.list(entity, "/v1/events", { limit, ending_before: after, ...spec.events }, options.signal);
       const events = page.data as unknown as StripeEvent[];
-      const records: DataRecord[] = [];
-      for (let i = events.length - 1; i >= 0; i--) {
-        const event = events[i];
-        const object = event?.data?.object;
-        if (!object || typeof object !== "object" || typeof event.id !== "string") {
-          throw permanent(`event ${i + 1} of the page has no data.object`);
-        }
-        if (object.object !== spec.object) continue;
-        records.push(isDeletion(event) ? { ...object, _mako_deleted_at: new Date(event.created * 1000).toISOString() } : object);
-      }
-      await emit(records);
+      await emit(eventRecords(events, spec.object));
       if (events.length > 0) {
         after = events[0].id;
         lastCreated = events[0].created;
@@ -228,35 +257,56 @@ export class StripeConnector extends BaseConnector<HttpClient, StripeConfig> {
     return this.state({ ...phase, after, lastCreated }, processed, after);
   }
 
-  /** The first calls of a pass: decide between a backfill and replaying events from the mark. */
+  /**
+   * The first calls of a pass: replay events from the mark, or read the lists (first run, full
+   * refresh, a mark past the retention) noting where the Events API must resume afterwards.
+   * "Now" is Stripe's clock, read from its Date header, never this machine's.
+   */
   private async startPass(entity: StripeEntity, options: ResumableFetchOptions): Promise<{ phase: Phase; calls: number }> {
     if ((CREATED_ENTITIES as readonly string[]).includes(entity)) return { phase: { phase: "created", after: null }, calls: 0 };
-    const mark = typeof options.since === "string" && options.since.startsWith("evt_") ? options.since : undefined;
-    const newest = await this.newestEvent(entity, options.signal);
-    if (mark) {
-      const fresh = await this.eventStillKept(entity, mark, options.signal);
-      if (fresh) {
-        return { phase: { phase: "events", after: mark, ceiling: newest, lastCreated: fresh.created }, calls: 2 };
+    const { newest, now } = await this.newestEvent(entity, options.signal);
+    const since = options.since;
+    if (typeof since === "string" && since.startsWith("evt_")) {
+      const kept = await this.eventStillKept(since, now, options.signal);
+      if (kept) return { phase: { phase: "events", after: since, ceiling: newest, lastCreated: kept.created }, calls: 2 };
+      options.onLog("warn", `${NAME}: ${entity}: the last event seen (${since}) is older than Stripe's 30-day event retention: falling back to a backfill through the list endpoint (deletions since then are only caught by a full refresh)`);
+    } else if (typeof since === "number") {
+      if (since >= now - EVENT_RETENTION_SECONDS) {
+        const before = await this.eventBefore(entity, since, options.signal);
+        if (before) return { phase: { phase: "events", after: before.id, ceiling: newest, lastCreated: before.created }, calls: 2 };
+        return { phase: { phase: "seek", from: since, after: null, ceiling: newest, now }, calls: 2 };
       }
-      options.onLog("warn", `${NAME}: ${entity}: the last event seen (${mark}) is older than Stripe's 30-day event retention: falling back to a backfill through the list endpoint (deletions since then are only caught by a full refresh)`);
-    } else if (options.since === NO_EVENT_MARK) {
-      options.onLog("info", `${NAME}: ${entity}: the account had no event at the last sync: backfilling again`);
+      options.onLog("warn", `${NAME}: ${entity}: the last sync (${new Date(since * 1000).toISOString()}) is older than Stripe's 30-day event retention: falling back to a backfill through the list endpoint (deletions since then are only caught by a full refresh)`);
+    } else if (since === LEGACY_NO_EVENT_MARK) {
+      options.onLog("info", `${NAME}: ${entity}: the account had no event at the last sync: reading the lists again`);
     }
-    return { phase: { phase: "backfill", after: null, anchor: newest?.id ?? NO_EVENT_MARK }, calls: mark ? 2 : 1 };
+    return { phase: { phase: "backfill", after: null, anchor: newest?.id ?? now }, calls: 1 };
   }
 
-  private async newestEvent(entity: StripeEntity, signal?: AbortSignal): Promise<{ id: string; created: number } | null> {
-    const page = await this.list(entity, "/v1/events", { limit: 1 }, signal);
-    const first = page.data[0] as unknown as StripeEvent | undefined;
-    return first ? { id: first.id, created: first.created } : null;
+  /** The account's newest event (any type) and Stripe's clock, from one call. */
+  private async newestEvent(entity: StripeEntity, signal?: AbortSignal): Promise<{ newest: Ceiling; now: number }> {
+    const { body, headers } = await this.listWithHeaders(entity, "/v1/events", { limit: 1 }, signal);
+    const first = body.data[0] as unknown as StripeEvent | undefined;
+    return { newest: first ? { id: first.id, created: first.created } : null, now: stripeClock(headers) };
   }
 
-  /** The mark's event if Stripe still has it and it is inside the retention window. */
-  private async eventStillKept(entity: StripeEntity, id: string, signal?: AbortSignal): Promise<StripeEvent | null> {
+  /** The newest event created before `at` (any type): the cursor to replay from `at` on. */
+  private async eventBefore(entity: StripeEntity, at: number, signal?: AbortSignal): Promise<StripeEvent | null> {
+    const page = await this.list(entity, "/v1/events", { limit: 1, "created[lt]": at }, signal);
+    return (page.data[0] as unknown as StripeEvent | undefined) ?? null;
+  }
+
+  private async event(id: string, signal?: AbortSignal): Promise<StripeEvent> {
+    const event = await this.api.get<StripeEvent>(`/v1/events/${encodeURIComponent(id)}`, undefined, { signal });
+    if (typeof event?.created !== "number" || typeof event.id !== "string") throw permanent(`GET /v1/events/${id} returned no event`);
+    return event;
+  }
+
+  /** The mark's event if Stripe still has it and it is inside the retention window, on Stripe's clock. */
+  private async eventStillKept(id: string, now: number, signal?: AbortSignal): Promise<StripeEvent | null> {
     try {
-      const event = await this.api.get<StripeEvent>(`/v1/events/${encodeURIComponent(id)}`, undefined, { signal });
-      if (typeof event?.created !== "number") throw permanent(`GET /v1/events/${id} returned no event`);
-      return event.created >= Date.now() / 1000 - EVENT_RETENTION_SECONDS ? event : null;
+      const event = await this.event(id, signal);
+      return event.created >= now - EVENT_RETENTION_SECONDS ? event : null;
     } catch (err) {
       if (err instanceof HttpError && err.status === 404) return null;
       throw err;
@@ -264,19 +314,51 @@ export class StripeConnector extends BaseConnector<HttpClient, StripeConfig> {
   }
 
   private async list(entity: StripeEntity, path: string, query: Record<string, string | number | undefined>, signal?: AbortSignal): Promise<StripeList> {
-    const body = await this.api.get<unknown>(path, query, { signal });
-    const problem = listProblem(body);
+    return (await this.listWithHeaders(entity, path, query, signal)).body;
+  }
+
+  private async listWithHeaders(
+    _entity: StripeEntity,
+    path: string,
+    query: Record<string, string | number | undefined>,
+    signal?: AbortSignal,
+  ): Promise<{ body: StripeList; headers: Headers }> {
+    const response = await this.api.request<unknown>({ method: "GET", path, query, signal });
+    const problem = listProblem(response.body);
     if (problem) throw permanent(`unexpected page from GET ${path}: ${problem}`);
-    return body as StripeList;
+    return { body: response.body as StripeList, headers: response.headers };
   }
 
   private state(phase: Phase, processed: number, cursor: string | null): FetchState {
     return { hasMore: true, cursor, totalProcessed: processed, metadata: { phase } };
   }
 
+  /** The API's root: paths here start with /v1, so a base_url given with its /v1 means the same. */
   private baseUrl(): string {
-    return (this.config.base_url ?? DEFAULT_BASE_URL).replace(/\/+$/, "");
+    return (this.config.base_url ?? DEFAULT_BASE_URL).replace(/\/+$/, "").replace(/\/v1$/, "");
   }
+}
+
+/** Records from events (newest first, as listed), oldest first, only those about `object`. */
+function eventRecords(events: StripeEvent[], object: string): DataRecord[] {
+  const records: DataRecord[] = [];
+  for (let i = events.length - 1; i >= 0; i--) {
+    const event = events[i];
+    const data = event?.data?.object;
+    if (!data || typeof data !== "object" || typeof event.id !== "string") {
+      throw permanent(`event ${i + 1} of the page has no data.object`);
+    }
+    if (data.object !== object) continue;
+    records.push(isDeletion(event) ? { ...data, _mako_deleted_at: new Date(event.created * 1000).toISOString() } : data);
+  }
+  return records;
+}
+
+/** Stripe's clock (epoch seconds) from a response's Date header. */
+function stripeClock(headers: Headers): number {
+  const ms = Date.parse(headers.get("date") ?? "");
+  if (Number.isNaN(ms)) throw permanent("Stripe's answer has no valid Date header: its clock is needed to know where the Events API must resume");
+  return Math.floor(ms / 1000);
 }
 
 /** `*.deleted` removes the object — except a subscription's, which is a cancellation. */
