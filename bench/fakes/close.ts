@@ -1,12 +1,21 @@
-// A local Close CRM API (https://api.close.com/api/v1/) following developer.close.com: the API
-// key as the Basic-auth username; list envelope {data, has_more} with `_skip`/`_limit` (max
-// 100, a maximum `_skip`, 400 past either); `date_updated__gte|gt|lt|lte` and `_order_by` on
-// contacts, opportunities and activities, the search `query` (`date_updated >= "…"`,
-// `sort:date_updated`) on leads; activities per sub-type (/activity/call/ …) and all together
-// (/activity/ with `_type`); custom fields per object type; the event log (/event/) with
-// cursor pagination (`_cursor`, `cursor_next`), `object_type`/`action` filters and 30 days of
-// history; the `RateLimit: limit=…, remaining=…, reset=…` header and a 429 whose body says
-// `rate_reset`; errors as {error: "…"}.
+// A local Close CRM API (https://api.close.com/api/v1/) following developer.close.com, nothing more:
+// - auth: the API key as the Basic-auth username (/api/overview/authentication-with-api-keys);
+//   401 {error: "…"} otherwise.
+// - lists answer {data, has_more}, paginated by `_skip` / `_limit` (at most 100, and a maximum
+//   `_skip`: 400 past either) (/api/overview/pagination). Each list honours the parameters its page
+//   documents and IGNORES any other, as Close does with a parameter it does not know (see
+//   LIST_PARAMS below, one page cited per endpoint). Without a documented order, lists come
+//   newest first.
+// - the Advanced Filtering API, POST /data/search/ (closeSearch.ts).
+// - the event log, GET /event/ (/api/resources/events, /api/resources/events/list): newest first,
+//   `_cursor` / `_limit` (at most 50) pagination with `cursor_next`, the documented filters in
+//   the documented combinations only (400 otherwise), 30 days of history on Close's clock; a
+//   deletion's event has `data: null`.
+// - Close's clock: every answer has a `Date` header from the fake's own clock, which
+//   `advanceClock` moves; `date_created` / `date_updated` and events come from the same clock.
+// - the `RateLimit: limit=…, remaining=…, reset=…` header and a 429 whose body says `rate_reset`
+//   (/api/overview/rate-limits); errors as {error: "…"}.
+import { compareTimes, searchObjects } from "./closeSearch";
 import { FixedWindowLimiter, seededHash, seededPick, startFakeServer, type FakeRequest, type FakeResponse, type FakeServer } from "./fakeServer";
 
 export const CLOSE_ACTIVITY_TYPES = ["Call", "Email", "Note", "Meeting", "SMS"] as const;
@@ -63,6 +72,10 @@ export interface CloseFake extends FakeServer {
   list(kind: CloseKind): CloseObject[];
   deletedIds(kind: CloseKind): string[];
   events(): CloseEvent[];
+  /** Moves Close's clock on (the event log forgets what is older than 30 days). */
+  advanceClock(seconds: number): void;
+  /** Close's clock, epoch milliseconds (what its Date header says, to the second). */
+  now(): number;
   revokeKey(): void;
 }
 
@@ -95,7 +108,12 @@ export async function startCloseFake(options: CloseFakeOptions = {}): Promise<Cl
   const limiter = rate ? new FixedWindowLimiter({ limit: rate.limit, windowMs: rate.windowSeconds * 1000 }) : null;
   let revoked = false;
   let seq = 0;
-  let clockMs = Date.now();
+  let offsetMs = 0;
+  /** Close's clock: this machine's, moved by advanceClock. */
+  const wallMs = () => Date.now() + offsetMs;
+  // The seeded account is an hour old: a sync that starts now begins after all of it.
+  let clockMs = wallMs() - 3_600_000;
+  let seeding = true;
   const kinds = new Map<string, CloseObject[]>();
   const deleted = new Map<string, string[]>();
   const events: CloseEvent[] = [];
@@ -106,7 +124,7 @@ export async function startCloseFake(options: CloseFakeOptions = {}): Promise<Cl
   };
   const now = () => {
     // A strictly increasing clock: two changes never share a date_updated by accident.
-    clockMs = Math.max(clockMs + 1, Date.now());
+    clockMs = seeding ? clockMs + 1 : Math.max(clockMs + 1, wallMs());
     seq++;
     return closeTime(clockMs, seq);
   };
@@ -188,7 +206,7 @@ export async function startCloseFake(options: CloseFakeOptions = {}): Promise<Cl
     }
     const type = kind.split(".")[1];
     const _type = CLOSE_ACTIVITY_TYPES.find((t) => t.toLowerCase() === type)!;
-    const common = { id: nextId("acti"), _type, lead_id: leadId, contact_id: (pick("contact", i)?.id as string | undefined) ?? null, user_id: userId, ...base };
+    const common = { id: nextId("acti"), _type, lead_id: leadId, contact_id: (pick("contact", i)?.id as string | undefined) ?? null, user_id: userId, activity_at: stamp, ...base };
     const direction = seededPick(["inbound", "outbound"], i, seed, 11);
     switch (_type) {
       case "Call":
@@ -244,14 +262,17 @@ export async function startCloseFake(options: CloseFakeOptions = {}): Promise<Cl
     for (const t of CLOSE_ACTIVITY_TYPES) create(`activity.${t.toLowerCase()}` as CloseKind, { lead_id: lead.id }, i);
   }
 
+  seeding = false;
+
   const server = await startFakeServer((req) => route(req));
 
   function route(req: FakeRequest): FakeResponse {
+    // Close's clock, not the caller's: a client that needs "now" reads it here.
+    const headers: Record<string, string> = { date: new Date(Math.max(wallMs(), clockMs)).toUTCString() };
     const auth = req.headers.authorization ?? "";
     const key = auth.startsWith("Basic ") ? Buffer.from(auth.slice(6), "base64").toString("utf8").split(":")[0] : "";
-    if (!auth) return { status: 401, body: { error: "Unauthorized: no API key was provided. Use HTTP Basic authentication with your API key as the username." } };
-    if (key !== apiKey || revoked) return { status: 401, body: { error: "The API key provided is invalid or has been revoked." } };
-    const headers: Record<string, string> = {};
+    if (!auth) return { status: 401, headers, body: { error: "Unauthorized: no API key was provided. Use HTTP Basic authentication with your API key as the username." } };
+    if (key !== apiKey || revoked) return { status: 401, headers, body: { error: "The API key provided is invalid or has been revoked." } };
     if (limiter && rate) {
       const taken = limiter.take();
       const reset = (taken.resetMs / 1000).toFixed(3);
@@ -264,100 +285,86 @@ export async function startCloseFake(options: CloseFakeOptions = {}): Promise<Cl
         };
       }
     }
-    const answer = answerGet(req);
+    const answer = respond(req);
     return { ...answer, headers: { ...headers, ...answer.headers } };
   }
 
-  function answerGet(req: FakeRequest): FakeResponse {
-    if (req.method !== "GET") return { status: 405, body: { error: "Method not allowed in this fake" } };
-    const path = req.url.pathname;
-    const p = req.url.searchParams;
-    const m = /^\/api\/v1\/(.+?)\/?$/.exec(path);
+  function respond(req: FakeRequest): FakeResponse {
+    const m = /^\/api\/v1\/(.+?)\/?$/.exec(req.url.pathname);
     if (!m) return { status: 404, body: { error: "Not found" } };
     const route = m[1];
+    if (route === "data/search") {
+      if (req.method !== "POST") return { status: 405, body: { error: "Method not allowed" } };
+      return searchObjects(req.body, (type) => bucket(type));
+    }
+    if (req.method !== "GET") return { status: 405, body: { error: "Method not allowed in this fake" } };
     if (route === "me") return { status: 200, body: { id: bucket("user")[0]?.id, organizations: [{ id: ORG, name: "Mako Fake Org" }] } };
-    if (route === "event") return listEvents(p);
-    let list: CloseObject[];
-    let filterable = true;
-    if (route === "lead") {
-      const parsed = parseLeadQuery(p.get("query"));
-      if (typeof parsed === "string") return { status: 400, body: { error: parsed, errors: [], "field-errors": {} } };
-      list = sortBy([...bucket("lead")], parsed.sort).filter((o) => parsed.since === undefined || compare(o.date_updated, parsed.since) >= 0);
-      filterable = false;
-    } else if (route === "contact") list = [...bucket("contact")];
-    else if (route === "opportunity") list = [...bucket("opportunity")];
-    else if (route === "user") {
-      list = [...bucket("user")];
-      filterable = false;
-    } else if (route === "activity") {
-      const type = p.get("_type");
-      list = CLOSE_ACTIVITY_TYPES.filter((t) => !type || t === type).flatMap((t) => bucket(`activity.${t.toLowerCase()}`));
-    } else if (/^activity\/(call|email|note|meeting|sms)$/.test(route)) list = [...bucket(`activity.${route.split("/")[1]}`)];
-    else if (/^custom_field\/(lead|contact|opportunity)$/.test(route)) {
-      list = [...bucket(`custom_field.${route.split("/")[1]}`)];
-      filterable = false;
-    } else return { status: 404, body: { error: `Unknown endpoint: ${path}` } };
+    if (route === "event") return listEvents(req.url.searchParams);
+    const endpoint = LIST_ENDPOINTS.find((e) => e.route.test(route));
+    if (!endpoint) return { status: 404, body: { error: `Unknown endpoint: ${req.url.pathname}` } };
+    return listObjects(endpoint, route, req.url.searchParams);
+  }
 
-    if (filterable) {
-      const filtered = applyFilters(list, p);
-      if (typeof filtered === "string") return { status: 400, body: { error: filtered, errors: [], "field-errors": {} } };
-      list = filtered;
-    } else if (route !== "lead") list = sortBy(list, "-date_created");
+  function listObjects(endpoint: ListEndpoint, route: string, p: URLSearchParams): FakeResponse {
+    const unimplemented = endpoint.unimplemented?.find((k) => p.has(k));
+    if (unimplemented) return badRequest(`${unimplemented}: documented, but not implemented by this fake`);
+    let list = endpoint.kinds(route).flatMap((k) => bucket(k));
+    // Only the documented parameters act; any other is ignored, as Close does.
+    for (const [key, value] of p) {
+      if (!endpoint.params.test(key)) continue;
+      const range = /^(.+)__(gte|gt|lte|lt)$/.exec(key);
+      if (range) {
+        if (Number.isNaN(Date.parse(value))) return badRequest(`${key}: "${value}" is not a valid date`);
+        const [, field, op] = range;
+        list = list.filter((o) => {
+          if (typeof o[field] !== "string") return false;
+          const c = compareTimes(o[field] as string, value);
+          return op === "gte" ? c >= 0 : op === "gt" ? c > 0 : op === "lte" ? c <= 0 : c < 0;
+        });
+      } else if (key === "id__in" || key === "_type") {
+        const wanted = new Set(value.split(","));
+        list = list.filter((o) => wanted.has(String(o[key === "id__in" ? "id" : "_type"])));
+      } else if (!["_limit", "_skip", "_fields", "_order_by"].includes(key)) {
+        const wanted = new Set(value.split(","));
+        list = list.filter((o) => wanted.has(String(o[key])));
+      }
+    }
+    const order = endpoint.params.test("_order_by") ? p.get("_order_by") ?? "-date_created" : "-date_created";
+    if (!/^-?(date_updated|date_created|date_won|value|id)$/.test(order)) return badRequest(`_order_by: cannot order by "${order}"`);
+    list = sortBy(list, order);
     const skip = Number(p.get("_skip") ?? "0");
     const limit = Number(p.get("_limit") ?? "100");
     if (!Number.isInteger(limit) || limit < 1 || limit > 100) return { status: 400, body: { error: "_limit must be an integer between 1 and 100", errors: [], "field-errors": { _limit: "invalid" } } };
     if (!Number.isInteger(skip) || skip < 0) return { status: 400, body: { error: "_skip must be a non-negative integer", errors: [], "field-errors": { _skip: "invalid" } } };
-    if (skip > maxSkip) return { status: 400, body: { error: `The maximum _skip for this endpoint is ${maxSkip}. Use a date_updated range to paginate deeper.`, errors: [], "field-errors": {} } };
+    if (skip > maxSkip) return badRequest(`The maximum _skip for this endpoint is ${maxSkip}. Use a date range or the Advanced Filtering API to paginate deeper.`);
     const fields = p.get("_fields")?.split(",");
-    const page = list.slice(skip, skip + limit).map((o) => (fields ? Object.fromEntries(fields.map((f) => [f, o[f]])) : o));
-    return { status: 200, body: { data: page, has_more: skip + limit < list.length } };
-  }
-
-  function applyFilters(list: CloseObject[], p: URLSearchParams): CloseObject[] | string {
-    let out = list;
-    for (const [key, value] of p) {
-      const m = /^(date_updated|date_created)__(gte|gt|lte|lt)$/.exec(key);
-      if (m) {
-        if (Number.isNaN(Date.parse(value))) return `${key}: "${value}" is not a valid date`;
-        const [, field, op] = m;
-        out = out.filter((o) => {
-          const c = compare(o[field] as string, value);
-          return op === "gte" ? c >= 0 : op === "gt" ? c > 0 : op === "lte" ? c <= 0 : c < 0;
-        });
-      } else if (key === "lead_id") out = out.filter((o) => o.lead_id === value);
-    }
-    const order = p.get("_order_by") ?? "-date_created";
-    if (!/^-?(date_updated|date_created|id)$/.test(order)) return `_order_by: cannot order by "${order}"`;
-    return sortBy(out, order);
+    const page = list.slice(skip, skip + limit).map((o) => (fields ? Object.fromEntries(fields.filter((f) => f in o).map((f) => [f, o[f]])) : o));
+    return { status: 200, body: { data: page, has_more: skip + limit < list.length, ...endpoint.aggregates?.(list) } };
   }
 
   function listEvents(p: URLSearchParams): FakeResponse {
-    const cutoff = clockMs - RETENTION_MS;
+    const cutoff = wallMs() - RETENTION_MS;
     // Newest first, as the event log answers; `_cursor` is where the previous page ended.
     let list = events.filter((e) => Date.parse(e.date_created) >= cutoff).reverse();
-    for (const [key, value] of p) {
-      if (key === "object_type") list = list.filter((e) => e.object_type === value);
-      else if (key === "action") list = list.filter((e) => e.action === value);
-      else if (key === "lead_id") list = list.filter((e) => e.lead_id === value);
-      else {
-        const m = /^date_(updated|created)__(gte|gt|lte|lt)$/.exec(key);
-        if (!m) continue;
-        if (Number.isNaN(Date.parse(value))) return { status: 400, body: { error: `${key}: "${value}" is not a valid date` } };
-        const field = m[1] === "updated" ? "date_updated" : "date_created";
-        list = list.filter((e) => {
-          const c = compare(e[field], value);
-          return m[2] === "gte" ? c >= 0 : m[2] === "gt" ? c > 0 : m[2] === "lte" ? c <= 0 : c < 0;
-        });
-      }
+    const filters = EVENT_FILTERS.filter((f) => p.has(f));
+    if (filters.length > 0 && !EVENT_FILTER_COMBINATIONS.has(filters.join("+"))) {
+      return badRequest(`Unsupported combination of filters: ${filters.join(", ")}`);
+    }
+    for (const f of filters) list = list.filter((e) => String(e[f]) === p.get(f));
+    for (const op of ["gte", "lte"] as const) {
+      const value = p.get(`date_updated__${op}`);
+      if (value === null) continue;
+      if (Number.isNaN(Date.parse(value))) return badRequest(`date_updated__${op}: "${value}" is not a valid date`);
+      list = list.filter((e) => (op === "gte" ? compareTimes(e.date_updated, value) >= 0 : compareTimes(e.date_updated, value) <= 0));
     }
     const limit = Number(p.get("_limit") ?? "50");
-    if (!Number.isInteger(limit) || limit < 1 || limit > 50) return { status: 400, body: { error: "_limit must be between 1 and 50 for the event log" } };
+    if (!Number.isInteger(limit) || limit < 1 || limit > 50) return badRequest("_limit must be between 1 and 50 for the event log");
     let start = 0;
     const cursor = p.get("_cursor");
     if (cursor) {
       const after = Buffer.from(cursor, "base64url").toString("utf8");
+      if (!after.startsWith("ev_")) return badRequest("Invalid _cursor");
       const at = list.findIndex((e) => e.id === after);
-      if (!after.startsWith("ev_")) return { status: 400, body: { error: "Invalid _cursor" } };
       start = at < 0 ? list.findIndex((e) => e.id < after) : at + 1;
       if (start < 0) start = list.length;
     }
@@ -401,6 +408,10 @@ export async function startCloseFake(options: CloseFakeOptions = {}): Promise<Cl
     list: (kind) => structuredClone(bucket(kind)),
     deletedIds: (kind) => [...(deleted.get(kind) ?? [])],
     events: () => structuredClone(events),
+    advanceClock(seconds) {
+      offsetMs += seconds * 1000;
+    },
+    now: () => Math.max(wallMs(), clockMs),
     revokeKey() {
       revoked = true;
     },
@@ -408,40 +419,84 @@ export async function startCloseFake(options: CloseFakeOptions = {}): Promise<Cl
   return fake;
 }
 
-/** Orders Close timestamps (same offset, microseconds) as instants. */
-function compare(a: string, b: string): number {
-  const ta = Date.parse(a);
-  const tb = Date.parse(b);
-  if (ta !== tb) return ta < tb ? -1 : 1;
-  // Same millisecond: the microsecond digits decide (both in Close's form, or equal).
-  return a < b ? -1 : a > b ? 1 : 0;
+interface ListEndpoint {
+  route: RegExp;
+  /** The kinds of object the route lists. */
+  kinds(route: string): string[];
+  /** The query parameters its documentation page lists (and the fake honours). */
+  params: RegExp;
+  /** Documented parameters the fake does not implement: a 400 rather than a wrong answer. */
+  unimplemented?: string[];
+  aggregates?(list: CloseObject[]): Record<string, unknown>;
+}
+
+const PAGING = "_limit|_skip|_fields";
+const DATES = (...fields: string[]) => `(${fields.join("|")})__(gte|gt|lte|lt)`;
+const LIST_ENDPOINTS: ListEndpoint[] = [
+  // developer.close.com/api/resources/leads/list: `_limit`, `_skip`, `_fields` only (the `query`
+  // parameter was deprecated on 2022-02-14 for the Advanced Filtering API: /api/overview/changelog).
+  { route: /^lead$/, kinds: () => ["lead"], params: new RegExp(`^(${PAGING})$`) },
+  // /api/resources/contacts/list
+  { route: /^contact$/, kinds: () => ["contact"], params: new RegExp(`^(${PAGING}|lead_id)$`) },
+  // /api/resources/opportunities/list
+  {
+    route: /^opportunity$/,
+    kinds: () => ["opportunity"],
+    params: new RegExp(`^(${PAGING}|lead_id|user_id|status_id|status_label|status_type|value_period|_order_by|${DATES("date_created", "date_updated", "date_won")})$`),
+    unimplemented: ["query", "_group_by", "lead_saved_search_id"],
+    aggregates: (list) => ({ total_results: list.length }),
+  },
+  // /api/resources/activities/calls/list (and emails, notes, meetings, sms): filters by ids,
+  // lead, contact, user, type, date_created and activity_at; no ordering parameter.
+  {
+    route: /^activity\/(call|email|note|meeting|sms)$/,
+    kinds: (route) => [`activity.${route.split("/")[1]}`],
+    params: new RegExp(`^(${PAGING}|id__in|lead_id|contact_id|user_id|organization_id|_type|${DATES("date_created", "activity_at")})$`),
+  },
+  // /api/resources/activities: every activity type together
+  {
+    route: /^activity$/,
+    kinds: () => CLOSE_ACTIVITY_TYPES.map((t) => `activity.${t.toLowerCase()}`),
+    params: new RegExp(`^(${PAGING}|id__in|lead_id|contact_id|user_id|organization_id|_type|${DATES("date_created", "activity_at")})$`),
+  },
+  // /api/resources/users
+  { route: /^user$/, kinds: () => ["user"], params: new RegExp(`^(${PAGING})$`) },
+  // /api/resources/custom-fields
+  { route: /^custom_field\/(lead|contact|opportunity)$/, kinds: (route) => [`custom_field.${route.split("/")[1]}`], params: new RegExp(`^(${PAGING})$`) },
+];
+
+/** The event log's filters, in the order the combinations below name them (/api/resources/events/list). */
+const EVENT_FILTERS = ["object_type", "object_id", "action", "lead_id", "user_id", "request_id"] as const;
+const EVENT_FILTER_COMBINATIONS = new Set([
+  "object_type+object_id",
+  "object_type+action",
+  "object_id+action",
+  "object_type+lead_id",
+  "object_type+action+lead_id",
+  "object_type+lead_id+user_id",
+  "object_type+action+lead_id+user_id",
+  "lead_id+user_id",
+  "object_id+user_id",
+  "object_id+action+user_id",
+  "object_type+user_id",
+  "object_type+action+user_id",
+  "lead_id",
+  "user_id",
+  "request_id",
+]);
+
+function badRequest(error: string): FakeResponse {
+  return { status: 400, body: { error, errors: [], "field-errors": {} } };
 }
 
 function sortBy(list: CloseObject[], order: string): CloseObject[] {
   const desc = order.startsWith("-");
   const field = desc ? order.slice(1) : order;
   return list.sort((x, y) => {
-    const c = field === "id" ? (x.id < y.id ? -1 : x.id > y.id ? 1 : 0) : compare(x[field] as string, y[field] as string) || (x.id < y.id ? -1 : 1);
-    return desc ? -c : c;
+    const a = x[field];
+    const b = y[field];
+    const c = field === "id" || typeof a !== "string" || typeof b !== "string" ? (a === b ? 0 : String(a) < String(b) ? -1 : 1) : compareTimes(a, b);
+    const tie = c || (x.id < y.id ? -1 : 1);
+    return desc ? -tie : tie;
   });
-}
-
-/** The lead search subset the fake understands: `date_updated >= "ISO"` and `sort:[-]field`. */
-function parseLeadQuery(query: string | null): { since?: string; sort: string } | string {
-  if (!query || !query.trim()) return { sort: "-date_created" };
-  let since: string | undefined;
-  let sort = "-date_created";
-  const rest = query
-    .replace(/date_updated\s*>=\s*"([^"]+)"/, (_, v: string) => {
-      since = v;
-      return "";
-    })
-    .replace(/sort:(-?)(date_updated|date_created)/, (_, d: string, f: string) => {
-      sort = `${d}${f}`;
-      return "";
-    })
-    .trim();
-  if (rest) return `query: this fake only understands date_updated >= "…" and sort:…, not "${rest}"`;
-  if (since !== undefined && Number.isNaN(Date.parse(since))) return `query: "${since}" is not a valid date`;
-  return { since, sort };
 }

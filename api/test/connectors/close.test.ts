@@ -79,13 +79,106 @@ describe("close connector against the local Close fake", () => {
     expect(incrementalRecords).toBeLessThan(20);
   });
 
-  it("pages past Close's _skip cap by keyset on date_updated", async () => {
+  it("ends exact against a Close that ignores what it does not document, many pages deep and past the _skip cap", async () => {
     fake = await startCloseFake({ leads: 30, maxSkip: 8 });
+    const f = fake;
+    // What Close's documentation does not list, the fake (like Close) ignores instead of honouring.
+    const get = async (path: string) => {
+      const res = await fetch(`${f.url}/api/v1/${path}`, { headers: { authorization: `Basic ${Buffer.from(`${f.apiKey}:`).toString("base64")}` } });
+      return ((await res.json()) as { data: { id: string }[] }).data.map((o) => o.id);
+    };
+    const future = new Date(Date.now() + 86_400_000).toISOString();
+    expect(await get(`lead/?query=${encodeURIComponent(`date_updated >= "${future}" sort:date_updated`)}&_limit=10`)).toEqual(await get("lead/?_limit=10"));
+    expect(await get(`contact/?date_updated__gte=${future}&_order_by=date_updated&_limit=10`)).toEqual(await get("contact/?_limit=10"));
+    expect(await get(`activity/call/?date_updated__gte=${future}&_order_by=date_updated&_limit=10`)).toEqual(await get("activity/call/?_limit=10"));
+    expect(await get(`opportunity/?date_updated__gte=${future}`)).toEqual([]);
+
     runner = new SyncRunner(CloseConnector, configOf(fake), { ...SETTINGS, batchSize: 5 });
-    const { result } = await runner.sync({ entities: ["leads", "contacts"] });
-    expect(failures(result)).toBe("");
+    const first = await runner.sync();
+    expect(failures(first.result)).toBe("");
+    await expectDestinationEqualsFake(runner, fake);
     expect((await runner.live("leads")).size).toBe(30);
-    expect((await runner.live("contacts")).size).toBe(fake.list("contact").length);
+    // Custom field values come through the search's _fields.
+    const lead = fake.list("lead")[4];
+    const customKeys = Object.keys(lead).filter((k) => k.startsWith("custom."));
+    expect(customKeys.length).toBeGreaterThan(0);
+    for (const k of customKeys) expect((await runner.live("leads")).get(lead.id)![k]).toBe(lead[k]);
+
+    fake.update("lead", lead.id, { name: "Edited" });
+    fake.update("contact", fake.list("contact")[20].id, { title: "CFO" });
+    fake.update("activity.call", fake.list("activity.call")[25].id, { note: "called back" });
+    fake.update("opportunity", fake.list("opportunity")[27].id, { note: "closing" });
+    const second = await runner.sync();
+    expect(failures(second.result)).toBe("");
+    await expectDestinationEqualsFake(runner, fake);
+    for (const entity of ["leads", "contacts", "activities_call", "opportunities"]) {
+      expect(second.result.entities.find((e) => e.entity === entity)!.records, entity).toBe(1);
+    }
+  });
+
+  it("a lead deleted during a first sync, after the sync read it, is marked deleted by the next incremental run", async () => {
+    fake = await startCloseFake({ leads: 20 });
+    const f = fake;
+    runner = new SyncRunner(CloseConnector, configOf(f), SETTINGS);
+    let gone: string | undefined;
+    let edited: string | undefined;
+    const first = await runner.sync({
+      entities: ["leads"],
+      onEvent: (e) => {
+        if (gone || e.type !== "progress" || e.committed === 0) return;
+        // The least recently updated lead is the first one read.
+        const [oldest, ...others] = [...f.list("lead")].sort((a, b) => (a.date_updated < b.date_updated ? -1 : 1));
+        gone = oldest.id;
+        f.remove("lead", oldest.id);
+        edited = others[3].id;
+        f.update("lead", edited, { name: "Edited after the deletion" });
+      },
+    });
+    expect(failures(first.result)).toBe("");
+    expect(gone).toBeDefined();
+    expect((await runner.live("leads")).has(gone!)).toBe(true); // read before it was deleted
+    const second = await runner.sync({ entities: ["leads"] });
+    expect(failures(second.result)).toBe("");
+    expect(await runner.deletedKeys("leads")).toEqual([gone]);
+    expect((await runner.live("leads")).get(edited!)?.name).toBe("Edited after the deletion");
+    expect([...(await runner.live("leads")).keys()].sort()).toEqual(f.list("lead").map((l) => l.id).sort());
+  });
+
+  it("a lead deleted during a full refresh, after the refresh read it, is marked deleted by the next incremental run", async () => {
+    fake = await startCloseFake({ leads: 20 });
+    const f = fake;
+    runner = new SyncRunner(CloseConnector, configOf(f), SETTINGS);
+    expect(failures((await runner.sync({ entities: ["leads"] })).result)).toBe("");
+    let gone: string | undefined;
+    const refresh = await runner.sync({
+      entities: ["leads"],
+      fullRefresh: true,
+      onEvent: (e) => {
+        if (gone || e.type !== "progress" || e.committed === 0) return;
+        const [oldest, ...others] = [...f.list("lead")].sort((a, b) => (a.date_updated < b.date_updated ? -1 : 1));
+        gone = oldest.id;
+        f.remove("lead", oldest.id);
+        f.update("lead", others[5].id, { name: "Edited after the deletion" });
+      },
+    });
+    expect(failures(refresh.result)).toBe("");
+    expect(gone).toBeDefined();
+    expect(await runner.deletedKeys("leads")).toEqual([]);
+    expect(failures((await runner.sync({ entities: ["leads"] })).result)).toBe("");
+    expect(await runner.deletedKeys("leads")).toEqual([gone]);
+  });
+
+  it("judges the 30-day event log on Close's clock (its Date header)", async () => {
+    fake = await startCloseFake({ leads: 3 });
+    runner = new SyncRunner(CloseConnector, configOf(fake), SETTINGS);
+    expect(failures((await runner.sync({ entities: ["leads"] })).result)).toBe("");
+    fake.advanceClock(31 * 86_400);
+    const later = await runner.sync({ entities: ["leads"] });
+    expect(failures(later.result)).toBe("");
+    expect(later.logs.join("\n")).toMatch(/older than Close's 30-day event log/);
+    // The mark is Close's clock at the start of that run: a month ahead of this machine's.
+    const mark = (await runner.checkpoint("leads"))?.highWaterMark;
+    expect(Date.parse(String(mark))).toBeGreaterThan(Date.now() + 30 * 86_400_000);
   });
 
   it("honours the RateLimit header and 429 rate_reset, and syncs everything", async () => {
@@ -141,7 +234,7 @@ describe("close connector against the local Close fake", () => {
           if (e.type === "progress" && e.committed > 0) f.revokeKey();
         },
       });
-      expect(result.entities[0].error).toMatch(/^close: entity "leads": API key rejected \(GET .*HTTP 401/);
+      expect(result.entities[0].error).toMatch(/^close: entity "leads": API key rejected \((GET|POST) .*HTTP 401/);
       expect((await runner.checkpoint("leads"))?.fetchState?.hasMore).toBe(true);
       expect((await runner.rows("leads")).length).toBeGreaterThan(0);
     });
@@ -149,11 +242,11 @@ describe("close connector against the local Close fake", () => {
     it("a vendor error body, a page of unexpected shape, an unknown entity", async () => {
       fake = await startCloseFake({ leads: 2 });
       runner = new SyncRunner(CloseConnector, configOf(fake), SETTINGS);
-      fake.injectFault({ path: "/api/v1/contact/", status: 400, body: { error: "Invalid date_updated__gte", errors: [], "field-errors": {} } });
+      fake.injectFault({ path: "/api/v1/data/search/", status: 400, body: { error: "query.queries[1].condition: invalid moment", errors: [], "field-errors": {} } });
       fake.injectFault({ path: "/api/v1/opportunity/", status: 200, body: [{ id: "oppo_1" }] });
       const { result } = await runner.sync({ entities: ["contacts", "opportunities"] });
       const byName = Object.fromEntries(result.entities.map((e) => [e.entity, e.error]));
-      expect(byName.contacts).toMatch(/^close: entity "contacts": GET .*\/contact\/.* HTTP 400.*Invalid date_updated__gte/);
+      expect(byName.contacts).toMatch(/^close: entity "contacts": POST .*\/data\/search\/.* HTTP 400.*invalid moment/);
       expect(byName.opportunities).toBe(`close: entity "opportunities": unexpected page from GET opportunity/: expected {data, has_more}, got an array`);
       await expect(runner.sync({ entities: ["activities"] })).rejects.toThrow(/unknown entity "activities" for connector Close/);
     });
