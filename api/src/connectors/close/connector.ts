@@ -3,6 +3,8 @@ import { BaseConnector, type RateLimitDefaults } from "../base/BaseConnector";
 import { connectionFailureMessage, entityFailure, type HttpClient } from "../base/http";
 import { secret } from "../base/secret";
 import type { ConnectionTestResult, DataRecord, EntityDeclaration, FetchState, ResumableFetchOptions } from "../base/types";
+import { eventPageProblem, listPageProblem, searchPageProblem, type EventPage, type ListPage, type SearchPage } from "./pages";
+import { SEARCH_FIELDS } from "./searchFields";
 
 export const closeConfigSchema = z.object({
   api_key: secret(z.string().min(1, "api_key is required").describe("Close API key (Settings → API Keys); sent as the Basic-auth username")),
@@ -14,57 +16,62 @@ const NAME = "close";
 const DEFAULT_BASE_URL = "https://api.close.com/api/v1";
 /** Close keeps 30 days of event log: deletions older than that cannot be seen. */
 const EVENT_LOG_DAYS = 30;
-const PAGE_LIMIT = 100;
+/** Largest page of the list endpoints and of the Advanced Filtering API. */
+const LIST_LIMIT = 100;
+const SEARCH_LIMIT = 200;
 const EVENT_PAGE_LIMIT = 50;
 
-interface Updated {
-  /** List endpoint, relative to the base URL. */
-  path: string;
-  /** Object type in the event log, for deletions. */
-  objectType: string;
-  /** Leads filter through the search `query`; the others through `date_updated__gte`. */
-  filter: "query" | "params";
-}
+/**
+ * How an entity's created and updated objects are read: through the Advanced Filtering API
+ * (POST data/search/, sorted by date_updated, cursor-paginated), or a list endpoint that
+ * documents a date_updated filter and order (opportunities). Deletions always come from the
+ * event log, under `objectType`.
+ */
+type Updated =
+  | { objectType: string; via: "search"; customFields?: "lead" | "contact" }
+  | { objectType: string; via: "list"; path: string };
 
 /**
- * Activities are one entity per sub-type: each has its own endpoint, its own fields (a call's
- * duration, an email's body) and its own event-log type, so each gets its own table and its
- * own incremental mark — a busy email stream never moves the calls' cursor, and no sub-type's
- * columns are mixed into another's.
+ * Activities are one entity per sub-type: each has its own fields (a call's duration, an
+ * email's body) and its own event-log type, so each gets its own table and its own mark — a
+ * busy email stream never moves the calls' mark, and no sub-type's columns are mixed into another's.
  */
 const ACTIVITY_TYPES = ["call", "email", "note", "meeting", "sms"] as const;
 
 const UPDATED_ENTITIES: Record<string, Updated> = {
-  leads: { path: "lead/", objectType: "lead", filter: "query" },
-  contacts: { path: "contact/", objectType: "contact", filter: "params" },
-  opportunities: { path: "opportunity/", objectType: "opportunity", filter: "params" },
-  ...Object.fromEntries(
-    ACTIVITY_TYPES.map((t) => [`activities_${t}`, { path: `activity/${t}/`, objectType: `activity.${t}`, filter: "params" as const }]),
-  ),
+  leads: { objectType: "lead", via: "search", customFields: "lead" },
+  contacts: { objectType: "contact", via: "search", customFields: "contact" },
+  opportunities: { objectType: "opportunity", via: "list", path: "opportunity/" },
+  ...Object.fromEntries(ACTIVITY_TYPES.map((t) => [`activities_${t}`, { objectType: `activity.${t}`, via: "search" as const }])),
 };
 const CUSTOM_FIELD_TYPES = ["lead", "contact", "opportunity"] as const;
 const WHOLE_ENTITIES = ["users", "custom_fields"] as const;
 const ENTITIES = [...Object.keys(UPDATED_ENTITIES), ...WHOLE_ENTITIES];
 
-interface ClosePage {
-  data: DataRecord[];
-  has_more: boolean;
-}
-interface CloseEventPage {
-  data: { object_id: string; date_created: string; data: DataRecord | null; previous_data: DataRecord | null }[];
-  cursor_next: string | null;
+/** What one chunk works with; `processed` counts the pass's records so far. */
+interface Pass {
+  options: ResumableFetchOptions;
+  /** Unset for users and custom fields, whose whole-read steps never need it. */
+  spec?: Updated;
+  since: string | undefined;
+  processed: number;
 }
 
 type Phase =
-  | { phase: "updated"; after: string | null; skip: number }
+  /** Listing the object type's custom fields, to ask the search for their values. */
+  | { phase: "fields"; skip: number; custom: string[] }
+  | { phase: "search"; cursor: string | null; custom: string[] }
+  | { phase: "list"; after: string | null; skip: number }
   | { phase: "deleted"; cursor: string | null }
   | { phase: "whole"; part: number; skip: number };
 
 /**
- * Close CRM: leads, contacts, opportunities and each activity sub-type read in `date_updated`
- * order with a keyset (`date_updated__gte` the last value seen, `_skip` only past the records
- * sharing it), so deep pagination never hits Close's `_skip` cap; deletions come from the
- * event log (`action=deleted`, cursor-paginated). Users and custom fields are small and read whole.
+ * Close CRM. Leads, contacts and each activity sub-type are read through the Advanced Filtering
+ * API in date_updated order with its cursor; opportunities through their list, which documents
+ * a date_updated filter and order (keyset: `date_updated__gte` the last value seen, `_skip` only
+ * past the records sharing it, so Close's `_skip` cap is never reached). A pass notes Close's
+ * clock when it starts (the Date header of its first answer); the next pass reads changes and
+ * the event log's deletions from there. Users and custom fields are small and read whole.
  */
 export class CloseConnector extends BaseConnector<HttpClient, CloseConfig> {
   private get config(): CloseConfig {
@@ -95,18 +102,21 @@ export class CloseConnector extends BaseConnector<HttpClient, CloseConfig> {
   }
 
   getEntityDeclarations(): Record<string, EntityDeclaration> {
-    const updated = (what: string): EntityDeclaration => ({
+    const updated = (what: string, how: string): EntityDeclaration => ({
       cursorField: "date_updated",
-      description: `${what}. Incremental by date_updated; deletions from Close's event log (action=deleted, kept 30 days — older ones need a full refresh).`,
+      description: `${what}. ${how}, changes since the start of the last run; deletions from Close's event log (action=deleted, kept 30 days — older ones need a full refresh).`,
     });
+    const searched = "Advanced Filtering API (POST /data/search/, date_updated order, cursor)";
     const out: Record<string, EntityDeclaration> = {
-      leads: updated("Leads, custom field values as custom.cf_… columns"),
-      contacts: updated("Contacts"),
-      opportunities: updated("Opportunities"),
+      leads: updated("Leads, custom field values as custom.cf_… columns", searched),
+      contacts: updated("Contacts, custom field values as custom.cf_… columns", searched),
+      opportunities: updated("Opportunities", "GET /opportunity/ by date_updated__gte and _order_by=date_updated"),
       users: { incremental: false, description: "Users of the organization: no date_updated filter, read whole each run (a full refresh marks removed users deleted)" },
       custom_fields: { incremental: false, description: "Lead, contact and opportunity custom field definitions (object_type column): read whole each run" },
     };
-    for (const t of ACTIVITY_TYPES) out[`activities_${t}`] = updated(`${t === "sms" ? "SMS" : t[0].toUpperCase() + t.slice(1)} activities (their own table: sub-types never overwrite one another)`);
+    for (const t of ACTIVITY_TYPES) {
+      out[`activities_${t}`] = updated(`${t === "sms" ? "SMS" : t[0].toUpperCase() + t.slice(1)} activities (their own table: sub-types never overwrite one another)`, searched);
+    }
     return out;
   }
 
@@ -144,95 +154,163 @@ export class CloseConnector extends BaseConnector<HttpClient, CloseConfig> {
   }
 
   private async fetchChunk(options: ResumableFetchOptions): Promise<FetchState> {
-    const entity = options.entity;
-    const limit = Math.min(PAGE_LIMIT, Math.max(1, options.batchSize));
-    const since = typeof options.since === "string" ? options.since : undefined;
-    let processed = options.state?.totalProcessed ?? 0;
-    const emit = async (records: DataRecord[]) => {
-      if (records.length === 0) return;
-      await options.onBatch(records);
-      processed += records.length;
-      options.onProgress({ processed });
+    const spec: Updated | undefined = UPDATED_ENTITIES[options.entity];
+    const pass: Pass = {
+      options,
+      spec,
+      since: typeof options.since === "string" ? options.since : undefined,
+      processed: options.state?.totalProcessed ?? 0,
     };
-    const spec = UPDATED_ENTITIES[entity];
     let phase = options.state?.metadata?.phase as Phase | undefined;
-    phase ??= spec ? { phase: "updated", after: since ?? null, skip: 0 } : { phase: "whole", part: 0, skip: 0 };
-    const more = (p: Phase, cursor: string | null): FetchState => ({ hasMore: true, cursor, totalProcessed: processed, metadata: { phase: p } });
-
-    for (let calls = 0; calls < options.maxIterations; calls++) {
-      if (phase.phase === "whole") {
-        const path = entity === "users" ? "user/" : `custom_field/${CUSTOM_FIELD_TYPES[phase.part]}/`;
-        const page = await this.page(path, { _skip: phase.skip, _limit: limit }, options.signal);
-        const objectType = entity === "custom_fields" ? CUSTOM_FIELD_TYPES[phase.part] : undefined;
-        await emit(objectType ? page.data.map((r) => ({ ...r, object_type: objectType })) : page.data);
-        if (page.has_more && page.data.length > 0) phase = { ...phase, skip: phase.skip + page.data.length };
-        else if (entity === "custom_fields" && phase.part + 1 < CUSTOM_FIELD_TYPES.length) phase = { phase: "whole", part: phase.part + 1, skip: 0 };
-        else return { hasMore: false, totalProcessed: processed };
-        continue;
-      }
-
-      if (phase.phase === "updated") {
-        const page = await this.page(spec.path, this.updatedQuery(spec, phase, limit), options.signal);
-        await emit(page.data);
-        let after: string | null = phase.after;
-        let skip: number = phase.skip;
-        for (const record of page.data) {
-          const at = record.date_updated;
-          if (typeof at !== "string") throw permanent(`record ${String(record.id)} from GET ${spec.path} has no date_updated`);
-          if (at === after) skip++;
-          else {
-            after = at;
-            skip = 1;
-          }
-        }
-        if (page.has_more && page.data.length > 0) {
-          phase = { phase: "updated", after, skip };
-          continue;
-        }
-        if (since === undefined) return { hasMore: false, totalProcessed: processed };
-        if (Date.parse(since) < Date.now() - EVENT_LOG_DAYS * 86_400_000) {
-          options.onLog("warn", `${NAME}: ${entity}: the last sync (${since}) is older than Close's ${EVENT_LOG_DAYS}-day event log: deletions before then cannot be seen; run a full refresh to mark them`);
-        }
-        phase = { phase: "deleted", cursor: null };
-        continue;
-      }
-
-      // Deletions since the mark, from the event log.
-      const body = await this.api.get<unknown>(
-        "event/",
-        { object_type: spec.objectType, action: "deleted", date_updated__gte: since, _limit: EVENT_PAGE_LIMIT, _cursor: phase.cursor ?? undefined },
-        { signal: options.signal },
-      );
-      const problem = eventPageProblem(body);
-      if (problem) throw permanent(`unexpected page from GET event/: ${problem}`);
-      const page = body as CloseEventPage;
-      await emit(
-        page.data.map((e) => ({
-          ...(e.previous_data ?? e.data ?? {}),
-          id: e.object_id,
-          _mako_deleted_at: new Date(Date.parse(e.date_created)).toISOString(),
-        })),
-      );
-      if (!page.cursor_next || page.data.length === 0) return { hasMore: false, totalProcessed: processed };
-      phase = { phase: "deleted", cursor: page.cursor_next };
+    let mark = options.state?.metadata?.mark as string | undefined;
+    let calls = 0;
+    if (!phase) {
+      if (spec) {
+        mark = await this.passStart({ ...pass, spec });
+        calls++;
+        phase = spec.via === "list" ? { phase: "list", after: pass.since ?? null, skip: 0 } : spec.customFields ? { phase: "fields", skip: 0, custom: [] } : { phase: "search", cursor: null, custom: [] };
+      } else phase = { phase: "whole", part: 0, skip: 0 };
     }
-    return more(phase, phase.phase === "updated" ? phase.after : phase.phase === "deleted" ? phase.cursor : String(phase.skip));
+    for (; calls < options.maxIterations; calls++) {
+      const next = await this.step(phase, pass);
+      if (next === "done") return { hasMore: false, totalProcessed: pass.processed, ...(mark ? { metadata: { highWaterMark: mark } } : {}) };
+      phase = next;
+    }
+    const cursor = phase.phase === "search" || phase.phase === "deleted" ? phase.cursor : phase.phase === "list" ? phase.after : String(phase.skip);
+    return { hasMore: true, cursor, totalProcessed: pass.processed, metadata: { phase, ...(mark ? { mark } : {}) } };
   }
 
-  private updatedQuery(spec: Updated, phase: { after: string | null; skip: number }, limit: number) {
-    const base = { _skip: phase.skip, _limit: limit };
-    if (spec.filter === "query") {
-      const filter = phase.after ? `date_updated >= "${phase.after}" ` : "";
-      return { ...base, query: `${filter}sort:date_updated` };
+  /** One API call of the pass; the phase to continue with, or "done". */
+  private step(phase: Phase, pass: Pass): Promise<Phase | "done"> {
+    switch (phase.phase) {
+      case "whole":
+        return this.wholeStep(phase, pass);
+      case "fields":
+        return this.fieldsStep(phase, pass);
+      case "search":
+        return this.searchStep(phase, pass);
+      case "list":
+        return this.listStep(phase, pass);
+      case "deleted":
+        return this.deletedStep(phase, pass);
     }
-    return { ...base, _order_by: "date_updated", date_updated__gte: phase.after ?? undefined };
   }
 
-  private async page(path: string, query: Record<string, string | number | undefined>, signal?: AbortSignal): Promise<ClosePage> {
+  /** Users and custom field definitions, page by page. */
+  private async wholeStep(phase: Extract<Phase, { phase: "whole" }>, pass: Pass): Promise<Phase | "done"> {
+    const entity = pass.options.entity;
+    const path = entity === "users" ? "user/" : `custom_field/${CUSTOM_FIELD_TYPES[phase.part]}/`;
+    const page = await this.listPage(path, { _skip: phase.skip, _limit: pageSize(pass, LIST_LIMIT) }, pass.options.signal);
+    const objectType = entity === "custom_fields" ? CUSTOM_FIELD_TYPES[phase.part] : undefined;
+    await emit(pass, objectType ? page.data.map((r) => ({ ...r, object_type: objectType })) : page.data);
+    if (page.has_more && page.data.length > 0) return { ...phase, skip: phase.skip + page.data.length };
+    if (entity === "custom_fields" && phase.part + 1 < CUSTOM_FIELD_TYPES.length) return { phase: "whole", part: phase.part + 1, skip: 0 };
+    return "done";
+  }
+
+  /** The object type's custom field ids, so the search returns their values too. */
+  private async fieldsStep(phase: Extract<Phase, { phase: "fields" }>, pass: Pass): Promise<Phase> {
+    const type = (pass.spec as { customFields: "lead" | "contact" }).customFields;
+    const page = await this.listPage(`custom_field/${type}/`, { _skip: phase.skip, _limit: LIST_LIMIT, _fields: "id" }, pass.options.signal);
+    const custom = [...phase.custom, ...page.data.map((f) => `custom.${String(f.id)}`)];
+    return page.has_more && page.data.length > 0 ? { phase: "fields", skip: phase.skip + page.data.length, custom } : { phase: "search", cursor: null, custom };
+  }
+
+  private async searchStep(phase: Extract<Phase, { phase: "search" }>, pass: Pass): Promise<Phase | "done"> {
+    const page = await this.searchPage(pass.spec!.objectType, pass.since, pageSize(pass, SEARCH_LIMIT), phase, pass.options.signal);
+    await emit(pass, page.data.map(({ __object_type: _, ...record }) => record));
+    if (page.cursor && page.data.length > 0) return { ...phase, cursor: page.cursor };
+    return afterUpserts(pass);
+  }
+
+  /** Opportunities by keyset: `date_updated__gte` the last value seen, `_skip` past the ones sharing it. */
+  private async listStep(phase: Extract<Phase, { phase: "list" }>, pass: Pass): Promise<Phase | "done"> {
+    const path = (pass.spec as { path: string }).path;
+    const page = await this.listPage(
+      path,
+      { _skip: phase.skip, _limit: pageSize(pass, LIST_LIMIT), _order_by: "date_updated", date_updated__gte: phase.after ?? undefined },
+      pass.options.signal,
+    );
+    await emit(pass, page.data);
+    let { after, skip } = phase;
+    for (const record of page.data) {
+      const at = record.date_updated;
+      if (typeof at !== "string") throw permanent(`record ${String(record.id)} from GET ${path} has no date_updated`);
+      if (at === after) skip++;
+      else {
+        after = at;
+        skip = 1;
+      }
+    }
+    if (page.has_more && page.data.length > 0) return { phase: "list", after, skip };
+    return afterUpserts(pass);
+  }
+
+  /** Deletions since the last run's start, from the event log. */
+  private async deletedStep(phase: Extract<Phase, { phase: "deleted" }>, pass: Pass): Promise<Phase | "done"> {
+    const body = await this.api.get<unknown>(
+      "event/",
+      { object_type: pass.spec!.objectType, action: "deleted", date_updated__gte: pass.since, _limit: EVENT_PAGE_LIMIT, _cursor: phase.cursor ?? undefined },
+      { signal: pass.options.signal },
+    );
+    const problem = eventPageProblem(body);
+    if (problem) throw permanent(`unexpected page from GET event/: ${problem}`);
+    const page = body as EventPage;
+    await emit(
+      pass,
+      page.data.map((e) => ({
+        ...(e.previous_data ?? e.data ?? {}),
+        id: e.object_id,
+        _mako_deleted_at: new Date(Date.parse(e.date_created)).toISOString(),
+      })),
+    );
+    return page.cursor_next && page.data.length > 0 ? { phase: "deleted", cursor: page.cursor_next } : "done";
+  }
+
+  /**
+   * The first call of a pass: Close's clock now, from the Date header of an event-log answer.
+   * Whatever changes or is deleted after this moment is read by the next pass, so a deletion
+   * during this one (of an object it already read) is never lost.
+   */
+  private async passStart({ options, spec, since }: Pass & { spec: Updated }): Promise<string> {
+    const response = await this.api.request<unknown>({
+      method: "GET",
+      path: "event/",
+      query: { object_type: spec.objectType, action: "deleted", _limit: 1 },
+      signal: options.signal,
+    });
+    const now = closeClock(response.headers);
+    if (since !== undefined && Date.parse(since) < Date.parse(now) - EVENT_LOG_DAYS * 86_400_000) {
+      options.onLog("warn", `${NAME}: ${options.entity}: the last sync (${since}) is older than Close's ${EVENT_LOG_DAYS}-day event log: deletions before then cannot be seen; run a full refresh to mark them`);
+    }
+    return now;
+  }
+
+  /** One page of the Advanced Filtering API: the type's objects (changed since `since`) in date_updated order. */
+  private async searchPage(objectType: string, since: string | undefined, limit: number, phase: { cursor: string | null; custom: string[] }, signal?: AbortSignal): Promise<SearchPage> {
+    const dateUpdated = { type: "regular_field", object_type: objectType, field_name: "date_updated" };
+    const queries: unknown[] = [{ type: "object_type", object_type: objectType }];
+    if (since !== undefined) {
+      queries.push({ type: "field_condition", field: dateUpdated, condition: { type: "moment_range", on_or_after: { type: "fixed_utc", value: since } } });
+    }
+    const body = {
+      query: { type: "and", queries },
+      sort: [{ direction: "asc", field: dateUpdated }],
+      _limit: limit,
+      _fields: { [objectType]: [...SEARCH_FIELDS[objectType], ...phase.custom] },
+      ...(phase.cursor ? { cursor: phase.cursor } : {}),
+    };
+    const answer = await this.api.post<unknown>("data/search/", body, { signal });
+    const problem = searchPageProblem(answer);
+    if (problem) throw permanent(`unexpected page from POST data/search/: ${problem}`);
+    return answer as SearchPage;
+  }
+
+  private async listPage(path: string, query: Record<string, string | number | undefined>, signal?: AbortSignal): Promise<ListPage> {
     const body = await this.api.get<unknown>(path, query, { signal });
-    const problem = pageProblem(body);
+    const problem = listPageProblem(body);
     if (problem) throw permanent(`unexpected page from GET ${path}: ${problem}`);
-    return body as ClosePage;
+    return body as ListPage;
   }
 
   private baseUrl(): string {
@@ -240,29 +318,31 @@ export class CloseConnector extends BaseConnector<HttpClient, CloseConfig> {
   }
 }
 
-function pageProblem(body: unknown): string | null {
-  if (body === null || typeof body !== "object" || Array.isArray(body)) return `expected {data, has_more}, got ${Array.isArray(body) ? "an array" : typeof body}`;
-  const page = body as Record<string, unknown>;
-  if (!Array.isArray(page.data)) return `"data" is not an array`;
-  if (typeof page.has_more !== "boolean") return `"has_more" is not a boolean`;
-  const bad = page.data.findIndex((r) => r === null || typeof r !== "object" || typeof (r as DataRecord).id !== "string");
-  if (bad >= 0) return `item ${bad + 1} of "data" has no string id`;
-  return null;
+async function emit(pass: Pass, records: DataRecord[]): Promise<void> {
+  if (records.length === 0) return;
+  await pass.options.onBatch(records);
+  pass.processed += records.length;
+  pass.options.onProgress({ processed: pass.processed });
 }
 
-function eventPageProblem(body: unknown): string | null {
-  if (body === null || typeof body !== "object" || Array.isArray(body)) return `expected {data, cursor_next}, got ${typeof body}`;
-  const page = body as Record<string, unknown>;
-  if (!Array.isArray(page.data)) return `"data" is not an array`;
-  if (page.cursor_next !== null && typeof page.cursor_next !== "string") return `"cursor_next" is neither a string nor null`;
-  const bad = page.data.findIndex((e) => e === null || typeof e !== "object" || typeof (e as Record<string, unknown>).object_id !== "string");
-  if (bad >= 0) return `event ${bad + 1} has no object_id`;
-  return null;
+/** Created and updated objects are read: the deletions next, if there was a last run. */
+function afterUpserts(pass: Pass): Phase | "done" {
+  return pass.since === undefined ? "done" : { phase: "deleted", cursor: null };
+}
+
+function pageSize(pass: Pass, max: number): number {
+  return Math.min(max, Math.max(1, pass.options.batchSize));
+}
+
+/** Close's clock (ISO) from a response's Date header. */
+function closeClock(headers: Headers): string {
+  const ms = Date.parse(headers.get("date") ?? "");
+  if (Number.isNaN(ms)) throw permanent("Close's answer has no valid Date header: its clock is needed to know where the next sync must resume");
+  return new Date(ms).toISOString();
 }
 
 function permanent(message: string): Error & { retryable: false } {
   return Object.assign(new Error(message), { retryable: false as const });
 }
 
-/** One line naming connector, entity and cause; keeps what the engine needs to decide a retry. */
 
