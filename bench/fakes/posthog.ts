@@ -201,6 +201,7 @@ export async function startPostHogFake(options: PostHogFakeOptions = {}): Promis
     if (!q || typeof q !== "object") return { status: 400, body: phError("validation_error", "invalid_input", "This field is required.", "query") };
     if (q.kind !== "HogQLQuery") return { status: 400, body: phError("validation_error", "invalid_input", `This fake runs HogQLQuery only, not ${q.kind}`, "query.kind") };
     // `refresh` (posthog.com/docs/api/queries, "Caching and execution modes"): the synchronous modes.
+    if (request.async === true) return { status: 400, body: phError("validation_error", "invalid_input", "This fake runs queries synchronously: async is not implemented", "async") };
     const refresh = request.refresh ?? "blocking";
     if (refresh !== "blocking" && refresh !== "force_blocking" && refresh !== "force_cache") {
       return { status: 400, body: phError("validation_error", "invalid_input", `This fake runs queries synchronously: refresh must be blocking, force_blocking or force_cache, not ${JSON.stringify(refresh)}`, "refresh") };

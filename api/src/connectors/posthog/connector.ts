@@ -37,8 +37,9 @@ interface QueryResult {
 
 /**
  * PostHog: events through the query API (HogQL ordered by timestamp then uuid, resumed from
- * the last (timestamp, uuid) seen, incremental by timestamp); persons, cohorts, feature flags
- * and insights through the project REST endpoints (`next`-URL pages), read whole.
+ * the last (timestamp, uuid) seen, incremental by timestamp, never a cached answer); persons,
+ * cohorts, feature flags and insights through the project REST endpoints (`next`-URL pages),
+ * read whole.
  */
 export class PostHogConnector extends BaseConnector<HttpClient, PostHogConfig> {
   private get config(): PostHogConfig {
