@@ -168,6 +168,17 @@ describe("close connector against the local Close fake", () => {
     expect(await runner.deletedKeys("leads")).toEqual([gone]);
   });
 
+  it("a search cursor Close no longer takes does not wedge the entity: the search starts again from the last date_updated read", async () => {
+    fake = await startCloseFake({ leads: 30 });
+    runner = new SyncRunner(CloseConnector, configOf(fake), { ...SETTINGS, batchSize: 5 });
+    // The fourth search request is the third to carry a cursor.
+    fake.injectFault({ path: "/api/v1/data/search/", status: 400, after: 3, body: { error: "Invalid cursor", errors: [], "field-errors": {} } });
+    const { result, logs } = await runner.sync({ entities: ["leads"] });
+    expect(failures(result)).toBe("");
+    expect(logs.join("\n")).toMatch(/Close refused the search cursor \(.*Invalid cursor.*\): searching again from date_updated \d{4}-/);
+    expect([...(await runner.live("leads")).keys()].sort()).toEqual(fake.list("lead").map((l) => l.id).sort());
+  });
+
   it("judges the 30-day event log on Close's clock (its Date header)", async () => {
     fake = await startCloseFake({ leads: 3 });
     runner = new SyncRunner(CloseConnector, configOf(fake), SETTINGS);

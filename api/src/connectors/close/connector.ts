@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { BaseConnector, type RateLimitDefaults } from "../base/BaseConnector";
-import { connectionFailureMessage, entityFailure, type HttpClient } from "../base/http";
+import { HttpError, connectionFailureMessage, entityFailure, type HttpClient } from "../base/http";
 import { secret } from "../base/secret";
 import type { ConnectionTestResult, DataRecord, EntityDeclaration, FetchState, ResumableFetchOptions } from "../base/types";
 import { eventPageProblem, listPageProblem, searchPageProblem, type EventPage, type ListPage, type SearchPage } from "./pages";
@@ -60,7 +60,11 @@ interface Pass {
 type Phase =
   /** Listing the object type's custom fields, to ask the search for their values. */
   | { phase: "fields"; skip: number; custom: string[] }
-  | { phase: "search"; cursor: string | null; custom: string[] }
+  /**
+   * `from` is the query's lower bound on date_updated (the last run's mark, or where a refused
+   * cursor left off); `last` the date_updated of the last object read.
+   */
+  | { phase: "search"; cursor: string | null; custom: string[]; from: string | null; last: string | null }
   | { phase: "list"; after: string | null; skip: number }
   | { phase: "deleted"; cursor: string | null }
   | { phase: "whole"; part: number; skip: number };
@@ -168,7 +172,7 @@ export class CloseConnector extends BaseConnector<HttpClient, CloseConfig> {
       if (spec) {
         mark = await this.passStart({ ...pass, spec });
         calls++;
-        phase = spec.via === "list" ? { phase: "list", after: pass.since ?? null, skip: 0 } : spec.customFields ? { phase: "fields", skip: 0, custom: [] } : { phase: "search", cursor: null, custom: [] };
+        phase = spec.via === "list" ? { phase: "list", after: pass.since ?? null, skip: 0 } : spec.customFields ? { phase: "fields", skip: 0, custom: [] } : search([], pass.since);
       } else phase = { phase: "whole", part: 0, skip: 0 };
     }
     for (; calls < options.maxIterations; calls++) {
@@ -213,13 +217,25 @@ export class CloseConnector extends BaseConnector<HttpClient, CloseConfig> {
     const type = (pass.spec as { customFields: "lead" | "contact" }).customFields;
     const page = await this.listPage(`custom_field/${type}/`, { _skip: phase.skip, _limit: LIST_LIMIT, _fields: "id" }, pass.options.signal);
     const custom = [...phase.custom, ...page.data.map((f) => `custom.${String(f.id)}`)];
-    return page.has_more && page.data.length > 0 ? { phase: "fields", skip: phase.skip + page.data.length, custom } : { phase: "search", cursor: null, custom };
+    return page.has_more && page.data.length > 0 ? { phase: "fields", skip: phase.skip + page.data.length, custom } : search(custom, pass.since);
   }
 
   private async searchStep(phase: Extract<Phase, { phase: "search" }>, pass: Pass): Promise<Phase | "done"> {
-    const page = await this.searchPage(pass.spec!.objectType, pass.since, pageSize(pass, SEARCH_LIMIT), phase, pass.options.signal);
+    let page: SearchPage;
+    try {
+      page = await this.searchPage(pass.spec!.objectType, pageSize(pass, SEARCH_LIMIT), phase, pass.options.signal);
+    } catch (err) {
+      // How long a cursor lives is not documented: one Close no longer takes (a checkpoint
+      // resumed days later) must not wedge the entity. Start the search again from the last
+      // date_updated read; objects read twice are upserted twice, nothing is skipped.
+      if (!(phase.cursor && err instanceof HttpError && err.status === 400)) throw err;
+      const from = phase.last ?? phase.from;
+      pass.options.onLog("warn", `${NAME}: ${pass.options.entity}: Close refused the search cursor (${err.message}): searching again from date_updated ${from ?? "the start"}`);
+      return { ...phase, cursor: null, from };
+    }
     await emit(pass, page.data.map(({ __object_type: _, ...record }) => record));
-    if (page.cursor && page.data.length > 0) return { ...phase, cursor: page.cursor };
+    const last = page.data.at(-1)?.date_updated;
+    if (page.cursor && page.data.length > 0) return { ...phase, cursor: page.cursor, last: typeof last === "string" ? last : phase.last };
     return afterUpserts(pass);
   }
 
@@ -286,12 +302,12 @@ export class CloseConnector extends BaseConnector<HttpClient, CloseConfig> {
     return now;
   }
 
-  /** One page of the Advanced Filtering API: the type's objects (changed since `since`) in date_updated order. */
-  private async searchPage(objectType: string, since: string | undefined, limit: number, phase: { cursor: string | null; custom: string[] }, signal?: AbortSignal): Promise<SearchPage> {
+  /** One page of the Advanced Filtering API: the type's objects (changed since `phase.from`) in date_updated order. */
+  private async searchPage(objectType: string, limit: number, phase: Extract<Phase, { phase: "search" }>, signal?: AbortSignal): Promise<SearchPage> {
     const dateUpdated = { type: "regular_field", object_type: objectType, field_name: "date_updated" };
     const queries: unknown[] = [{ type: "object_type", object_type: objectType }];
-    if (since !== undefined) {
-      queries.push({ type: "field_condition", field: dateUpdated, condition: { type: "moment_range", on_or_after: { type: "fixed_utc", value: since } } });
+    if (phase.from !== null) {
+      queries.push({ type: "field_condition", field: dateUpdated, condition: { type: "moment_range", on_or_after: { type: "fixed_utc", value: phase.from } } });
     }
     const body = {
       query: { type: "and", queries },
@@ -323,6 +339,10 @@ async function emit(pass: Pass, records: DataRecord[]): Promise<void> {
   await pass.options.onBatch(records);
   pass.processed += records.length;
   pass.options.onProgress({ processed: pass.processed });
+}
+
+function search(custom: string[], since: string | undefined): Phase {
+  return { phase: "search", cursor: null, custom, from: since ?? null, last: null };
 }
 
 /** Created and updated objects are read: the deletions next, if there was a last run. */
