@@ -1,11 +1,12 @@
-import { generateKeyPairSync } from "node:crypto";
+import { createPrivateKey, generateKeyPairSync, sign as cryptoSign } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { bigQueryError, startBigQueryFake, type BigQueryFake, type FieldSchema, type ServiceAccountKeyFile } from "../../../bench/fakes/bigquery";
-import { BigQueryConnector, bigqueryConfigSchema } from "../../src/connectors/bigquery";
+import { BigQueryConnector, bigqueryConfigSchema, type BigQueryConfigInput } from "../../src/connectors/bigquery";
+import { ServiceAccountAuth } from "../../src/connectors/bigquery/auth";
 import { timestampFromMicros } from "../../src/connectors/bigquery/decode";
 import { sinceParameter } from "../../src/connectors/bigquery/sql";
 import { validateConfig } from "../../src/connectors/base/validateConfig";
@@ -53,11 +54,11 @@ async function startFake(n = 10, options: Parameters<typeof startBigQueryFake>[0
   return { fake: f, key: f.createKey() };
 }
 
-function configOf(f: BigQueryFake, key: ServiceAccountKeyFile, entities: unknown[], over: Record<string, unknown> = {}) {
+function configOf(f: BigQueryFake, key: ServiceAccountKeyFile, entities: BigQueryConfigInput["entities"], over: Partial<BigQueryConfigInput> = {}): BigQueryConfigInput {
   return { service_account_json: JSON.stringify(key), base_url: f.apiUrl, entities, ...over };
 }
 
-const ENTITIES = [
+const ENTITIES: BigQueryConfigInput["entities"] = [
   { name: "orders", table: "shop.orders", cursor_field: "updated_at" },
   { name: "big_orders", query: "SELECT id, total, version, updated_at FROM shop.orders WHERE version >= 1", cursor_field: "version" },
   { name: "customers", table: "crm.customers" },
@@ -139,7 +140,60 @@ describe("bigquery connector against the local BigQuery fake", () => {
     expect(timestampFromMicros("-62135596800000000")).toBe("0001-01-01T00:00:00.000000Z");
   });
 
-  it("waits for a running job with backoff and, resumed after a crash, reads the same job instead of running it again", async () => {
+  it("signs the JWT Google's service-account flow asks for, and the fake refuses one that differs", async () => {
+    ({ fake } = await startFake(1));
+    const key = fake.createKey();
+    const parsed = validateConfig(bigqueryConfigSchema, configOf(fake, key, ENTITIES));
+    if (!parsed.ok) throw new Error(parsed.errors.join("; "));
+    const auth = new ServiceAccountAuth(parsed.config.service_account_json, () => {
+      throw new Error("no token request here");
+    });
+    const now = Math.floor(Date.now() / 1000);
+    const [header, claims, signature] = auth.assertion(now).split(".");
+    const json = (part: string) => JSON.parse(Buffer.from(part, "base64url").toString("utf8"));
+    expect(json(header)).toEqual({ alg: "RS256", typ: "JWT", kid: key.private_key_id });
+    expect(json(claims)).toEqual({ iss: key.client_email, scope: "https://www.googleapis.com/auth/bigquery.readonly", aud: fake.tokenUri, iat: now, exp: now + 3600 });
+    expect(signature.length).toBeGreaterThan(300); // 2048-bit RSA, base64url
+
+    // The fake checks signature, audience, lifetime and scope, so a connector passing it got them right.
+    const signWith = (over: Record<string, unknown>) => {
+      const body = Buffer.from(JSON.stringify({ ...json(claims), ...over })).toString("base64url");
+      const input = `${header}.${body}`;
+      return `${input}.${cryptoSign("sha256", Buffer.from(input), createPrivateKey(key.private_key)).toString("base64url")}`;
+    };
+    const exchange = async (assertion: string) => {
+      const res = await fetch(fake!.tokenUri, { method: "POST", body: new URLSearchParams({ grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer", assertion }) });
+      return { status: res.status, body: await res.json() };
+    };
+    expect((await exchange(signWith({}))).status).toBe(200);
+    expect(await exchange(signWith({ aud: "https://oauth2.googleapis.com/token" }))).toMatchObject({ status: 400, body: { error: "invalid_grant", error_description: expect.stringContaining("Failed audience check") } });
+    expect(await exchange(signWith({ exp: now + 7200 }))).toMatchObject({ status: 400, body: { error: "invalid_grant", error_description: expect.stringContaining("short-lived") } });
+    expect(await exchange(signWith({ scope: undefined }))).toMatchObject({ status: 400, body: { error: "invalid_scope" } });
+    expect(await exchange(`${header}.${claims}.${signature.slice(0, -4)}AAAA`)).toMatchObject({ status: 400, body: { error_description: "Invalid JWT Signature." } });
+  });
+
+  it("follows pages cut short by the response size cap, reads an empty result (no rows field) and queries views", async () => {
+    ({ fake } = await startFake(9, { maxPageBytes: 200 }));
+    fake.createTable("shop.recent_orders", ORDER_FIELDS, fake.rows("shop.orders").slice(0, 3), { type: "VIEW" });
+    const key = fake.createKey();
+    runner = new SyncRunner(
+      BigQueryConnector,
+      configOf(fake, key, [
+        { name: "orders", table: "shop.orders" },
+        { name: "nothing", query: "SELECT * FROM shop.orders WHERE id > 1000" },
+        { name: "recent", table: "shop.recent_orders" },
+      ]),
+      SETTINGS,
+    );
+    const { result } = await runner.sync();
+    expect(failures(result)).toBe("");
+    expect(Object.fromEntries(result.entities.map((e) => [e.entity, e.records]))).toEqual({ orders: 9, nothing: 0, recent: 3 });
+    // ~80 bytes a row: 2 rows a page although 4 were asked for.
+    expect(fake.counters.tabledataPages).toBe(5);
+    expect(fake.counters.jobs).toBe(2); // the empty query and the view
+  });
+
+  it("waits for a running job and, resumed after a crash, reads the same job instead of running it again", async () => {
     ({ fake } = await startFake(10, { pendingPolls: 4 }));
     const key = fake.createKey();
     const destination = await openDestination({ kind: "sqlite", url: ":memory:" });
@@ -437,7 +491,7 @@ describe("bigquery connector against the local BigQuery fake", () => {
 
       const elsewhere = new SyncRunner(BigQueryConnector, configOf(fake, key, [{ name: "orders", query: "SELECT * FROM shop.orders" }], { location: "asia-northeast1" }), SETTINGS);
       const wrong = await elsewhere.sync();
-      expect(wrong.result.entities[0].error).toMatch(/invalidQuery|notFound: Not found: Dataset mako-fake:shop was not found in location asia-northeast1$/);
+      expect(wrong.result.entities[0].error).toMatch(/^bigquery: entity "orders": POST \S+\/queries failed: HTTP 404 Not Found: notFound: Not found: Dataset mako-fake:shop was not found in location asia-northeast1$/);
       await elsewhere.close();
     });
 

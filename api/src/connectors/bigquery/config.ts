@@ -34,11 +34,16 @@ function secureUrl(value: string): boolean {
 }
 const SECURE_URL_MESSAGE = "must be an https URL (plain http only to 127.0.0.1 or localhost)";
 
+// Project ids: 6–30 lower-case letters, digits and hyphens, starting with a letter; older ones
+// may be scoped by a domain ("example.com:analytics"). They end up inside quoted SQL names.
+const PROJECT_ID = /^(?:[a-z0-9][a-z0-9.-]{0,62}:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
+const projectId = () => requiredText().regex(PROJECT_ID, "must be a Google Cloud project id (lower-case letters, digits and hyphens)");
+
 // The key file is Google's format: the fields Mako uses are checked, the others (client_id,
 // auth_uri, universe_domain, …) are Google's to add to and are passed over.
 const keyFileSchema = z.looseObject({
   type: z.literal("service_account", { error: 'type must be "service_account" (a service account key file, not an OAuth client)' }),
-  project_id: requiredText(),
+  project_id: projectId(),
   private_key_id: optionalText(),
   private_key: requiredText(),
   client_email: requiredText(),
@@ -80,7 +85,7 @@ const serviceAccountJson = secret(
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 // A table in `[project.]dataset.table`: project ids are lower-case letters, digits and hyphens
 // (optionally "domain:"-scoped), datasets letters, digits and underscores, tables also hyphens.
-const TABLE_REF = /^(?:(?:[a-z0-9.-]+:)?[a-z][a-z0-9-]*[a-z0-9]\.)?[A-Za-z0-9_]{1,1024}\.[A-Za-z0-9_-]{1,1024}$/;
+const TABLE_REF = /^(?:(?:[a-z0-9][a-z0-9.-]{0,62}:)?[a-z][a-z0-9-]{4,28}[a-z0-9]\.)?[A-Za-z0-9_]{1,1024}\.[A-Za-z0-9_-]{1,1024}$/;
 
 const columnName = (what: string) => requiredText().regex(IDENTIFIER, `must be a ${what} column name (letters, digits, _)`);
 
@@ -108,8 +113,8 @@ export type BigQueryEntity = z.infer<typeof entitySchema>;
 
 export const bigqueryConfigSchema = fields({
   service_account_json: serviceAccountJson,
-  project_id: optionalText().describe("Project the query jobs run in (and of tables named dataset.table); default: the key's project_id"),
-  location: optionalText().describe("Where jobs run, e.g. US, EU, europe-west1; default: BigQuery picks it from the tables read"),
+  project_id: projectId().optional().describe("Project the query jobs run in (and of tables named dataset.table); default: the key's project_id"),
+  location: optionalText().refine((v) => v === undefined || /^[A-Za-z0-9-]{2,64}$/.test(v), "must be a BigQuery location such as US, EU or europe-west1").describe("Where jobs run, e.g. US, EU, europe-west1; default: BigQuery picks it from the tables read"),
   base_url: z.string().refine(secureUrl, SECURE_URL_MESSAGE).optional().describe(`BigQuery REST base URL; default ${DEFAULT_API_URL}`),
   entities: z
     .array(entitySchema, { error: (i) => (i.input === undefined ? "required" : "must be a list") })

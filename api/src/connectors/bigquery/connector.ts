@@ -3,7 +3,7 @@ import { HttpError } from "../base/http";
 import type { ConnectionTestResult, EntityDeclaration, FetchState, ResumableFetchOptions } from "../base/types";
 import { BigQueryApi, readGoogleError, readTokenError } from "./api";
 import { KeyRejected, ServiceAccountAuth } from "./auth";
-import { bigqueryConfigSchema, DEFAULT_API_URL, type BigQueryConfig, type BigQueryEntity } from "./config";
+import { bigqueryConfigSchema, DEFAULT_API_URL, type BigQueryConfig, type BigQueryConfigInput, type BigQueryEntity } from "./config";
 import { EntityReader } from "./reader";
 
 const NAME = "bigquery";
@@ -17,7 +17,7 @@ const UNCONFIGURED_ENTITIES = ["records"];
  * resumed pass reads the same results. An entity with a cursor_field reads only rows at or past
  * the last sync's mark, bound as the @since query parameter.
  */
-export class BigQueryConnector extends BaseConnector<BigQueryApi, BigQueryConfig> {
+export class BigQueryConnector extends BaseConnector<BigQueryApi, BigQueryConfigInput> {
   private auth?: ServiceAccountAuth;
 
   private get config(): BigQueryConfig {

@@ -12,8 +12,9 @@ const quote = (name: string) => `\`${name}\``;
 /** `[project.]dataset.table` with the source's project as the default. */
 export function tableRef(table: string, defaultProject: string): TableRef {
   const parts = table.split(".");
-  const [projectId, datasetId, tableId] = parts.length === 3 ? parts : [defaultProject, ...parts];
-  return { projectId, datasetId, tableId };
+  // A domain-scoped project ("example.com:analytics") has dots of its own.
+  const projectId = parts.length > 2 ? parts.slice(0, -2).join(".") : defaultProject;
+  return { projectId, datasetId: parts[parts.length - 2], tableId: parts[parts.length - 1] };
 }
 
 /** `project.dataset.table` as one quoted path (GoogleSQL allows the whole path in one pair of backticks). */
