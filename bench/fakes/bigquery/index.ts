@@ -82,7 +82,8 @@ export interface BigQueryFake extends FakeServer {
   /** The REST base a client is configured with: `${url}/bigquery/v2`. */
   apiUrl: string;
   tokenUri: string;
-  counters: { tokenRequests: number; jobs: number; polls: number; pages: number; tabledataPages: number };
+  /** Token exchanges, jobs created, getQueryResults calls, query result pages served, tabledata.list pages served. */
+  counters: { tokenRequests: number; jobs: number; resultCalls: number; pages: number; tabledataPages: number };
   /** A new service account key of `projectId` (default: the fake's), able to run jobs there. */
   createKey(projectId?: string): ServiceAccountKeyFile;
   revokeKey(keyId: string): void;
@@ -127,7 +128,7 @@ export async function startBigQueryFake(options: BigQueryFakeOptions = {}): Prom
   const cursors = new Map<string, PageCursor>();
   /** Projects each service account may run jobs in (bigquery.jobs.create). */
   const members = new Map<string, Set<string>>();
-  const counters = { tokenRequests: 0, jobs: 0, polls: 0, pages: 0, tabledataPages: 0 };
+  const counters = { tokenRequests: 0, jobs: 0, resultCalls: 0, pages: 0, tabledataPages: 0 };
 
   const key = (project: string, dataset: string, table: string) => `${project}:${dataset}.${table}`;
   const parseRef = (ref: string) => {
@@ -279,7 +280,7 @@ export async function startBigQueryFake(options: BigQueryFakeOptions = {}): Prom
 
   /** GET /projects/{projectId}/queries/{jobId} */
   const getQueryResults = (project: string, jobId: string, q: URLSearchParams): FakeResponse => {
-    counters.polls++;
+    counters.resultCalls++;
     const job = jobs.get(jobId);
     const location = q.get("location");
     const needsLocation = job !== undefined && !MULTI_REGIONS.has(job.location.toLowerCase());
