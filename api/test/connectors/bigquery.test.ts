@@ -73,7 +73,7 @@ describe("bigquery connector against the local BigQuery fake", () => {
     fake = started.fake;
     const f = fake;
     let n = 11;
-    const { publicKey: _unused, privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
     const forged = { ...started.key, private_key: privateKey.export({ type: "pkcs8", format: "pem" }).toString() };
     const report = await checkConnector({
       connector: BigQueryConnector,
