@@ -1,13 +1,17 @@
 // One benchmark case per process, so each peak RSS is its own. Prints one JSON line:
 // { records, seconds, bytes, peakRssMb, method }. Run by bench/run.ts.
 import Database from "better-sqlite3";
-import { mkdtempSync, rmSync } from "node:fs";
+import { createPrivateKey, sign } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { generateUser } from "../api/src/connectors/sample/generate";
 import { SampleConnector } from "../api/src/connectors/sample";
+import { BigQueryConnector } from "../api/src/connectors/bigquery";
+import { rowDecoder, type TableField } from "../api/src/connectors/bigquery/decode";
 import { SqliteDestination } from "../api/src/destinations/sqlite/SqliteDestination";
 import { SyncEngine } from "../api/src/sync/SyncEngine";
+import { BENCH_QUERY } from "./bigqueryData";
 import { RecordsApiConnector } from "./connectors/RecordsApiConnector";
 
 export interface CaseResult {
@@ -112,6 +116,67 @@ const cases: Record<string, Case> = {
     if (result.status !== "succeeded") throw new Error(result.error);
     await destination.close();
     return { records: result.entities[0].records, seconds, bytes: Number(args.bytes), method: "RecordsApiConnector → engine → SQLite" };
+  },
+
+  /**
+   * The bare BigQuery read: a token, jobs.query, then every page of getQueryResults — fetched,
+   * JSON.parse'd and decoded into records with the connector's decoder — nothing stored.
+   */
+  async "bigquery-bare"(n, args) {
+    const key = JSON.parse(readFileSync(args.keyFile, "utf8")) as { private_key: string; client_email: string; token_uri: string; project_id: string };
+    const start = performance.now();
+    const now = Math.floor(Date.now() / 1000);
+    const part = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
+    const input = `${part({ alg: "RS256", typ: "JWT" })}.${part({ iss: key.client_email, scope: "https://www.googleapis.com/auth/bigquery.readonly", aud: key.token_uri, iat: now, exp: now + 3600 })}`;
+    const assertion = `${input}.${sign("sha256", Buffer.from(input), createPrivateKey(key.private_key)).toString("base64url")}`;
+    const tokenRes = await fetch(key.token_uri, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer", assertion }),
+    });
+    const { access_token } = (await tokenRes.json()) as { access_token: string };
+    const headers = { authorization: `Bearer ${access_token}`, "content-type": "application/json" };
+    type Page = { jobComplete: boolean; jobReference: { jobId: string; location?: string }; schema?: { fields: TableField[] }; rows?: { f: { v: unknown }[] }[]; pageToken?: string };
+    let bytes = 0;
+    const read = async (res: Response) => {
+      const text = await res.text();
+      bytes += text.length;
+      return JSON.parse(text) as Page;
+    };
+    const base = `${args.api}/projects/${key.project_id}/queries`;
+    let page = await read(
+      await fetch(base, { method: "POST", headers, body: JSON.stringify({ query: BENCH_QUERY, useLegacySql: false, maxResults: 1000, formatOptions: { useInt64Timestamp: true } }) }),
+    );
+    const results = (token?: string) =>
+      `${base}/${page.jobReference.jobId}?maxResults=1000&formatOptions.useInt64Timestamp=true&location=${page.jobReference.location ?? ""}${token ? `&pageToken=${encodeURIComponent(token)}` : ""}`;
+    while (!page.jobComplete) page = await read(await fetch(results(), { headers }));
+    const decode = rowDecoder(page.schema!.fields);
+    let records = 0;
+    for (;;) {
+      for (const row of page.rows ?? []) if (decode(row)) records++;
+      if (!page.pageToken) break;
+      page = await read(await fetch(results(page.pageToken), { headers }));
+    }
+    return { records, seconds: (performance.now() - start) / 1000, bytes, method: "fetch + JSON.parse + decode, 1000/page" };
+  },
+
+  /** Mako: the BigQuery connector on the shared HTTP client, through the engine, into SQLite. */
+  async "bigquery-mako"(n, args) {
+    const destination = SqliteDestination.open(join(dir, "bigquery.db"));
+    const settings = { batchSize: 1000, maxIterations: 10, requestsPerSecond: 100_000, burst: 1000 };
+    const config = { service_account_json: readFileSync(args.keyFile, "utf8"), base_url: args.api, entities: [{ name: "events", query: BENCH_QUERY }] };
+    const start = performance.now();
+    const result = await new SyncEngine().run({
+      runId: "bench",
+      namespace: "bench",
+      connector: new BigQueryConnector({ name: "bench", connector: "bigquery", config, settings }),
+      destination,
+      settings,
+    });
+    const seconds = (performance.now() - start) / 1000;
+    if (result.status !== "succeeded") throw new Error(result.error ?? result.entities[0]?.error);
+    await destination.close();
+    return { records: result.entities[0].records, seconds, bytes: Number(args.bytes), method: "BigQueryConnector → engine → SQLite" };
   },
 
   /** What a user writes by hand: fetch a page, insert each row on its own (default pragmas). */

@@ -1,23 +1,25 @@
 // `npm run bench`: each of Mako's paths beside its baseline, measured in the same run, as
 // ratios (the machines are shared and noisy, so absolute figures mean little on their own).
-//   npm run bench                      1,000,000 records (SQLite), 200,000 (HTTP), 100,000 (servers)
+//   npm run bench                      1,000,000 records (SQLite), 200,000 (HTTP), 100,000 (BigQuery, servers)
 //   npm run bench -- --quick           10,000 everywhere (what CI runs, so the bench never rots)
-//   npm run bench -- --only sqlite,http,servers,memory
+//   npm run bench -- --only sqlite,http,bigquery,servers,memory
 import { spawn } from "node:child_process";
 import { writeFileSync, mkdirSync } from "node:fs";
 import { arch, cpus, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { CaseResult } from "./cases";
+import { startBigQueryBench } from "./bigqueryData";
 import { startFaultyApi } from "./fakes/faultyApi";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
 const quick = argv.includes("--quick");
-const only = argv.includes("--only") ? argv[argv.indexOf("--only") + 1].split(",") : ["sqlite", "http", "servers", "memory"];
+const only = argv.includes("--only") ? argv[argv.indexOf("--only") + 1].split(",") : ["sqlite", "http", "bigquery", "servers", "memory"];
 const N = {
   sqlite: quick ? 10_000 : 1_000_000,
   http: quick ? 10_000 : 200_000,
+  bigquery: quick ? 10_000 : 100_000,
   naive: quick ? 2_000 : 5_000,
   servers: quick ? 10_000 : 100_000,
   small: quick ? 1_000 : 100_000,
@@ -104,6 +106,23 @@ async function http() {
   }
 }
 
+async function bigquery() {
+  console.log(`\n## BigQuery query results (local fake, 1,000 rows a page) → SQLite (${fmt(N.bigquery)} records)`);
+  const source = await startBigQueryBench(N.bigquery);
+  try {
+    const args = { api: source.fake.apiUrl, keyFile: source.keyFile };
+    const bare = await runCase("bigquery-bare", N.bigquery, args);
+    const mako = await runCase("bigquery-mako", N.bigquery, { ...args, bytes: bare.bytes });
+    const load = await runCase("sqlite-bare", N.bigquery);
+    const slower = rate(bare) < rate(load) ? { name: "bare fetch + decode", result: bare } : { name: "bare load", result: load };
+    report({ what: "mako: BigQuery → SQLite", result: mako, baseline: slower, target: 0.6 });
+    report({ what: "mako: BigQuery (vs fetch + decode)", result: mako, baseline: { name: "bare fetch + decode", result: bare } });
+    report({ what: "bare fetch + decode (same pages)", result: bare });
+  } finally {
+    await source.close();
+  }
+}
+
 async function servers() {
   console.log(`\n## sample users → server destinations (${fmt(N.servers)} records)`);
   for (const kind of ["postgres", "mysql", "duckdb"]) {
@@ -115,7 +134,7 @@ async function servers() {
 
 const started = Date.now();
 console.log(`Mako benchmarks — ${new Date().toISOString()} — node ${process.version}, ${cpus().length}× ${cpus()[0]?.model ?? arch()}, ${fmt(totalmem() / 2 ** 30)} GiB`);
-for (const [name, fn] of Object.entries({ sqlite, http, servers, memory })) {
+for (const [name, fn] of Object.entries({ sqlite, http, bigquery, servers, memory })) {
   if (!only.includes(name)) continue;
   try {
     await fn();

@@ -1,5 +1,6 @@
 import type { BaseConnector } from "./base/BaseConnector";
 import type { DataSource } from "./base/types";
+import { BigQueryConnector } from "./bigquery";
 import { CloseConnector } from "./close";
 import { GraphqlConnector } from "./graphql";
 import { PostHogConnector } from "./posthog";
@@ -18,4 +19,5 @@ export const connectorRegistry: Record<string, SourceConnector> = {
   posthog: PostHogConnector,
   rest: RestConnector,
   graphql: GraphqlConnector,
+  bigquery: BigQueryConnector,
 };

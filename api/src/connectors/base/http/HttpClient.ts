@@ -262,11 +262,23 @@ export class HttpClient {
     const retryAfterMs = parseRetryAfter(res.headers.get("retry-after"));
     if (status === 429) this.count("rateLimited", 1);
     const snippet = this.snippet(p, text);
+    const vendor = this.options.readError?.(status, text);
+    const retryable = vendor?.retryable ?? isRetryableStatus(status);
+    // A 403 the vendor calls retryable is a rate limit, not a rejected credential.
+    const credentialsRejected = (status === 401 || status === 403) && !retryable;
     let message = `${p.method} ${p.shownUrl} failed: HTTP ${status}${res.statusText ? ` ${res.statusText}` : ""}`;
-    if (status === 401 || status === 403) message += ", credentials rejected";
+    if (credentialsRejected) message += ", credentials rejected";
     if (retryAfterMs !== undefined) message += ` (Retry-After ${formatDuration(retryAfterMs)})`;
-    if (snippet) message += `: ${snippet}`;
-    return this.error(p, "http", message, { status, retryable: isRetryableStatus(status), retryAfterMs, bodySnippet: snippet || undefined });
+    const shown = vendor?.message ? oneLine(vendor.message).slice(0, SNIPPET_LENGTH * 2) : snippet;
+    if (shown) message += `: ${shown}`;
+    return this.error(p, "http", message, {
+      status,
+      retryable,
+      retryAfterMs,
+      bodySnippet: snippet || undefined,
+      code: vendor?.code,
+      credentialsRejected,
+    });
   }
 
   private waitTooLong(p: PreparedRequest, waitMs: number, reason: string, cause?: HttpError): HttpError {
@@ -290,7 +302,7 @@ export class HttpClient {
     p: PreparedRequest,
     kind: HttpErrorKind,
     message: string,
-    extra: { retryable: boolean; status?: number; retryAfterMs?: number; bodySnippet?: string },
+    extra: { retryable: boolean; status?: number; retryAfterMs?: number; bodySnippet?: string; code?: string; credentialsRejected?: boolean },
     cause?: unknown,
   ): HttpError {
     return new HttpError(p.redactor.text(message), { kind, method: p.method, url: p.shownUrl, ...extra }, { cause });

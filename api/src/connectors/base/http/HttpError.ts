@@ -9,6 +9,10 @@ export interface HttpErrorDetails {
   bodySnippet?: string;
   retryable: boolean;
   retryAfterMs?: number;
+  /** The vendor's error code, when the client's `readError` found one. */
+  code?: string;
+  /** Default: status 401 or 403. */
+  credentialsRejected?: boolean;
 }
 
 /**
@@ -24,6 +28,7 @@ export class HttpError extends Error {
   retryable: boolean;
   readonly retryAfterMs?: number;
   readonly credentialsRejected: boolean;
+  readonly code?: string;
 
   constructor(message: string, details: HttpErrorDetails, options?: { cause?: unknown }) {
     super(message, options);
@@ -35,7 +40,8 @@ export class HttpError extends Error {
     this.bodySnippet = details.bodySnippet;
     this.retryable = details.retryable;
     this.retryAfterMs = details.retryAfterMs;
-    this.credentialsRejected = details.status === 401 || details.status === 403;
+    this.code = details.code;
+    this.credentialsRejected = details.credentialsRejected ?? (details.status === 401 || details.status === 403);
   }
 
   /** The same failure, final: retries are exhausted, so the engine must not retry it blindly. */
@@ -50,6 +56,8 @@ export class HttpError extends Error {
         bodySnippet: this.bodySnippet,
         retryable: false,
         retryAfterMs: this.retryAfterMs,
+        code: this.code,
+        credentialsRejected: this.credentialsRejected,
       },
       { cause: this.cause },
     );

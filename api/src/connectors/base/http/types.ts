@@ -9,6 +9,22 @@ export interface HttpClientOptions {
   query?: Record<string, string>;
   /** Redacted ("***") from every error message and log line. */
   secrets?: string[];
+  /**
+   * The vendor's reading of an error response, for APIs whose status alone misleads (BigQuery
+   * answers a rate limit with 403 `rateLimitExceeded` and a denied permission with 403
+   * `accessDenied`). Called with the status and the whole body; undefined keeps the defaults.
+   */
+  readError?: (status: number, body: string) => VendorError | undefined;
+}
+
+/** What `readError` makes of an error response. */
+export interface VendorError {
+  /** Overrides the status-based default (429, 408 and 5xx are retried). */
+  retryable?: boolean;
+  /** The vendor's error code (e.g. `notFound`), kept on the HttpError as `code`. */
+  code?: string;
+  /** One line shown instead of the raw body (redacted like the rest of the message). */
+  message?: string;
 }
 
 export type QueryValue = string | number | boolean | undefined;

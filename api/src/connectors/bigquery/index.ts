@@ -1,0 +1,3 @@
+export { BigQueryConnector } from "./connector";
+export { bigqueryConfigSchema } from "./config";
+export type { BigQueryConfig, BigQueryConfigInput, BigQueryEntity } from "./config";
