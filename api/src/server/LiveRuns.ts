@@ -167,9 +167,10 @@ export class LiveRuns {
 
   /** Starts a sync and follows it; resolves with the run id once the run is recorded. */
   async start(source: string, options: Omit<SyncOptions, "onEvent" | "signal">): Promise<string> {
-    const all = this.mako.connectors.get((await this.mako.sources.get(source)).connector).entities.map((e) => e.name);
+    const stored = await this.mako.sources.get(source);
+    const all = this.mako.connectors.get(stored.connector).entities.map((e) => e.name);
     // Events can arrive before sync() resolves: the live run exists before the call.
-    const live = new LiveRun(options.entities?.length ? options.entities : all);
+    const live = new LiveRun(options.entities?.length ? options.entities : (stored.entities ?? all));
     const { runId, done } = await this.mako.sync(source, { ...options, onEvent: (e) => live.handle(e) });
     this.runs.set(runId, live);
     const end = async () => {

@@ -12,6 +12,8 @@ export interface SourceView {
   secrets: Record<string, "set" | "unset">;
   settings: Record<string, unknown>;
   destination: string | null;
+  /** The entities a sync reads unless told otherwise; null = all. */
+  entities: string[] | null;
   createdAt: string;
   updatedAt: string;
   lastRun: RunView | null;
@@ -34,6 +36,7 @@ export function sourceView(source: SourceRecord, secretNames: Set<string>, lastR
     secrets,
     settings: source.settings,
     destination: source.destination,
+    entities: source.entities,
     createdAt: source.createdAt,
     updatedAt: source.updatedAt,
     lastRun: lastRun ? runView(lastRun) : null,
@@ -79,7 +82,8 @@ export function runView(run: RunRecord): RunView {
       records: e.records,
       durationMs: Math.round(e.seconds * 1000),
       recordsPerSecond: e.seconds > 0 ? Math.round(e.records / e.seconds) : 0,
-      retries: e.chunkRetries,
+      // What the live view showed: request retries while it ran, plus chunk retries.
+      retries: e.chunkRetries + (e.requestRetries ?? 0),
       deleted: e.deleted,
       resumed: e.resumed,
       mode: e.mode,
