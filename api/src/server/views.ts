@@ -1,3 +1,4 @@
+import type { EntityDescriptor } from "../connectors/base/types";
 import type { RunRecord, SourceRecord } from "../store/MetadataStore";
 import { REDACTED } from "../store/redact";
 
@@ -14,13 +15,15 @@ export interface SourceView {
   destination: string | null;
   /** The entities a sync reads unless told otherwise; null = all. */
   entities: string[] | null;
+  /** Every entity the source can sync (a REST or GraphQL source's come from its config). */
+  availableEntities: EntityDescriptor[];
   createdAt: string;
   updatedAt: string;
   lastRun: RunView | null;
 }
 
 /** `source` must already be redacted by the facade; secret names come from the connector. */
-export function sourceView(source: SourceRecord, secretNames: Set<string>, lastRun: RunRecord | null): SourceView {
+export function sourceView(source: SourceRecord, secretNames: Set<string>, lastRun: RunRecord | null, availableEntities: EntityDescriptor[]): SourceView {
   const config: Record<string, unknown> = {};
   const secrets: Record<string, "set" | "unset"> = {};
   for (const name of secretNames) secrets[name] = "unset";
@@ -37,6 +40,7 @@ export function sourceView(source: SourceRecord, secretNames: Set<string>, lastR
     settings: source.settings,
     destination: source.destination,
     entities: source.entities,
+    availableEntities,
     createdAt: source.createdAt,
     updatedAt: source.updatedAt,
     lastRun: lastRun ? runView(lastRun) : null,

@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import type { EntityDescriptor } from "../../connectors/base/types";
 import { ConflictError, NotFoundError, type Mako } from "../../Mako";
 import { REDACTED } from "../../store/redact";
 import { storeMessages } from "../../store/storeRows";
@@ -15,7 +16,7 @@ export function sourceRoutes(mako: Mako, live: LiveRuns): Hono {
   const view = async (name: string) => {
     const source = await mako.sources.get(name);
     const [lastRun] = await mako.runs.list({ source: name, limit: 1 });
-    return sourceView(source, secretFieldsOf(source.connector), lastRun ?? null);
+    return sourceView(source, secretFieldsOf(source.connector), lastRun ?? null, await entitiesOf(mako, name));
   };
 
   app.get("/", async (c) => {
@@ -99,6 +100,16 @@ export function sourceRoutes(mako: Mako, live: LiveRuns): Hono {
   });
 
   return app;
+}
+
+/** The entities a source can sync: a REST or GraphQL source declares its own in its config. */
+async function entitiesOf(mako: Mako, name: string): Promise<EntityDescriptor[]> {
+  const source = await mako.sources.unredacted(name);
+  try {
+    return mako.createConnector(source.connector, source).describeEntities();
+  } catch {
+    return mako.connectors.get(source.connector).entities;
+  }
 }
 
 /**
