@@ -204,6 +204,27 @@ describe("sources", () => {
     expect((await call("DELETE", "/api/sources/picky")).status).toBe(200);
   });
 
+  it("lists a REST source's own entities (from its config), and follows only those in a run", async () => {
+    // Nothing listens on port 9: the run fails, but only after naming its entities.
+    const config = { base_url: "http://127.0.0.1:9/v1", entities: [{ name: "users" }, { name: "posts" }] };
+    const created = await call("POST", "/api/sources", { name: "declared", connector: "rest", config, entities: ["posts"] });
+    expect(created.status).toBe(201);
+    expect(created.json.availableEntities.map((e: any) => e.name)).toEqual(["users", "posts"]);
+    expect(created.json.entities).toEqual(["posts"]);
+    const generic = await call("PATCH", "/api/sources/declared", { entities: ["records"] });
+    expect(generic.json.error).toBe('unknown entity "records" for connector "rest"; it has: users, posts');
+
+    const { json } = await call("POST", "/api/sources/declared/sync", {});
+    const events = await waitForRun(json.runId);
+    expect([...new Set(events.filter((e) => e.event === "progress").map((e) => e.data.entity))]).toEqual(["posts"]);
+    expect(events.at(-1)!.data.entities.map((e: any) => e.entity)).toEqual(["posts"]);
+    // All of them: the source's two, not the connector's generic placeholder.
+    await call("PATCH", "/api/sources/declared", { entities: null });
+    const all = await waitForRun((await call("POST", "/api/sources/declared/sync", {})).json.runId);
+    expect([...new Set(all.filter((e) => e.event === "progress").map((e) => e.data.entity))].sort()).toEqual(["posts", "users"]);
+    await call("DELETE", "/api/sources/declared");
+  });
+
   it("with test: true, stores a source only when its connection test passes (422 with the reason otherwise)", async () => {
     const body = { name: "tested", connector: "keyed", config: { account: "acme", api_key: "wrong-key-123" } };
     const failed = await call("POST", "/api/sources", { ...body, test: true });
