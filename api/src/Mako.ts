@@ -55,6 +55,24 @@ export interface SyncOptions {
   hooks?: SyncHooks;
 }
 
+export interface NewSourceInput {
+  name: string;
+  connector: string;
+  config: unknown;
+  settings?: DataSourceSettings;
+  destination?: string | null;
+  /** The entities a sync reads when it is not told which; null or empty = all. */
+  entities?: string[] | null;
+}
+
+/** Fields left out stay as they are; `entities: null` (or []) goes back to all entities. */
+export interface SourcePatch {
+  config?: unknown;
+  settings?: DataSourceSettings;
+  destination?: string | null;
+  entities?: string[] | null;
+}
+
 export interface StartedSync {
   runId: string;
   done: Promise<RunResult>;
@@ -82,14 +100,12 @@ export class Mako {
   };
 
   readonly sources = {
-    add: (input: { name: string; connector: string; config: unknown; settings?: DataSourceSettings; destination?: string | null }) =>
-      this.addSource(input),
+    add: (input: NewSourceInput) => this.addSource(input),
     list: async () => (await this.store.listSources()).map((s) => this.redacted(s)),
     get: async (name: string) => this.redacted(await this.store.getSource(name)),
     /** The stored source with secrets in clear: for running it, never for showing it. */
     unredacted: (name: string) => this.store.getSource(name),
-    update: (name: string, patch: { config?: unknown; settings?: DataSourceSettings; destination?: string | null }) =>
-      this.updateSource(name, patch),
+    update: (name: string, patch: SourcePatch) => this.updateSource(name, patch),
     remove: (name: string) => this.store.removeSource(name),
     test: (name: string) => this.testSource(name),
   };
@@ -174,10 +190,14 @@ export class Mako {
     const source = await this.store.getSource(name);
     const connector = this.createConnector(source.connector, source);
     const known = connector.describeEntities().map((e) => e.name);
-    const unknown = (options.entities ?? []).filter((e) => !known.includes(e));
+    // Without an explicit choice, the selection saved with the source (null: all).
+    const chosen = options.entities?.length ? options.entities : (source.entities ?? undefined);
+    const unknown = (chosen ?? []).filter((e) => !known.includes(e));
     if (unknown.length) {
-      throw new UnknownEntityError(`unknown entity ${unknown.map((e) => `"${e}"`).join(", ")} for source "${name}"; it has: ${known.join(", ")}`);
+      const saved = chosen === source.entities ? ` (saved with the source: change it with mako sources update ${name} --entity … or --all-entities)` : "";
+      throw new UnknownEntityError(`unknown entity ${unknown.map((e) => `"${e}"`).join(", ")} for source "${name}"; it has: ${known.join(", ")}${saved}`);
     }
+    options = { ...options, entities: chosen };
     const destinationName = options.destination ?? source.destination ?? null;
     const destination = await this.openDestination(destinationName);
     if (!options.fullRefresh) {
@@ -295,7 +315,21 @@ export class Mako {
     return result.config as Record<string, unknown>;
   }
 
-  private async addSource(input: { name: string; connector: string; config: unknown; settings?: DataSourceSettings; destination?: string | null }) {
+  /**
+   * A selection of entities checked against the connector's (with this config: a REST or
+   * GraphQL source declares its entities there); empty means all, stored as null.
+   */
+  private validEntities(connectorId: string, config: Record<string, unknown>, entities: string[] | null | undefined): string[] | null {
+    if (!entities?.length) return null;
+    const known = this.createConnector(connectorId, { name: connectorId, config }).describeEntities().map((e) => e.name);
+    const unknown = entities.filter((e) => !known.includes(e));
+    if (unknown.length) {
+      throw new ValidationError(`unknown entity ${unknown.map((e) => `"${e}"`).join(", ")} for connector "${connectorId}"; it has: ${known.join(", ")}`, "entities");
+    }
+    return [...new Set(entities)];
+  }
+
+  private async addSource(input: NewSourceInput) {
     if (typeof input.name !== "string" || !SOURCE_NAME.test(input.name)) {
       throw new ValidationError(
         `invalid source name "${input.name}": use lowercase letters, digits and _ (starting with a letter, at most 63)`,
@@ -307,6 +341,7 @@ export class Mako {
     }
     const config = this.validated(input.connector, input.config);
     const settings = validSettings(input.settings);
+    const entities = this.validEntities(input.connector, config, input.entities);
     if (input.destination) await this.store.getDestination(input.destination);
     const stored = await this.store.addSource({
       name: input.name,
@@ -314,11 +349,12 @@ export class Mako {
       config,
       settings,
       destination: input.destination ?? null,
+      entities,
     });
     return this.redacted(stored);
   }
 
-  private async updateSource(name: string, patch: { config?: unknown; settings?: DataSourceSettings; destination?: string | null }) {
+  private async updateSource(name: string, patch: SourcePatch) {
     const current = await this.store.getSource(name);
     let config = current.config;
     if (patch.config !== undefined) {
@@ -326,9 +362,13 @@ export class Mako {
       config = this.validated(current.connector, restoreSecrets(patch.config, current.config));
     }
     if (patch.destination) await this.store.getDestination(patch.destination);
-    const changes: Partial<Pick<SourceRecord, "config" | "settings" | "destination">> = { config };
+    const changes: Partial<Pick<SourceRecord, "config" | "settings" | "destination" | "entities">> = { config };
     if (patch.settings !== undefined) changes.settings = validSettings(patch.settings);
     if (patch.destination !== undefined) changes.destination = patch.destination;
+    // A new config (a REST source's entity list) must still have the saved entities.
+    if (patch.entities !== undefined || patch.config !== undefined) {
+      changes.entities = this.validEntities(current.connector, config, patch.entities === undefined ? current.entities : patch.entities);
+    }
     return this.redacted(await this.store.updateSource(name, changes));
   }
 

@@ -66,11 +66,23 @@ sources
   .option("--config-file <path>", "the connector's config in a JSON or YAML file")
   .option("--settings-json <json>", 'sync settings, e.g. {"batchSize":500,"requestsPerSecond":5}')
   .option("--destination <name>", "default destination for this source (see: mako destinations)")
+  .option("--entity <entity>", "sync only this entity unless told otherwise (repeatable; default: all)", collect)
   .action(async (name: string, o) => {
     const config = await readConfig(o);
     const settings = o.settingsJson ? ((await readConfig({ configJson: o.settingsJson }, "settings")) as Record<string, unknown>) : {};
-    const added = await (await mako()).sources.add({ name, connector: o.connector, config, settings, destination: o.destination });
+    const added = await (await mako()).sources.add({ name, connector: o.connector, config, settings, destination: o.destination, entities: o.entity });
     console.log(`added source "${added.name}" (${added.connector}); sync it with: mako sync ${added.name}`);
+  });
+sources
+  .command("update <name>")
+  .description("change a stored source; options left out keep their value")
+  .option("--entity <entity>", "the entities a sync reads unless told otherwise (repeatable; replaces the saved selection)", collect)
+  .option("--all-entities", "go back to syncing all of the connector's entities")
+  .action(async (name: string, o) => {
+    if (o.entity && o.allEntities) throw new CliError("--entity and --all-entities contradict each other: give one");
+    if (!o.entity && !o.allEntities) throw new CliError("nothing to change: give --entity E (repeatable) or --all-entities");
+    const updated = await (await mako()).sources.update(name, { entities: o.allEntities ? null : o.entity });
+    console.log(`updated source "${updated.name}": syncs ${updated.entities ? updated.entities.join(", ") : "all entities"}`);
   });
 sources
   .command("list")
@@ -78,7 +90,10 @@ sources
   .action(async () => {
     const list = await (await mako()).sources.list();
     if (list.length === 0) console.log("no sources yet: mako sources add NAME --connector ID --config-json '{…}'");
-    for (const s of list) console.log(`${s.name.padEnd(16)} ${s.connector.padEnd(10)} ${JSON.stringify(s.config)}${s.destination ? ` → ${s.destination}` : ""}`);
+    for (const s of list) {
+      const only = s.entities ? `  entities: ${s.entities.join(", ")}` : "";
+      console.log(`${s.name.padEnd(16)} ${s.connector.padEnd(10)} ${JSON.stringify(s.config)}${s.destination ? ` → ${s.destination}` : ""}${only}`);
+    }
   });
 sources
   .command("test <name>")
@@ -100,7 +115,7 @@ sources
 program
   .command("sync <name>")
   .description("sync a source's entities; killed at any moment, the same command resumes from the last checkpoint")
-  .option("--entity <entity>", "sync only this entity (repeatable)", collect)
+  .option("--entity <entity>", "sync only this entity (repeatable; default: the source's saved selection, else all)", collect)
   .option("--full-refresh", "read everything again and mark rows not seen as deleted")
   .option("--destination <name>", "write to this destination instead of the source's default")
   .action(async (name: string, o) => syncCommand(await mako(), name, o));

@@ -6,7 +6,10 @@ import { runView, type RunView } from "./views";
 /** Live figures of one entity, as the `progress` Server-Sent Event carries them. */
 export interface ProgressPayload {
   entity: string;
+  /** Fetched so far. */
   records: number;
+  /** Written to the destination so far: what a preview of the table can show. */
+  committed: number;
   total?: number;
   recordsPerSecond: number;
   retries: number;
@@ -70,6 +73,7 @@ export class LiveRun {
         this.update(event.entity, {
           status: "running",
           records: event.fetched,
+          committed: event.committed,
           total: event.total,
           recordsPerSecond: seconds > 0 ? Math.round(event.fetched / seconds) : 0,
           waiting: false,
@@ -83,6 +87,7 @@ export class LiveRun {
           {
             status: r.status,
             records: r.records,
+            committed: r.records,
             recordsPerSecond: r.seconds > 0 ? Math.round(r.records / r.seconds) : 0,
             waiting: false,
             retries: (this.progress.get(r.entity)?.retries ?? 0) + r.chunkRetries,
@@ -151,7 +156,7 @@ export class LiveRun {
 }
 
 function blank(entity: string): ProgressPayload {
-  return { entity, records: 0, recordsPerSecond: 0, retries: 0, rateLimited: 0, waiting: false, status: "pending" };
+  return { entity, records: 0, committed: 0, recordsPerSecond: 0, retries: 0, rateLimited: 0, waiting: false, status: "pending" };
 }
 
 /** The runs this server started, by id. */
@@ -167,9 +172,11 @@ export class LiveRuns {
 
   /** Starts a sync and follows it; resolves with the run id once the run is recorded. */
   async start(source: string, options: Omit<SyncOptions, "onEvent" | "signal">): Promise<string> {
-    const all = this.mako.connectors.get((await this.mako.sources.get(source)).connector).entities.map((e) => e.name);
+    const stored = await this.mako.sources.unredacted(source);
+    // The source's own entities: a REST or GraphQL source declares them in its config.
+    const all = this.mako.createConnector(stored.connector, stored).describeEntities().map((e) => e.name);
     // Events can arrive before sync() resolves: the live run exists before the call.
-    const live = new LiveRun(options.entities?.length ? options.entities : all);
+    const live = new LiveRun(options.entities?.length ? options.entities : (stored.entities ?? all));
     const { runId, done } = await this.mako.sync(source, { ...options, onEvent: (e) => live.handle(e) });
     this.runs.set(runId, live);
     const end = async () => {

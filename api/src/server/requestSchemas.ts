@@ -6,6 +6,8 @@ import { ApiError } from "./httpErrors";
 // configValidation.ts); these only fix the envelope.
 
 const settings = z.record(z.string(), z.unknown());
+/** A source's saved entity selection; null or [] = all. Unknown names are refused by the facade. */
+const entities = z.array(z.string().min(1).max(200)).max(500).nullish();
 
 export const addSourceBody = z.object({
   name: z.string().min(1),
@@ -13,6 +15,9 @@ export const addSourceBody = z.object({
   config: z.record(z.string(), z.unknown()).default({}),
   settings: settings.optional(),
   destination: z.string().min(1).nullish(),
+  entities,
+  /** Test the connection first; on failure answer 422 and store nothing. */
+  test: z.boolean().optional(),
 });
 
 export const patchSourceBody = z
@@ -20,6 +25,7 @@ export const patchSourceBody = z
     config: z.record(z.string(), z.unknown()).optional(),
     settings: settings.optional(),
     destination: z.string().min(1).nullish(),
+    entities,
   })
   .strict();
 

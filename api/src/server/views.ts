@@ -1,3 +1,4 @@
+import type { EntityDescriptor } from "../connectors/base/types";
 import type { RunRecord, SourceRecord } from "../store/MetadataStore";
 import { REDACTED } from "../store/redact";
 
@@ -12,13 +13,17 @@ export interface SourceView {
   secrets: Record<string, "set" | "unset">;
   settings: Record<string, unknown>;
   destination: string | null;
+  /** The entities a sync reads unless told otherwise; null = all. */
+  entities: string[] | null;
+  /** Every entity the source can sync (a REST or GraphQL source's come from its config). */
+  availableEntities: EntityDescriptor[];
   createdAt: string;
   updatedAt: string;
   lastRun: RunView | null;
 }
 
 /** `source` must already be redacted by the facade; secret names come from the connector. */
-export function sourceView(source: SourceRecord, secretNames: Set<string>, lastRun: RunRecord | null): SourceView {
+export function sourceView(source: SourceRecord, secretNames: Set<string>, lastRun: RunRecord | null, availableEntities: EntityDescriptor[]): SourceView {
   const config: Record<string, unknown> = {};
   const secrets: Record<string, "set" | "unset"> = {};
   for (const name of secretNames) secrets[name] = "unset";
@@ -34,6 +39,8 @@ export function sourceView(source: SourceRecord, secretNames: Set<string>, lastR
     secrets,
     settings: source.settings,
     destination: source.destination,
+    entities: source.entities,
+    availableEntities,
     createdAt: source.createdAt,
     updatedAt: source.updatedAt,
     lastRun: lastRun ? runView(lastRun) : null,
@@ -79,7 +86,8 @@ export function runView(run: RunRecord): RunView {
       records: e.records,
       durationMs: Math.round(e.seconds * 1000),
       recordsPerSecond: e.seconds > 0 ? Math.round(e.records / e.seconds) : 0,
-      retries: e.chunkRetries,
+      // What the live view showed: request retries while it ran, plus chunk retries.
+      retries: e.chunkRetries + (e.requestRetries ?? 0),
       deleted: e.deleted,
       resumed: e.resumed,
       mode: e.mode,

@@ -9,9 +9,14 @@ export interface SourceRecord {
   settings: DataSourceSettings;
   /** Default destination's name; null = the embedded SQLite file. */
   destination: string | null;
+  /** The entities a sync without an explicit choice reads; null = all of the connector's. */
+  entities: string[] | null;
   createdAt: string;
   updatedAt: string;
 }
+
+/** What adding a source takes: no entity selection = all entities. */
+export type NewSource = Omit<SourceRecord, "createdAt" | "updatedAt" | "entities"> & { entities?: string[] | null };
 
 export interface DestinationRecord {
   name: string;
@@ -57,10 +62,10 @@ export class ConflictError extends Error {}
 
 /** Where Mako keeps its own records: sources, destinations, runs and their logs. */
 export interface MetadataStore {
-  addSource(source: Omit<SourceRecord, "createdAt" | "updatedAt">): Promise<SourceRecord>;
+  addSource(source: NewSource): Promise<SourceRecord>;
   getSource(name: string): Promise<SourceRecord>;
   listSources(): Promise<SourceRecord[]>;
-  updateSource(name: string, patch: Partial<Pick<SourceRecord, "config" | "settings" | "destination">>): Promise<SourceRecord>;
+  updateSource(name: string, patch: Partial<Pick<SourceRecord, "config" | "settings" | "destination" | "entities">>): Promise<SourceRecord>;
   removeSource(name: string): Promise<void>;
 
   addDestination(destination: Omit<DestinationRecord, "createdAt">): Promise<DestinationRecord>;

@@ -8,11 +8,12 @@ import {
   type DestinationRecord,
   type LogLine,
   type MetadataStore,
+  type NewSource,
   type RunRecord,
   type SourceRecord,
 } from "./MetadataStore";
 import type { SecretBox } from "./SecretBox";
-import { type DestinationRow, type RunRow, type SourceRow, destinationFrom, isAlive, runFrom, sealConfig, sourceFrom, storeMessages as say } from "./storeRows";
+import { type DestinationRow, type RunRow, type SourceRow, destinationFrom, entitiesJson, isAlive, runFrom, sealConfig, sourceFrom, storeMessages as say } from "./storeRows";
 
 /** The schema of Mako's own tables; a data source cannot take this name. */
 export const METADATA_SCHEMA = "mako";
@@ -71,6 +72,8 @@ export class PostgresStore implements MetadataStore {
           name text PRIMARY KEY, connector text NOT NULL, config_sealed text NOT NULL,
           settings_json jsonb NOT NULL DEFAULT '{}', destination text,
           created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL);
+        -- Databases made before sources kept their entity selection lack the column.
+        ALTER TABLE ${METADATA_SCHEMA}.sources ADD COLUMN IF NOT EXISTS entities_json jsonb;
         CREATE TABLE IF NOT EXISTS ${METADATA_SCHEMA}.destinations (
           name text PRIMARY KEY, kind text NOT NULL, url_sealed text NOT NULL, created_at timestamptz NOT NULL);
         CREATE TABLE IF NOT EXISTS ${METADATA_SCHEMA}.runs (
@@ -90,13 +93,13 @@ export class PostgresStore implements MetadataStore {
 
   // --- sources ------------------------------------------------------------------------
 
-  async addSource(source: Omit<SourceRecord, "createdAt" | "updatedAt">): Promise<SourceRecord> {
+  async addSource(source: NewSource): Promise<SourceRecord> {
     const now = new Date().toISOString();
     try {
       await this.pool.query(
-        `INSERT INTO ${METADATA_SCHEMA}.sources (name, connector, config_sealed, settings_json, destination, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $6)`,
-        [source.name, source.connector, sealConfig(this.secrets, source.config), JSON.stringify(source.settings), source.destination, now],
+        `INSERT INTO ${METADATA_SCHEMA}.sources (name, connector, config_sealed, settings_json, destination, entities_json, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)`,
+        [source.name, source.connector, sealConfig(this.secrets, source.config), JSON.stringify(source.settings), source.destination, entitiesJson(source.entities), now],
       );
     } catch (err) {
       if (err.code === UNIQUE_VIOLATION) throw new ConflictError(say.sourceExists(source.name));
@@ -116,12 +119,12 @@ export class PostgresStore implements MetadataStore {
     return rows.map((r) => sourceFrom(r, this.secrets));
   }
 
-  async updateSource(name: string, patch: Partial<Pick<SourceRecord, "config" | "settings" | "destination">>): Promise<SourceRecord> {
+  async updateSource(name: string, patch: Partial<Pick<SourceRecord, "config" | "settings" | "destination" | "entities">>): Promise<SourceRecord> {
     const current = await this.getSource(name);
     const next = { ...current, ...patch };
     await this.pool.query(
-      `UPDATE ${METADATA_SCHEMA}.sources SET config_sealed = $1, settings_json = $2, destination = $3, updated_at = $4 WHERE name = $5`,
-      [sealConfig(this.secrets, next.config), JSON.stringify(next.settings), next.destination, new Date().toISOString(), name],
+      `UPDATE ${METADATA_SCHEMA}.sources SET config_sealed = $1, settings_json = $2, destination = $3, entities_json = $4, updated_at = $5 WHERE name = $6`,
+      [sealConfig(this.secrets, next.config), JSON.stringify(next.settings), next.destination, entitiesJson(next.entities), new Date().toISOString(), name],
     );
     return this.getSource(name);
   }

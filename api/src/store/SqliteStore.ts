@@ -8,11 +8,12 @@ import {
   type DestinationRecord,
   type LogLine,
   type MetadataStore,
+  type NewSource,
   type RunRecord,
   type SourceRecord,
 } from "./MetadataStore";
 import type { SecretBox } from "./SecretBox";
-import { type DestinationRow, type RunRow, type SourceRow, destinationFrom, isAlive, runFrom, sealConfig, sourceFrom, storeMessages as say } from "./storeRows";
+import { type DestinationRow, type RunRow, type SourceRow, destinationFrom, entitiesJson, isAlive, runFrom, sealConfig, sourceFrom, storeMessages as say } from "./storeRows";
 
 /** Mako's metadata in the embedded SQLite file, next to the synced tables. */
 export class SqliteStore implements MetadataStore {
@@ -38,19 +39,31 @@ export class SqliteStore implements MetadataStore {
         entity TEXT, message TEXT NOT NULL);
       CREATE INDEX IF NOT EXISTS mako_run_logs_run ON mako_run_logs (run_id, id);
     `);
+    // Databases made before sources kept their entity selection lack the column.
+    const columns = db.prepare(`SELECT name FROM pragma_table_info('mako_sources')`).pluck().all() as string[];
+    if (!columns.includes("entities_json")) db.exec(`ALTER TABLE mako_sources ADD COLUMN entities_json TEXT`);
   }
 
   // --- sources ------------------------------------------------------------------------
 
-  async addSource(source: Omit<SourceRecord, "createdAt" | "updatedAt">): Promise<SourceRecord> {
+  async addSource(source: NewSource): Promise<SourceRecord> {
     const now = new Date().toISOString();
     try {
       this.db
         .prepare(
-          `INSERT INTO mako_sources (name, connector, config_sealed, settings_json, destination, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO mako_sources (name, connector, config_sealed, settings_json, destination, entities_json, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
         )
-        .run(source.name, source.connector, sealConfig(this.secrets, source.config), JSON.stringify(source.settings), source.destination, now, now);
+        .run(
+          source.name,
+          source.connector,
+          sealConfig(this.secrets, source.config),
+          JSON.stringify(source.settings),
+          source.destination,
+          entitiesJson(source.entities),
+          now,
+          now,
+        );
     } catch (err) {
       if (String(err.code).startsWith("SQLITE_CONSTRAINT")) throw new ConflictError(say.sourceExists(source.name));
       throw err;
@@ -69,12 +82,12 @@ export class SqliteStore implements MetadataStore {
     return rows.map((r) => sourceFrom(r, this.secrets));
   }
 
-  async updateSource(name: string, patch: Partial<Pick<SourceRecord, "config" | "settings" | "destination">>): Promise<SourceRecord> {
+  async updateSource(name: string, patch: Partial<Pick<SourceRecord, "config" | "settings" | "destination" | "entities">>): Promise<SourceRecord> {
     const current = await this.getSource(name);
     const next = { ...current, ...patch };
     this.db
-      .prepare(`UPDATE mako_sources SET config_sealed = ?, settings_json = ?, destination = ?, updated_at = ? WHERE name = ?`)
-      .run(sealConfig(this.secrets, next.config), JSON.stringify(next.settings), next.destination, new Date().toISOString(), name);
+      .prepare(`UPDATE mako_sources SET config_sealed = ?, settings_json = ?, destination = ?, entities_json = ?, updated_at = ? WHERE name = ?`)
+      .run(sealConfig(this.secrets, next.config), JSON.stringify(next.settings), next.destination, entitiesJson(next.entities), new Date().toISOString(), name);
     return this.getSource(name);
   }
 

@@ -17,6 +17,8 @@ export interface SourceRow {
   config_sealed: string;
   settings_json: Json<DataSourceSettings>;
   destination: string | null;
+  /** Null (and in databases from before the column, missing) = all entities. */
+  entities_json?: Json<string[]> | null;
   created_at: string;
   updated_at: string;
 }
@@ -52,6 +54,7 @@ export function sourceFrom(row: SourceRow, secrets: SecretBox): SourceRecord {
     config: JSON.parse(secrets.decrypt(row.config_sealed, `the config of source "${row.name}"`)),
     settings: parsed(row.settings_json),
     destination: row.destination,
+    entities: entitiesFrom(row.entities_json),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -77,6 +80,14 @@ export function runFrom(row: RunRow): RunRecord {
     host: row.host,
   };
 }
+
+function entitiesFrom(value: Json<string[]> | null | undefined): string[] | null {
+  const list = value === null || value === undefined ? null : parsed(value);
+  return Array.isArray(list) && list.length > 0 ? list : null;
+}
+
+/** A source's saved entity selection as stored: null for "all" (an empty list means all too). */
+export const entitiesJson = (entities: string[] | null | undefined) => (entities?.length ? JSON.stringify(entities) : null);
 
 export const sealConfig = (secrets: SecretBox, config: Record<string, unknown>) => secrets.encrypt(JSON.stringify(config));
 

@@ -9,6 +9,9 @@ const FLUSH_MS = 500;
  */
 export class RunRecorder {
   private readonly entities = new Map<string, EntityResult>();
+  /** Entities running now, and the request retries credited to each (as the live view counts them). */
+  private readonly running = new Set<string>();
+  private readonly requestRetries = new Map<string, number>();
   private stats: RequestStats = emptyStats();
   private logs: Parameters<MetadataStore["appendLogs"]>[0] = [];
   private timer?: NodeJS.Timeout;
@@ -31,6 +34,7 @@ export class RunRecorder {
       case "entity_started": {
         const e = this.entities.get(event.entity) ?? pending(event.entity);
         this.entities.set(event.entity, { ...e, status: "running", resumed: event.resumed, mode: event.mode, since: event.since });
+        this.running.add(event.entity);
         break;
       }
       case "progress": {
@@ -40,10 +44,14 @@ export class RunRecorder {
       }
       case "entity_finished":
         this.entities.set(event.result.entity, event.result);
+        this.running.delete(event.result.entity);
         break;
-      case "stats":
+      case "stats": {
+        const retried = event.stats.retries - this.stats.retries;
+        if (retried > 0) for (const entity of this.running) this.requestRetries.set(entity, (this.requestRetries.get(entity) ?? 0) + retried);
         this.stats = event.stats;
         break;
+      }
     }
     this.dirty = true;
     this.timer ??= setTimeout(() => this.flush(), FLUSH_MS);
@@ -51,13 +59,18 @@ export class RunRecorder {
 
   async finish(result: RunResult): Promise<void> {
     await this.flush();
-    await this.store.finishRun(this.runId, { status: result.status, entities: result.entities, stats: result.stats, error: result.error ?? null });
+    await this.store.finishRun(this.runId, { status: result.status, entities: result.entities.map(this.withRetries), stats: result.stats, error: result.error ?? null });
   }
 
   async fail(message: string): Promise<void> {
     await this.flush();
-    await this.store.finishRun(this.runId, { status: "failed", entities: [...this.entities.values()], stats: this.stats, error: message });
+    await this.store.finishRun(this.runId, { status: "failed", entities: [...this.entities.values()].map(this.withRetries), stats: this.stats, error: message });
   }
+
+  private readonly withRetries = (e: EntityResult): EntityResult => {
+    const retries = this.requestRetries.get(e.entity);
+    return retries ? { ...e, requestRetries: retries } : e;
+  };
 
   private flush(): Promise<void> {
     clearTimeout(this.timer);
@@ -66,7 +79,7 @@ export class RunRecorder {
     this.dirty = false;
     const logs = this.logs;
     this.logs = [];
-    const entities = [...this.entities.values()];
+    const entities = [...this.entities.values()].map(this.withRetries);
     const stats = this.stats;
     this.writing = this.writing.then(async () => {
       if (logs.length) await this.store.appendLogs(logs);

@@ -21,6 +21,11 @@ export interface EntityResult {
   since: Since | null;
   /** Retries of failed chunks by the engine. */
   chunkRetries: number;
+  /**
+   * Retries of requests by the HTTP client while the entity ran (with several entities at
+   * once, each is credited: they share one rate limit). Set by RunRecorder, for run history.
+   */
+  requestRetries?: number;
   error?: string;
 }
 

@@ -62,6 +62,7 @@ describe("mako CLI", () => {
       ["sources"],
       ["sources", "add"],
       ["sources", "list"],
+      ["sources", "update"],
       ["sources", "test"],
       ["sources", "remove"],
       ["sync"],
@@ -99,11 +100,46 @@ describe("mako CLI", () => {
       [["sync", "shop", "--entity", "users", "--entity", "orders"], /unknown entity "orders"/],
       [["sync", "nope"], /no source named "nope"/],
       [["sources", "remove", "nope"], /no source named "nope"/],
+      [["sources", "add", "other", "--connector", "sample", "--entity", "orders"], /unknown entity "orders" for connector "sample"; it has: users, products, purchases$/],
+      [["sources", "update", "shop", "--entity", "users", "--entity", "orders"], /unknown entity "orders" for connector "sample"; it has: users, products, purchases$/],
+      [["sources", "update", "shop", "--entity", "users", "--all-entities"], /--entity and --all-entities/],
+      [["sources", "update", "shop"], /nothing to change/],
+      [["sources", "update", "nope", "--all-entities"], /no source named "nope"/],
     ];
     const results = await Promise.all(cases.map(([args]) => mako(home, args)));
     results.forEach((r, i) => expectOneLineError(r, cases[i][1]));
     expect(snapshot(home)).toEqual(before);
   }, 120_000);
+
+  it("keeps a source's entity selection: a sync without --entity reads it, --all-entities goes back to all", async () => {
+    const home = newHome();
+    const added = await mako(home, ["sources", "add", "shop", "--connector", "sample", "--config-json", '{"count":20}', "--entity", "users", "--entity", "purchases"]);
+    expect(added.code, added.stderr).toBe(0);
+    expect((await mako(home, ["sources", "list"])).stdout).toMatch(/^shop\s+sample\s+.*entities: users, purchases$/m);
+    const tables = () => snapshot(home).tables.map((t) => (t as { name: string }).name).filter((n) => n.startsWith("shop__"));
+
+    const first = await mako(home, ["sync", "shop"]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/^users: 20 records/m);
+    expect(first.stdout).toMatch(/^purchases: 20 records/m);
+    expect(first.stdout).not.toMatch(/^products:/m);
+    expect(tables()).toEqual(["shop__purchases", "shop__users"]);
+
+    // An explicit --entity still wins for one run, and leaves the selection as it was.
+    expect((await mako(home, ["sync", "shop", "--entity", "products"])).stdout).toMatch(/^products: 5 records/m);
+    expect((await mako(home, ["sync", "shop"])).stdout).not.toMatch(/^products:/m);
+
+    const changed = await mako(home, ["sources", "update", "shop", "--entity", "products"]);
+    expect(changed.stdout.trim()).toBe('updated source "shop": syncs products');
+    const onlyProducts = await mako(home, ["sync", "shop"]);
+    expect(onlyProducts.stdout.trim().split("\n").map((l) => l.split(":")[0])).toEqual(["products"]);
+
+    const all = await mako(home, ["sources", "update", "shop", "--all-entities"]);
+    expect(all.stdout.trim()).toBe('updated source "shop": syncs all entities');
+    expect((await mako(home, ["sources", "list"])).stdout).not.toContain("entities:");
+    const everything = await mako(home, ["sync", "shop"]);
+    expect(everything.stdout.trim().split("\n").map((l) => l.split(":")[0])).toEqual(["users", "products", "purchases"]);
+  }, 60_000);
 
   it("stops on a malformed checkpoint with one line pointing at --full-refresh, which recovers", async () => {
     const home = newHome();

@@ -1,5 +1,6 @@
 import { serve, type ServerType } from "@hono/node-server";
 import { mkdtempSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -173,6 +174,84 @@ describe("sources", () => {
     expect(unknownField.json.field).toBe("colour");
   });
 
+  it("keeps the entity selection a source was saved with; refuses unknown entities naming the known ones", async () => {
+    const unknown = await call("POST", "/api/sources", { name: "picky", connector: "sample", config: { count: 3 }, entities: ["users", "orders"] });
+    expect(unknown.status).toBe(400);
+    expect(unknown.json).toEqual({ field: "entities", error: 'unknown entity "orders" for connector "sample"; it has: users, products, purchases' });
+    expect((await call("GET", "/api/sources/picky")).status).toBe(404);
+    const tooLong = await call("POST", "/api/sources", { name: "picky", connector: "sample", entities: ["x".repeat(201)] });
+    expect(tooLong.json.field).toBe("entities[0]");
+
+    const created = await call("POST", "/api/sources", { name: "picky", connector: "sample", config: { count: 3 }, entities: ["users", "purchases"] });
+    expect(created.status).toBe(201);
+    expect(created.json.entities).toEqual(["users", "purchases"]);
+    // A sync that names no entities reads the saved ones.
+    const run = (await waitForRun((await call("POST", "/api/sources/picky/sync", {})).json.runId)).at(-1)!;
+    expect(run.data.entities.map((e: any) => e.entity)).toEqual(["users", "purchases"]);
+
+    const edited = await call("PATCH", "/api/sources/picky", { entities: ["products"] });
+    expect(edited.json).toMatchObject({ entities: ["products"], config: { count: 3 } });
+    // A patch of something else leaves the selection alone; a bad one changes nothing.
+    expect((await call("PATCH", "/api/sources/picky", { config: { count: 4 } })).json.entities).toEqual(["products"]);
+    const bad = await call("PATCH", "/api/sources/picky", { entities: ["nope"], config: { count: 9 } });
+    expect(bad.status).toBe(400);
+    expect(bad.json.field).toBe("entities");
+    expect((await call("GET", "/api/sources/picky")).json).toMatchObject({ entities: ["products"], config: { count: 4 } });
+
+    expect((await call("PATCH", "/api/sources/picky", { entities: null })).json.entities).toBeNull();
+    expect((await call("PATCH", "/api/sources/picky", { entities: ["users"] })).json.entities).toEqual(["users"]);
+    expect((await call("PATCH", "/api/sources/picky", { entities: [] })).json.entities).toBeNull();
+    expect((await call("DELETE", "/api/sources/picky")).status).toBe(200);
+  });
+
+  it("lists a REST source's own entities (from its config), and follows only those in a run", async () => {
+    // Nothing listens on port 9: the run fails, but only after naming its entities.
+    const config = { base_url: "http://127.0.0.1:9/v1", entities: [{ name: "users" }, { name: "posts" }] };
+    const created = await call("POST", "/api/sources", { name: "declared", connector: "rest", config, entities: ["posts"] });
+    expect(created.status).toBe(201);
+    expect(created.json.availableEntities.map((e: any) => e.name)).toEqual(["users", "posts"]);
+    expect(created.json.entities).toEqual(["posts"]);
+    const generic = await call("PATCH", "/api/sources/declared", { entities: ["records"] });
+    expect(generic.json.error).toBe('unknown entity "records" for connector "rest"; it has: users, posts');
+
+    const { json } = await call("POST", "/api/sources/declared/sync", {});
+    const events = await waitForRun(json.runId);
+    expect([...new Set(events.filter((e) => e.event === "progress").map((e) => e.data.entity))]).toEqual(["posts"]);
+    expect(events.at(-1)!.data.entities.map((e: any) => e.entity)).toEqual(["posts"]);
+    // All of them: the source's two, not the connector's generic placeholder.
+    await call("PATCH", "/api/sources/declared", { entities: null });
+    const all = await waitForRun((await call("POST", "/api/sources/declared/sync", {})).json.runId);
+    expect([...new Set(all.filter((e) => e.event === "progress").map((e) => e.data.entity))].sort()).toEqual(["posts", "users"]);
+    await call("DELETE", "/api/sources/declared");
+  });
+
+  it("with test: true, stores a source only when its connection test passes (422 with the reason otherwise)", async () => {
+    const body = { name: "tested", connector: "keyed", config: { account: "acme", api_key: "wrong-key-123" } };
+    const failed = await call("POST", "/api/sources", { ...body, test: true });
+    expect(failed.status).toBe(422);
+    expect(failed.json).toEqual({ error: "credentials rejected: wrong api_key" });
+    expect((await call("GET", "/api/sources/tested")).status).toBe(404);
+    // A config that does not validate is still a 400 naming the field, before any test.
+    const invalid = await call("POST", "/api/sources", { ...body, config: { account: "acme" }, test: true });
+    expect(invalid.json).toMatchObject({ field: "config.api_key" });
+    expect((await call("POST", "/api/sources", { ...body, test: "yes" })).json.field).toBe("test");
+
+    // Saved anyway: test false (or left out) stores it as given.
+    const anyway = await call("POST", "/api/sources", { ...body, test: false });
+    expect(anyway.status).toBe(201);
+    // A taken name is a 409 before the test runs.
+    const taken = await call("POST", "/api/sources", { ...body, config: { account: "acme", api_key: SECRET }, test: true });
+    expect(taken.status).toBe(409);
+    expect(taken.json.error).toBe('a source named "tested" already exists');
+    await call("DELETE", "/api/sources/tested");
+
+    const passed = await call("POST", "/api/sources", { ...body, config: { account: "acme", api_key: SECRET }, test: true });
+    expect(passed.status).toBe(201);
+    expect(passed.json).toMatchObject({ name: "tested", secrets: { api_key: "set" } });
+    expect(passed.text).not.toContain(SECRET);
+    await call("DELETE", "/api/sources/tested");
+  });
+
   it("refuses a duplicate name with 409, removes a source", async () => {
     expect((await call("POST", "/api/sources", { name: "tmp", connector: "sample", config: { count: 1 } })).status).toBe(201);
     const dup = await call("POST", "/api/sources", { name: "tmp", connector: "sample", config: { count: 1 } });
@@ -254,6 +333,37 @@ describe("syncs, runs and preview", () => {
     const end = (await waitForRun(json.runId)).at(-1)!;
     expect(end.data).toMatchObject({ status: "succeeded", fullRefresh: true });
     expect(end.data.entities.map((e: any) => e.entity)).toEqual(["products"]);
+  });
+
+  it("a failed run keeps each entity's retries: the history shows what the live view counted", async () => {
+    // A Stripe-shaped API that is down: every request answers 503, retried twice by the client.
+    const down = createHttpServer((_req, res) => {
+      res.writeHead(503, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: { type: "api_error", message: "down for maintenance" } }));
+    });
+    await new Promise<void>((ok) => down.listen(0, "127.0.0.1", ok));
+    try {
+      const base_url = `http://127.0.0.1:${(down.address() as AddressInfo).port}`;
+      await call("POST", "/api/sources", { name: "down", connector: "stripe", config: { api_key: "sk_test_down", base_url }, settings: { maxRetries: 2 } });
+      const { json } = await call("POST", "/api/sources/down/sync", { entities: ["customers", "balance_transactions"] });
+      const events = await waitForRun(json.runId);
+      const end = events.at(-1)!;
+      expect(end.data.status).toBe("failed");
+      for (const entity of ["customers", "balance_transactions"]) {
+        const live = events.findLast((e) => e.event === "progress" && e.data.entity === entity)!.data;
+        expect(live.retries, entity).toBe(2);
+        expect(end.data.entities.find((e: any) => e.entity === entity)).toMatchObject({ status: "failed", retries: 2 });
+      }
+      const stored = await call("GET", `/api/runs/${json.runId}`);
+      expect(stored.json.entities.map((e: any) => [e.entity, e.retries])).toEqual([
+        ["customers", 2],
+        ["balance_transactions", 2],
+      ]);
+      expect(stored.json.stats.retries).toBe(4);
+    } finally {
+      down.close();
+      await call("DELETE", "/api/sources/down");
+    }
   });
 
   it("cancels a running sync at a chunk boundary; a finished run cannot be cancelled", async () => {

@@ -6,6 +6,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium, type BrowserContext, type ConsoleMessage, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startStripeFake, type StripeFake } from "../../../bench/fakes/stripe";
 import { Mako } from "../../src/Mako";
 import { createServer, ensureUiBuilt, startServer, type StartedServer } from "../../src/server";
 
@@ -23,17 +24,43 @@ const consoleErrors: string[] = [];
 let expectingBadRequest = false;
 /** While true, the "… 401" line of a request made before the token was given is expected. */
 let expectingUnauthorized = false;
+/** While set, the browser's line for a response of this status is expected (a failed test, a removed source). */
+let expectingStatus: number | undefined;
 
 function watch(page: Page): Page {
   page.on("console", (msg: ConsoleMessage) => {
     if (msg.type() !== "error") return;
     if (expectingBadRequest && /status of 400/.test(msg.text())) return;
     if (expectingUnauthorized && /status of 401/.test(msg.text())) return;
+    if (expectingStatus && msg.text().includes(`status of ${expectingStatus}`)) return;
     consoleErrors.push(`${page.url()}: ${msg.text()}`);
   });
   page.on("pageerror", (err) => consoleErrors.push(`${page.url()}: uncaught ${err.message}`));
+  // The app asks with its own dialog: a native alert/confirm/prompt is a failure.
+  page.on("dialog", (dialog) => {
+    consoleErrors.push(`${page.url()}: native ${dialog.type()} dialog: ${dialog.message()}`);
+    void dialog.dismiss();
+  });
   return page;
 }
+
+/** Nothing in these elements is cut off: no content wider than its box. */
+async function expectNotClipped(page: Page, selector: string): Promise<void> {
+  const clipped = await page.evaluate((sel) => {
+    return Array.from(document.querySelectorAll<HTMLElement>(sel))
+      .filter((el) => {
+        const style = getComputedStyle(el);
+        const inner = el.getBoundingClientRect().right - parseFloat(style.paddingRight) - parseFloat(style.borderRightWidth);
+        const overflowing = Array.from(el.querySelectorAll<HTMLElement>("*")).some((child) => child.getBoundingClientRect().right > inner + 0.5);
+        return el.scrollWidth > el.clientWidth || overflowing;
+      })
+      .map((el) => el.textContent?.trim());
+  }, selector);
+  expect(clipped, `clipped: ${selector}`).toEqual([]);
+}
+
+/** The text of the live progress table's Retries cell of an entity. */
+const retriesCell = (page: Page, entity: string) => page.locator(`.progress-table tr[data-entity="${entity}"] [data-testid="retries"]`);
 
 async function shot(page: Page, name: string): Promise<void> {
   // Scrolled, the sticky top bar would be drawn mid-page in a full-page capture.
@@ -266,4 +293,239 @@ describe("web UI in Chromium", () => {
       http.close();
     }
   }, 90_000);
+
+  it("Save tests the connection and offers Save anyway; the chosen entities stick; full refresh is for one sync (1280px)", async () => {
+    const stripe = await startStripeFake({ seed: 11, counts: { customers: 6, products: 4, prices: 4, subscriptions: 3, invoices: 3, charges: 5, payment_intents: 3, refunds: 2 } });
+    try {
+      const page = watch(await browser.newPage());
+      await page.setViewportSize({ width: 1280, height: 860 });
+      await page.goto(`${server.url}/connectors/stripe/new`);
+      await page.getByRole("heading", { name: "Add a Stripe source" }).waitFor();
+      expect(await page.getByLabel("Name").inputValue()).toBe("stripe");
+      // Ten entities, the longest "balance_transactions": none is cut off.
+      expect(await page.locator('input[name="entity"]').count()).toBe(10);
+      await expectNotClipped(page, ".entity-option");
+
+      // No entity with "Start a sync right after saving" ticked: the message names that checkbox.
+      await page.getByRole("button", { name: "Select none" }).click();
+      await page.getByRole("button", { name: "Save and sync" }).click();
+      const syncNowLabel = "Start a sync right after saving";
+      await page.getByText(`Pick at least one entity to sync, or untick “${syncNowLabel}”.`).waitFor();
+      expect(await page.getByLabel(syncNowLabel).isChecked()).toBe(true);
+      await page.getByRole("button", { name: "Select all" }).click();
+
+      // A wrong key: Save tests first, says why it failed, and stores nothing.
+      await page.locator('[data-field="api_key"] input').fill("sk_test_wrong_key_1");
+      await page.getByLabel("Base URL").fill(stripe.url);
+      await page.getByRole("checkbox", { name: /^prices/ }).uncheck();
+      await page.getByRole("checkbox", { name: /^events/ }).uncheck();
+      expectingStatus = 422;
+      await page.getByRole("button", { name: "Save and sync" }).click();
+      const failed = page.getByTestId("save-test-failed");
+      await failed.getByText(/The connection test failed:.*API key rejected/).waitFor();
+      expectingStatus = undefined;
+      expect((await mako.sources.list()).map((s) => s.name)).not.toContain("stripe");
+      await shot(page, "14-save-test-failed");
+
+      // Save anyway: stored as given, with the entity selection; its sync fails on the key.
+      await failed.getByRole("button", { name: "Save anyway" }).click();
+      await page.waitForURL(`${server.url}/sources/stripe`);
+      const chosen = ["customers", "products", "subscriptions", "invoices", "charges", "payment_intents", "refunds", "balance_transactions"];
+      expect((await mako.sources.get("stripe")).entities).toEqual(chosen);
+      await page.getByTestId("run-summary").getByText(/Sync failed: .*API key rejected/).waitFor({ timeout: 30_000 });
+      const liveEntities = () => page.locator(".progress-table tr[data-entity]").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-entity")));
+      expect(await liveEntities()).toEqual(chosen);
+      // The source page shows the saved selection, also after a reload.
+      await page.reload();
+      await page.getByRole("heading", { name: "stripe" }).waitFor();
+      expect(await page.locator('input[name="entity"]:checked').evaluateAll((boxes) => boxes.map((b) => (b as HTMLInputElement).value))).toEqual(chosen);
+
+      // Fix the key in the settings; the next sync reads the saved entities only.
+      await page.getByRole("button", { name: "Settings" }).click();
+      const settings = page.getByRole("form", { name: "Source settings" });
+      await settings.locator('[data-field="api_key"] input').fill(stripe.apiKey);
+      await settings.getByRole("button", { name: "Save settings" }).click();
+      await settings.waitFor({ state: "detached" });
+      await page.getByRole("button", { name: "Sync now" }).click();
+      await page.getByTestId("run-summary").getByText(/Sync finished/).waitFor({ timeout: 30_000 });
+      expect(await liveEntities()).toEqual(chosen);
+      await expectNotClipped(page, ".progress-table th, .entity-option, .tabs");
+      await shot(page, "15-stripe-synced");
+
+      // Unticking on the source page saves at once; a full refresh applies to one sync only.
+      await page.getByRole("checkbox", { name: /^refunds/ }).uncheck();
+      await page.getByTestId("selection-note").getByText("Saved: a sync reads customers, products, subscriptions, invoices, charges, payment_intents and balance_transactions.").waitFor();
+      expect((await mako.sources.get("stripe")).entities).toEqual(chosen.filter((e) => e !== "refunds"));
+      const fullRefresh = page.getByLabel("Full refresh");
+      await fullRefresh.check();
+      await page.getByRole("button", { name: "Sync now" }).click();
+      await page.locator(".run-state").getByText("Full refresh").waitFor();
+      expect(await fullRefresh.isChecked()).toBe(false);
+      await page.getByTestId("run-summary").getByText(/Sync finished/).waitFor({ timeout: 30_000 });
+      await page.getByRole("button", { name: "Sync now" }).click();
+      await page.waitForFunction(() => document.querySelectorAll('table[aria-label="Run history"] tbody tr[data-run]').length === 4);
+      await page.getByTestId("run-summary").getByText(/Sync finished/).waitFor({ timeout: 30_000 });
+      const runs = await mako.runs.list({ source: "stripe" });
+      expect(runs.map((r) => [r.status, r.fullRefresh])).toEqual([
+        ["succeeded", false],
+        ["succeeded", true],
+        ["succeeded", false],
+        ["failed", false],
+      ]);
+      expect(runs[0].entities.map((e) => e.entity)).not.toContain("refunds");
+
+      // Run times: the date, the time and how long ago.
+      const started = await page.locator('table[aria-label="Run history"] tbody tr[data-run] time').first().textContent();
+      expect(started).toMatch(/^[A-Z][a-z]{2} \d{1,2}, \d\d:\d\d · (just now|\d+ min ago)$/);
+
+      // The add form's default name is one that is free: the first save works.
+      await page.goto(`${server.url}/connectors/stripe/new`);
+      await page.getByRole("heading", { name: "Add a Stripe source" }).waitFor();
+      expect(await page.getByLabel("Name").inputValue()).toBe("stripe_2");
+      await page.locator('[data-field="api_key"] input').fill(stripe.apiKey);
+      await page.getByLabel("Base URL").fill(stripe.url);
+      await page.getByLabel(syncNowLabel).uncheck();
+      await page.getByRole("button", { name: "Save source" }).click();
+      await page.waitForURL(`${server.url}/sources/stripe_2`);
+      expect((await mako.sources.get("stripe_2")).entities).toBeNull();
+
+      expect(consoleErrors).toEqual([]);
+      await page.close();
+    } finally {
+      await stripe.close();
+    }
+  }, 150_000);
+
+  it("follows a sync through a reload, refreshes the preview as chunks commit, fits a phone, keeps retries of a failed run", async () => {
+    await mako.sources.add({ name: "slow", connector: "sample", config: { count: 4000, page_delay_ms: 150 }, settings: { batchSize: 100, maxIterations: 2 } });
+    const page = watch(await browser.newPage());
+    await page.setViewportSize({ width: 1280, height: 860 });
+    await page.goto(`${server.url}/sources/slow`);
+    await page.getByText("Nothing synced yet").waitFor();
+    await page.getByRole("button", { name: "Sync now" }).click();
+
+    // The preview's row count follows the commits while users are still being read.
+    const usersTab = page.getByRole("tab", { name: /^users/ });
+    const tabCount = async () => Number((await usersTab.locator(".count").textContent())?.replace(/\D/g, ""));
+    const usersRunning = page.locator('.progress-table tr[data-entity="users"][data-status="running"]');
+    await usersTab.waitFor({ timeout: 30_000 });
+    const first = await tabCount();
+    expect(await usersRunning.count(), "users still running when the preview first shows rows").toBe(1);
+    expect(first).toBeGreaterThan(0);
+    expect(first).toBeLessThan(4000);
+    await page.waitForFunction(
+      (seen) => {
+        const count = Number(document.querySelector('[role="tab"][id="tab-users"] .count')?.textContent?.replace(/\D/g, ""));
+        const running = document.querySelector('.progress-table tr[data-entity="users"][data-status="running"]') !== null;
+        return running && count > seen && count < 4000;
+      },
+      first,
+      { timeout: 30_000 },
+    );
+
+    // A reload mid-run brings back the status, the progress and the log so far.
+    await page.getByText(/^Live log \(\d+\)$/).waitFor();
+    const logLines = Number((await page.getByText(/^Live log \(\d+\)$/).textContent())!.replace(/\D/g, ""));
+    await page.reload();
+    await page.getByRole("heading", { name: "slow" }).waitFor();
+    await page.locator('.run-state [data-status="running"]').waitFor();
+    await page.getByRole("button", { name: "Cancel sync" }).waitFor();
+    await page.waitForFunction(() => Number(document.querySelector('.progress-table tr[data-entity="users"] [data-testid="records"]')?.textContent?.split("/")[0].replace(/\D/g, "")) > 0);
+    await page.waitForFunction((n) => Number(document.querySelector(".live-log summary")?.textContent?.replace(/\D/g, "")) >= n, logLines);
+
+    // At phone width each entity keeps its bar and its status, inside the screen.
+    await page.setViewportSize({ width: 390, height: 844 });
+    const rows = await page.locator(".progress-table tr[data-entity]").evaluateAll((trs) =>
+      trs.map((tr) => {
+        const bar = tr.querySelector(".bar")!.getBoundingClientRect();
+        const status = tr.querySelector(".cell-status .badge")!.getBoundingClientRect();
+        return { entity: tr.getAttribute("data-entity"), bar: bar.width, statusRight: status.right, statusWidth: status.width };
+      }),
+    );
+    expect(rows.map((r) => r.entity)).toEqual(["users", "products", "purchases"]);
+    for (const r of rows) {
+      expect(r.bar, `${r.entity} bar`).toBeGreaterThan(250);
+      expect(r.statusWidth, `${r.entity} status`).toBeGreaterThan(40);
+      expect(r.statusRight, `${r.entity} status`).toBeLessThanOrEqual(390);
+    }
+    await expectNoHorizontalScroll(page);
+    await shot(page, "16-sync-live-phone");
+
+    await page.getByTestId("run-summary").getByText("Sync finished: 8,400 records").waitFor({ timeout: 60_000 });
+    // The preview ends on the committed total, not an earlier count.
+    await page.waitForFunction(() => document.querySelector('[role="tab"][id="tab-users"] .count')?.textContent === "4,000");
+    await page.getByText("1–25 of 4,000").waitFor();
+    // Run details fit the phone: the page never scrolls sideways.
+    await page.getByRole("table", { name: "Run history" }).getByRole("button", { name: "Details" }).first().click();
+    await page.getByRole("table", { name: "Entities of this run" }).waitFor();
+    await expectNoHorizontalScroll(page);
+    await expectNotClipped(page, ".runs-table");
+    await shot(page, "17-run-details-phone");
+    await page.setViewportSize({ width: 1280, height: 860 });
+
+    // Stripe down (503 on every request): the run fails, and each entity's retries stay shown.
+    const stripe = await startStripeFake({ seed: 3 });
+    try {
+      stripe.injectFault({ status: 503, body: { error: { type: "api_error", message: "Stripe is down" } }, times: 1000 });
+      await mako.sources.add({
+        name: "down",
+        connector: "stripe",
+        config: { api_key: stripe.apiKey, base_url: stripe.url },
+        settings: { maxRetries: 2 },
+        entities: ["customers", "balance_transactions"],
+      });
+      await page.goto(`${server.url}/sources/down`);
+      await page.getByRole("button", { name: "Sync now" }).click();
+      await page.getByTestId("run-summary").getByText(/^Sync failed: /).waitFor({ timeout: 30_000 });
+      for (const entity of ["customers", "balance_transactions"]) expect(await retriesCell(page, entity).textContent(), entity).toBe("2");
+      const history = page.getByRole("table", { name: "Run history" });
+      await history.getByRole("button", { name: "Details" }).click();
+      const details = page.getByRole("table", { name: "Entities of this run" });
+      await details.waitFor();
+      expect(await details.getByTestId("retries").allTextContents()).toEqual(["2", "2"]);
+      await expectNotClipped(page, ".progress-table th");
+      await shot(page, "18-failed-run-retries");
+    } finally {
+      await stripe.close();
+    }
+
+    expect(consoleErrors).toEqual([]);
+    await page.close();
+  }, 150_000);
+
+  it("removes a source through the app's own dialog; its page then says it is gone, without CLI hints", async () => {
+    const page = watch(await browser.newPage());
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${server.url}/sources/slow`);
+    await page.getByRole("heading", { name: "slow" }).waitFor();
+
+    await page.getByRole("button", { name: "Remove" }).click();
+    const dialog = page.getByRole("dialog", { name: "Remove “slow”?" });
+    await dialog.getByText("The tables it synced stay in your database.").waitFor();
+    await shot(page, "19-remove-dialog-phone");
+    await dialog.getByRole("button", { name: "Cancel" }).click();
+    await dialog.waitFor({ state: "detached" });
+    expect((await mako.sources.get("slow")).name).toBe("slow");
+
+    await page.getByRole("button", { name: "Remove" }).click();
+    await page.keyboard.press("Escape");
+    await dialog.waitFor({ state: "detached" });
+    await page.getByRole("button", { name: "Remove" }).click();
+    await dialog.getByRole("button", { name: "Remove source" }).click();
+    await page.waitForURL(`${server.url}/`);
+    await page.getByRole("list", { name: "Sources" }).getByText("shop").waitFor();
+    expect(await page.getByRole("list", { name: "Sources" }).getByText("slow", { exact: true }).count()).toBe(0);
+    await expect(mako.sources.get("slow")).rejects.toThrow(/no source named "slow"/);
+
+    expectingStatus = 404;
+    await page.goto(`${server.url}/sources/slow`);
+    await page.getByTestId("source-missing").getByText("There is no source named “slow”").waitFor();
+    expectingStatus = undefined;
+    expect(await page.locator("main").textContent()).not.toMatch(/mako /);
+    await expectNoHorizontalScroll(page);
+    await shot(page, "20-removed-source-phone");
+
+    expect(consoleErrors).toEqual([]);
+    await page.close();
+  }, 60_000);
 });

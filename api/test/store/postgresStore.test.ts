@@ -89,6 +89,30 @@ describe("PostgresStore", () => {
     }
   });
 
+  it("keeps a source's entity selection (none = all), and adds its column to a database made before it", async () => {
+    const picked = await store.addSource({ name: "picked", connector: "sample", config: {}, settings: {}, destination: null, entities: ["users", "purchases"] });
+    expect(picked.entities).toEqual(["users", "purchases"]);
+    expect((await store.addSource({ name: "everything", connector: "sample", config: {}, settings: {}, destination: null })).entities).toBeNull();
+    expect((await store.updateSource("picked", { entities: [] })).entities).toBeNull();
+    expect((await store.updateSource("picked", { entities: ["products"] })).entities).toEqual(["products"]);
+    // Other changes keep the selection.
+    expect((await store.updateSource("picked", { settings: { batchSize: 5 } })).entities).toEqual(["products"]);
+
+    // A database from before the column: opening it adds the column, the sources read as "all".
+    await db.query(`ALTER TABLE mako.sources DROP COLUMN entities_json`);
+    const reopened = await PostgresStore.open(url, boxFor(homes[0]));
+    try {
+      expect((await reopened.getSource("picked")).entities).toBeNull();
+      expect((await reopened.updateSource("picked", { entities: ["users"] })).entities).toEqual(["users"]);
+      const { rows } = await db.query(`SELECT entities_json FROM mako.sources WHERE name = 'picked'`);
+      expect(rows[0].entities_json).toEqual(["users"]);
+    } finally {
+      await reopened.close();
+    }
+    await store.removeSource("picked");
+    await store.removeSource("everything");
+  });
+
   it("keeps destinations with their URL sealed, and refuses to remove one a source uses", async () => {
     const d = await store.addDestination({ name: "wh", kind: "postgres", url: "postgres://loader:hunter2pw@db.example:5432/wh" });
     expect(d).toMatchObject({ name: "wh", kind: "postgres", url: "postgres://loader:hunter2pw@db.example:5432/wh" });

@@ -3,7 +3,8 @@ import type { ConnectorInfo, LogLine, ProgressEvent, RowsPage, RunInfo, SourceIn
 /** An API error as the server reports it: `{ error, field? }`. */
 export class ApiError extends Error {
   constructor(message: string, readonly status: number, readonly field?: string) {
-    super(message);
+    // The server shares its messages with the CLI; a "(see: mako …)" hint points nowhere here.
+    super(message.replace(/ \(see: mako [^)]*\)/g, ""));
   }
 }
 
@@ -52,9 +53,10 @@ export const api = {
   connectors: () => request<ConnectorInfo[]>("GET", "/api/connectors"),
   sources: () => request<SourceInfo[]>("GET", "/api/sources"),
   source: (name: string) => request<SourceInfo>("GET", `/api/sources/${enc(name)}`),
-  addSource: (body: { name: string; connector: string; config: Record<string, unknown> }) =>
+  /** With `test: true` a failed connection test is a 422 and nothing is stored. */
+  addSource: (body: { name: string; connector: string; config: Record<string, unknown>; entities: string[] | null; test: boolean }) =>
     request<SourceInfo>("POST", "/api/sources", body),
-  updateSource: (name: string, patch: { config?: Record<string, unknown>; settings?: Record<string, unknown> }) =>
+  updateSource: (name: string, patch: { config?: Record<string, unknown>; settings?: Record<string, unknown>; entities?: string[] | null }) =>
     request<SourceInfo>("PATCH", `/api/sources/${enc(name)}`, patch),
   removeSource: (name: string) => request<{ removed: string }>("DELETE", `/api/sources/${enc(name)}`),
   /** Tests a config before it is stored. */

@@ -44,6 +44,10 @@ export interface SourceInfo {
   /** Every secret field of the connector: whether a value is stored. */
   secrets: Record<string, "set" | "unset">;
   settings: Record<string, unknown>;
+  /** The entities a sync reads; null = all of the connector's. */
+  entities: string[] | null;
+  /** Every entity the source can sync (a REST or GraphQL source's come from its config). */
+  availableEntities: EntityInfo[];
   createdAt?: string;
   updatedAt?: string;
   lastRun?: RunInfo | null;
@@ -55,12 +59,10 @@ export interface EntityRunInfo {
   entity: string;
   status: RunStatus | "pending";
   records: number;
-  total?: number;
   durationMs?: number;
   recordsPerSecond?: number;
+  /** Request and chunk retries while the entity ran. */
   retries: number;
-  rateLimited: number;
-  waitMs: number;
   error?: string;
 }
 
@@ -102,7 +104,10 @@ export interface RowsPage {
 /** Server-Sent Events of GET /api/runs/:id/events. */
 export interface ProgressEvent {
   entity: string;
+  /** Fetched so far. */
   records: number;
+  /** Written to the database so far (what the data preview can show). */
+  committed?: number;
   total?: number;
   recordsPerSecond: number;
   retries: number;

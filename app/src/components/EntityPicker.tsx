@@ -1,3 +1,4 @@
+import { useId, type ReactNode } from "react";
 import type { EntityInfo } from "../api/types";
 
 interface EntityPickerProps {
@@ -5,15 +6,18 @@ interface EntityPickerProps {
   selected: string[];
   onChange(selected: string[]): void;
   disabled?: boolean;
+  /** A line under the boxes (what the selection does), read with the group. */
+  children?: ReactNode;
 }
 
 /** Checkboxes for the entities to sync; an empty selection is refused by the caller. */
-export function EntityPicker({ entities, selected, onChange, disabled }: EntityPickerProps) {
+export function EntityPicker({ entities, selected, onChange, disabled, children }: EntityPickerProps) {
+  const helpId = useId();
   const all = selected.length === entities.length;
   const toggle = (name: string) =>
     onChange(selected.includes(name) ? selected.filter((n) => n !== name) : entities.filter((e) => e.name === name || selected.includes(e.name)).map((e) => e.name));
   return (
-    <fieldset className="entity-picker" disabled={disabled}>
+    <fieldset className="entity-picker" disabled={disabled} aria-describedby={children ? helpId : undefined}>
       <legend>
         Entities
         <button type="button" className="link-button" onClick={() => onChange(all ? [] : entities.map((e) => e.name))}>
@@ -29,6 +33,11 @@ export function EntityPicker({ entities, selected, onChange, disabled }: EntityP
           </label>
         ))}
       </div>
+      {children && (
+        <div className="help entity-help" id={helpId}>
+          {children}
+        </div>
+      )}
     </fieldset>
   );
 }

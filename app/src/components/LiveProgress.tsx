@@ -2,7 +2,10 @@ import type { ProgressEvent } from "../api/types";
 import { formatNumber } from "./format";
 import { StatusBadge } from "./StatusBadge";
 
-/** Per-entity progress of the run being followed. */
+/**
+ * Per-entity progress of the run being followed. At phone width each row becomes a small
+ * card (name and status, the bar, then the figures), so nothing is cut off.
+ */
 export function LiveProgress({ progress }: { progress: ProgressEvent[] }) {
   if (progress.length === 0) return <p className="muted small">Waiting for the first records…</p>;
   return (
@@ -11,10 +14,10 @@ export function LiveProgress({ progress }: { progress: ProgressEvent[] }) {
         <thead>
           <tr>
             <th scope="col">Entity</th>
-            <th scope="col" className="hide-narrow">Progress</th>
+            <th scope="col">Progress</th>
             <th scope="col" className="num">Records</th>
             <th scope="col" className="num">Records/s</th>
-            <th scope="col" className="num hide-narrow">Retries</th>
+            <th scope="col" className="num">Retries</th>
             <th scope="col">Status</th>
           </tr>
         </thead>
@@ -25,8 +28,10 @@ export function LiveProgress({ progress }: { progress: ProgressEvent[] }) {
             const pct = done ? 100 : p.total ? Math.min(100, (p.records / p.total) * 100) : p.status === "running" ? undefined : 0;
             return (
               <tr key={p.entity} data-entity={p.entity} data-status={p.status}>
-                <th scope="row">{p.entity}</th>
-                <td className="progress-cell hide-narrow">
+                <th scope="row" className="cell-entity">
+                  {p.entity}
+                </th>
+                <td className="progress-cell">
                   <div
                     className={`bar${pct === undefined ? " bar-indeterminate" : ""}`}
                     role="progressbar"
@@ -38,13 +43,17 @@ export function LiveProgress({ progress }: { progress: ProgressEvent[] }) {
                     <span style={{ width: pct === undefined ? undefined : `${pct}%` }} />
                   </div>
                 </td>
-                <td className="num" data-testid="records">
+                <td className="num cell-records" data-testid="records" data-label="records">
                   {formatNumber(p.records)}
                   {p.total !== undefined && <span className="muted"> / {formatNumber(p.total)}</span>}
                 </td>
-                <td className="num">{formatNumber(p.recordsPerSecond)}</td>
-                <td className="num hide-narrow">{p.retries > 0 ? formatNumber(p.retries) : "–"}</td>
-                <td>
+                <td className="num cell-rate" data-label="/s">
+                  {formatNumber(p.recordsPerSecond)}
+                </td>
+                <td className={`num cell-retries${p.retries > 0 ? "" : " is-zero"}`} data-testid="retries" data-label="retries">
+                  {p.retries > 0 ? formatNumber(p.retries) : "–"}
+                </td>
+                <td className="cell-status">
                   {p.waiting ? (
                     <span className="badge badge-waiting" title="Pausing to respect the source's rate limit">
                       Waiting on rate limit

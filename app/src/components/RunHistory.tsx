@@ -1,8 +1,9 @@
 import { Fragment, useState } from "react";
 import { api } from "../api/client";
 import type { RunInfo } from "../api/types";
-import { formatDuration, formatNumber, formatTime } from "./format";
+import { formatDuration, formatNumber } from "./format";
 import { RunLog } from "./RunLog";
+import { RunTime } from "./RunTime";
 import { StatusBadge } from "./StatusBadge";
 import { useAsync } from "./useAsync";
 
@@ -32,7 +33,9 @@ export function RunHistory({ runs }: { runs: RunInfo[] }) {
                 <td>
                   <StatusBadge status={run.status} />
                 </td>
-                <td>{formatTime(run.startedAt)}</td>
+                <td className="started">
+                  <RunTime iso={run.startedAt} />
+                </td>
                 <td className="num hide-narrow">{formatDuration(run.durationMs)}</td>
                 <td className="num">{formatNumber(run.records)}</td>
                 <td className="hide-narrow muted">{run.fullRefresh ? "Full refresh" : "Incremental"}</td>
@@ -82,8 +85,8 @@ function RunDetails({ id }: { id: string }) {
             <th scope="col">Entity</th>
             <th scope="col">Status</th>
             <th scope="col" className="num">Records</th>
-            <th scope="col" className="num">Duration</th>
-            <th scope="col" className="num">Records/s</th>
+            <th scope="col" className="num hide-narrow">Duration</th>
+            <th scope="col" className="num hide-narrow">Records/s</th>
             <th scope="col" className="num">Retries</th>
           </tr>
         </thead>
@@ -96,13 +99,15 @@ function RunDetails({ id }: { id: string }) {
                   <StatusBadge status={e.status} />
                 </td>
                 <td className="num">{formatNumber(e.records)}</td>
-                <td className="num">{formatDuration(e.durationMs)}</td>
-                <td className="num">{formatNumber(e.recordsPerSecond)}</td>
-                <td className="num">{formatNumber(e.retries)}</td>
+                <td className="num hide-narrow">{formatDuration(e.durationMs)}</td>
+                <td className="num hide-narrow">{formatNumber(e.recordsPerSecond)}</td>
+                <td className="num" data-testid="retries">
+                  {formatNumber(e.retries)}
+                </td>
               </tr>
               {e.error && (
                 <tr>
-                  <td colSpan={6} className="error-text">
+                  <td colSpan={6} className="error-text wrap-anywhere">
                     {e.error}
                   </td>
                 </tr>

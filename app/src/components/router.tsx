@@ -4,9 +4,10 @@ import { useEffect, useState, type AnchorHTMLAttributes, type MouseEvent } from 
 
 const listeners = new Set<() => void>();
 
-export function navigate(path: string): void {
+/** `state` travels with the history entry (and survives a reload of it): `history.state`. */
+export function navigate(path: string, state: unknown = null): void {
   if (path === location.pathname + location.search) return;
-  history.pushState(null, "", path);
+  history.pushState(state, "", path);
   listeners.forEach((l) => l());
   window.scrollTo(0, 0);
 }

@@ -9,10 +9,13 @@ import { initialValues, SchemaForm, toConfig, type FormValues } from "../compone
 import { useAsync } from "../components/useAsync";
 
 export function AddSourceScreen({ connectorId }: { connectorId: string }) {
-  const connectors = useAsync(() => api.connectors(), []);
-  const connector = connectors.data?.find((c) => c.id === connectorId);
-  if (connectors.error) return <p className="banner banner-error">{connectors.error}</p>;
-  if (!connectors.data) return <p className="muted page">Loading…</p>;
+  const loaded = useAsync(async () => {
+    const [connectors, sources] = await Promise.all([api.connectors(), api.sources()]);
+    return { connectors, taken: sources.map((s) => s.name) };
+  }, []);
+  const connector = loaded.data?.connectors.find((c) => c.id === connectorId);
+  if (loaded.error) return <p className="banner banner-error">{loaded.error}</p>;
+  if (!loaded.data) return <p className="muted page">Loading…</p>;
   if (!connector)
     return (
       <section className="page">
@@ -20,18 +23,31 @@ export function AddSourceScreen({ connectorId }: { connectorId: string }) {
         <Link href="/connectors">Back to the catalog</Link>
       </section>
     );
-  return <AddSourceForm connector={connector} />;
+  return <AddSourceForm connector={connector} taken={loaded.data.taken} />;
 }
 
-function AddSourceForm({ connector }: { connector: ConnectorInfo }) {
-  const [name, setName] = useState(connector.id.replace(/[^a-zA-Z0-9_]/g, "_"));
+/** The connector's id as a source name, made free: "sample", else "sample_2", "sample_3"… */
+function freeName(connectorId: string, taken: string[]): string {
+  let base = connectorId.toLowerCase().replace(/[^a-z0-9_]/g, "_");
+  if (!/^[a-z]/.test(base)) base = `source_${base}`;
+  base = base.slice(0, 56);
+  if (!taken.includes(base)) return base;
+  for (let n = 2; ; n++) if (!taken.includes(`${base}_${n}`)) return `${base}_${n}`;
+}
+
+const SYNC_NOW_LABEL = "Start a sync right after saving";
+
+function AddSourceForm({ connector, taken }: { connector: ConnectorInfo; taken: string[] }) {
+  const [name, setName] = useState(() => freeName(connector.id, taken));
   const [values, setValues] = useState<FormValues>(() => initialValues(connector.configSchema));
   const [entities, setEntities] = useState(connector.entities.map((e) => e.name));
   const [syncNow, setSyncNow] = useState(true);
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [formError, setFormError] = useState<string>();
   const [test, setTest] = useState<TestResult & { pending?: boolean }>();
-  const [saving, setSaving] = useState(false);
+  const [phase, setPhase] = useState<"testing" | "saving">();
+  /** Why the connection test run by Save failed: the form then offers to save anyway. */
+  const [failedTest, setFailedTest] = useState<string>();
 
   useEffect(() => {
     document.title = `Add ${connector.name} · Mako`;
@@ -41,6 +57,7 @@ function AddSourceForm({ connector }: { connector: ConnectorInfo }) {
     setValues((v) => ({ ...v, [key]: value }));
     setErrors(({ [key]: _dropped, ...rest }) => rest);
     setTest(undefined);
+    setFailedTest(undefined);
   };
 
   /** Client-side checks; returns the config or null (errors shown on their fields). */
@@ -70,28 +87,41 @@ function AddSourceForm({ connector }: { connector: ConnectorInfo }) {
     }
   };
 
-  const save = async (e: FormEvent) => {
-    e.preventDefault();
+  /** Saves the source, testing its connection first unless the user chose to save anyway. */
+  const save = async (testFirst: boolean) => {
     setFormError(undefined);
+    setFailedTest(undefined);
+    // Every problem at once: the fields' and the entities'.
     const config = validate();
-    if (!config) return;
-    if (syncNow && entities.length === 0) {
-      setFormError("Pick at least one entity to sync, or untick “Sync now”.");
+    const noEntity = syncNow && entities.length === 0;
+    if (noEntity) setFormError(`Pick at least one entity to sync, or untick “${SYNC_NOW_LABEL}”.`);
+    if (!config || noEntity) return;
+    setPhase(testFirst ? "testing" : "saving");
+    // All (or, without a sync now, none) ticked: saved as "all", which includes entities added later.
+    const all = entities.length === connector.entities.length || entities.length === 0;
+    let saved: string;
+    try {
+      saved = (await api.addSource({ name: name.trim(), connector: connector.id, config, entities: all ? null : entities, test: testFirst })).name;
+    } catch (err) {
+      setPhase(undefined);
+      if (err instanceof ApiError && err.status === 422) setFailedTest(err.message);
+      else if (err instanceof ApiError && err.status === 409 && !err.field) setErrors((x) => ({ ...x, name: err.message }));
+      else showApiError(err);
       return;
     }
-    setSaving(true);
-    try {
-      const source = await api.addSource({ name: name.trim(), connector: connector.id, config });
-      if (syncNow) {
-        const all = entities.length === connector.entities.length;
-        await api.sync(source.name, all ? {} : { entities });
+    let runId: string | undefined;
+    if (syncNow) {
+      try {
+        // The selection was saved with the source: a sync that names no entities reads it.
+        runId = (await api.sync(saved, {})).runId;
+      } catch (err) {
+        setPhase(undefined);
+        setFormError(`Saved “${saved}”, but its sync did not start: ${err instanceof Error ? err.message : String(err)}`);
+        return;
       }
-      navigate(`/sources/${encodeURIComponent(source.name)}`);
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 409 && !err.field) setErrors((x) => ({ ...x, name: err.message }));
-      else showApiError(err);
-      setSaving(false);
     }
+    // The source page follows this run even if it ends (a wrong key fails fast) before the page loads.
+    navigate(`/sources/${encodeURIComponent(saved)}`, runId ? { followRun: runId } : null);
   };
 
   return (
@@ -108,7 +138,13 @@ function AddSourceForm({ connector }: { connector: ConnectorInfo }) {
           </div>
         </div>
       </header>
-      <form className="card form" onSubmit={save} noValidate aria-label={`New ${connector.name} source`}>
+      <form
+        className="card form"
+        onSubmit={(e: FormEvent) => {
+          e.preventDefault();
+          void save(true);
+        }}
+        noValidate aria-label={`New ${connector.name} source`}>
         <div className={`field${errors.name ? " field-invalid" : ""}`} data-field="name">
           <label htmlFor="source-name">
             Name<span className="required" aria-label="required"> *</span>
@@ -137,10 +173,12 @@ function AddSourceForm({ connector }: { connector: ConnectorInfo }) {
         <h2 className="form-section">Configuration</h2>
         <SchemaForm schema={connector.configSchema} values={values} errors={errors} onChange={change} />
         <h2 className="form-section">What to sync</h2>
-        <EntityPicker entities={connector.entities} selected={entities} onChange={setEntities} />
+        <EntityPicker entities={connector.entities} selected={entities} onChange={setEntities}>
+          Saved with the source: every sync reads the ticked entities. You can change them on the source's page.
+        </EntityPicker>
         <label className="checkbox">
           <input type="checkbox" checked={syncNow} onChange={(e) => setSyncNow(e.target.checked)} />
-          Start a sync right after saving
+          {SYNC_NOW_LABEL}
         </label>
         {test && (
           <p className={`banner ${test.pending ? "banner-info" : test.success ? "banner-success" : "banner-error"}`} role="status" data-testid="test-result">
@@ -152,12 +190,25 @@ function AddSourceForm({ connector }: { connector: ConnectorInfo }) {
             {formError}
           </p>
         )}
+        {failedTest && (
+          <div className="banner banner-error banner-with-action" role="alert" data-testid="save-test-failed">
+            <div>
+              <p>
+                <strong>The connection test failed:</strong> <span className="wrap-anywhere">{failedTest}</span>
+              </p>
+              <p className="small">Fix the configuration and save again, or save the source as it is and fix it later.</p>
+            </div>
+            <button type="button" className="button" onClick={() => void save(false)} disabled={phase !== undefined}>
+              Save anyway
+            </button>
+          </div>
+        )}
         <div className="form-actions">
-          <button type="button" className="button" onClick={runTest} disabled={test?.pending}>
+          <button type="button" className="button" onClick={runTest} disabled={test?.pending || phase !== undefined}>
             Test connection
           </button>
-          <button type="submit" className="button button-primary" disabled={saving}>
-            {saving ? "Saving…" : syncNow ? "Save and sync" : "Save source"}
+          <button type="submit" className="button button-primary" disabled={phase !== undefined}>
+            {phase === "testing" ? "Testing connection…" : phase === "saving" ? "Saving…" : syncNow ? "Save and sync" : "Save source"}
           </button>
         </div>
       </form>

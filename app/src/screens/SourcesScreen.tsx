@@ -1,6 +1,7 @@
 import { api } from "../api/client";
 import { ConnectorIcon } from "../components/ConnectorIcon";
-import { formatDuration, formatNumber, formatTime } from "../components/format";
+import { formatDuration, formatNumber } from "../components/format";
+import { RunTime } from "../components/RunTime";
 import { Link } from "../components/router";
 import { StatusBadge } from "../components/StatusBadge";
 import { useAsync } from "../components/useAsync";
@@ -44,7 +45,7 @@ export function SourcesScreen() {
                     <>
                       <StatusBadge status={s.lastRun.status} />
                       <span className="muted small">
-                        {formatTime(s.lastRun.startedAt)} · {formatNumber(s.lastRun.records)} records · {formatDuration(s.lastRun.durationMs)}
+                        <RunTime iso={s.lastRun.startedAt} /> · {formatNumber(s.lastRun.records)} records · {formatDuration(s.lastRun.durationMs)}
                       </span>
                     </>
                   ) : (

@@ -108,6 +108,7 @@ async function followStore(stream: SSEStreamingApi, mako: Mako, first: RunRecord
       const progress: ProgressPayload = {
         entity: e.entity,
         records: e.records,
+        committed: e.records,
         recordsPerSecond: e.recordsPerSecond,
         retries: e.retries,
         rateLimited: 0,

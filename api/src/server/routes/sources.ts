@@ -1,6 +1,8 @@
 import { Hono } from "hono";
-import type { Mako } from "../../Mako";
+import type { EntityDescriptor } from "../../connectors/base/types";
+import { ConflictError, NotFoundError, type Mako } from "../../Mako";
 import { REDACTED } from "../../store/redact";
+import { storeMessages } from "../../store/storeRows";
 import { checkConfig, secretFieldsOf } from "../configValidation";
 import { ApiError } from "../httpErrors";
 import type { LiveRuns } from "../LiveRuns";
@@ -14,7 +16,7 @@ export function sourceRoutes(mako: Mako, live: LiveRuns): Hono {
   const view = async (name: string) => {
     const source = await mako.sources.get(name);
     const [lastRun] = await mako.runs.list({ source: name, limit: 1 });
-    return sourceView(source, secretFieldsOf(source.connector), lastRun ?? null);
+    return sourceView(source, secretFieldsOf(source.connector), lastRun ?? null, await entitiesOf(mako, name));
   };
 
   app.get("/", async (c) => {
@@ -23,9 +25,10 @@ export function sourceRoutes(mako: Mako, live: LiveRuns): Hono {
   });
 
   app.post("/", async (c) => {
-    const body = parseOr400(addSourceBody, await jsonBody(c.req), "source");
+    const { test, ...body } = parseOr400(addSourceBody, await jsonBody(c.req), "source");
     // Checked here so the error names `config.<field>`; the facade checks the name.
     const config = checkConfig(body.connector, body.config);
+    if (test) await refuseFailedTest(mako, body.name, body.connector, config);
     const created = await mako.sources.add({ ...body, config });
     return c.json(await view(created.name), 201);
   });
@@ -55,6 +58,7 @@ export function sourceRoutes(mako: Mako, live: LiveRuns): Hono {
       config: config ?? current.config,
       settings: patch.settings ?? current.settings,
       destination: patch.destination === undefined ? current.destination : patch.destination,
+      ...(patch.entities === undefined ? {} : { entities: patch.entities }),
     });
     return c.json(await view(name));
   });
@@ -96,6 +100,36 @@ export function sourceRoutes(mako: Mako, live: LiveRuns): Hono {
   });
 
   return app;
+}
+
+/** The entities a source can sync: a REST or GraphQL source declares its own in its config. */
+async function entitiesOf(mako: Mako, name: string): Promise<EntityDescriptor[]> {
+  const source = await mako.sources.unredacted(name);
+  try {
+    return mako.createConnector(source.connector, source).describeEntities();
+  } catch {
+    return mako.connectors.get(source.connector).entities;
+  }
+}
+
+/**
+ * `test: true` on POST /api/sources: a config whose connection test fails is a 422 with the
+ * test's reason, and nothing is stored (the UI then offers to save anyway).
+ */
+async function refuseFailedTest(mako: Mako, name: string, connectorId: string, config: Record<string, unknown>): Promise<void> {
+  // A taken name is reported before a test that may take seconds.
+  const taken = await mako.sources.get(name).then(
+    () => true,
+    (err) => (err instanceof NotFoundError ? false : Promise.reject(err)),
+  );
+  if (taken) throw new ConflictError(storeMessages.sourceExists(name));
+  let result: { success: boolean; message: string };
+  try {
+    result = await mako.createConnector(connectorId, { name, config }).testConnection();
+  } catch (err) {
+    result = { success: false, message: err.message };
+  }
+  if (!result.success) throw new ApiError(422, result.message || "the connection test failed");
 }
 
 async function withDestination<T>(mako: Mako, name: string | null, use: (d: Awaited<ReturnType<Mako["openDestination"]>>) => Promise<T>): Promise<T> {
