@@ -12,10 +12,14 @@ import {
   type SourceRecord,
 } from "./MetadataStore";
 import type { SecretBox } from "./SecretBox";
+import { SqliteWebhookInbox } from "./SqliteWebhookInbox";
+import type { WebhookInbox } from "./WebhookInbox";
 import { type DestinationRow, type RunRow, type SourceRow, destinationFrom, isAlive, runFrom, sealConfig, sourceFrom, storeMessages as say } from "./storeRows";
 
 /** Mako's metadata in the embedded SQLite file, next to the synced tables. */
 export class SqliteStore implements MetadataStore {
+  readonly inbox: WebhookInbox;
+
   constructor(
     private readonly db: Database.Database,
     private readonly secrets: SecretBox,
@@ -38,6 +42,7 @@ export class SqliteStore implements MetadataStore {
         entity TEXT, message TEXT NOT NULL);
       CREATE INDEX IF NOT EXISTS mako_run_logs_run ON mako_run_logs (run_id, id);
     `);
+    this.inbox = new SqliteWebhookInbox(db);
   }
 
   // --- sources ------------------------------------------------------------------------
