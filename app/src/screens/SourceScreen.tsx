@@ -13,6 +13,7 @@ import { Link, navigate } from "../components/router";
 import { initialValues, SchemaForm, toConfig, type FormValues } from "../components/SchemaForm";
 import { StatusBadge } from "../components/StatusBadge";
 import { useAsync } from "../components/useAsync";
+import { WebhookPanel } from "../components/WebhookPanel";
 
 export function SourceScreen({ name }: { name: string }) {
   const data = useAsync(async () => {
@@ -239,6 +240,8 @@ function SourceView({ source, connector, onChanged }: { source: SourceInfo; conn
           </div>
         )}
       </div>
+
+      <WebhookPanel source={source.name} />
 
       <div className="card">
         <div className="card-head">

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import type { Mako } from "../../Mako";
-import { acceptWebhook, webhookTarget } from "../../webhooks/receive";
+import { acceptWebhook, webhookTarget, type Refusal } from "../../webhooks/receive";
 import { declaredOver, readRawBody } from "../rawBody";
 
 /** Largest webhook body taken (1 MiB): Stripe's and Close's events are a few KB. */
@@ -17,15 +17,17 @@ export function hookRoutes(mako: Mako): Hono {
   app.post("/:source", async (c) => {
     const tooLarge = () => c.json({ error: `the body is larger than ${WEBHOOK_BODY_LIMIT} bytes` }, 413);
     if (declaredOver(c.req.raw, WEBHOOK_BODY_LIMIT)) return tooLarge();
+    const refuse = (refusal: Refusal) => {
+      // A 503 is this server's trouble (the vendor retries): say it where the operator looks.
+      if (refusal.status === 503) console.error(`mako serve: ${c.req.path}: ${refusal.error}`);
+      return c.json({ error: refusal.error }, refusal.status);
+    };
     const target = await webhookTarget(mako, c.req.param("source"));
-    if (!target.ok) return c.json({ error: target.error }, target.status);
+    if (!target.ok) return refuse(target);
     const raw = await readRawBody(c.req.raw, WEBHOOK_BODY_LIMIT);
     if (!raw) return tooLarge();
     const receipt = await acceptWebhook(mako.store.inbox, target, raw, c.req.raw.headers);
-    if (!receipt.ok) {
-      if (receipt.status === 503) console.error(`mako serve: ${c.req.path}: ${receipt.error}`);
-      return c.json({ error: receipt.error }, receipt.status);
-    }
+    if (!receipt.ok) return refuse(receipt);
     return c.json({ received: receipt.eventId, duplicate: receipt.duplicate });
   });
 
