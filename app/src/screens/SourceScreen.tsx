@@ -241,7 +241,8 @@ function SourceView({ source, connector, onChanged }: { source: SourceInfo; conn
         )}
       </div>
 
-      <WebhookPanel source={source.name} />
+      {/* Keyed on the source's last change: saved settings (a secret set) show at once. */}
+      <WebhookPanel key={source.updatedAt} source={source.name} />
 
       <div className="card">
         <div className="card-head">
