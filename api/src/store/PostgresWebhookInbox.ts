@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { GroupCommit } from "./GroupCommit";
 import { inboxEventFrom, type InboxEvent, type InboxRow, type InboxSummary, type StoredInboxEvent, type WebhookInbox } from "./WebhookInbox";
 
 /** The inbox's table in Mako's PostgreSQL schema; PostgresStore creates it with the others. */
@@ -22,14 +23,41 @@ export class PostgresWebhookInbox implements WebhookInbox {
     private readonly schema: string,
   ) {}
 
-  async add(e: InboxEvent): Promise<boolean> {
+  /** Concurrent deliveries share one statement and one commit. */
+  private readonly commits = new GroupCommit<InboxEvent, boolean>((events) => this.insertAll(events));
+
+  add(e: InboxEvent): Promise<boolean> {
+    return this.commits.add(e);
+  }
+
+  private async insertAll(events: InboxEvent[]): Promise<boolean[]> {
     const now = new Date().toISOString();
-    const { rowCount } = await this.pool.query(
+    const column = <T>(f: (e: InboxEvent) => T) => events.map(f);
+    // One statement for the batch: unnest keeps it ten parameters however many events. A
+    // duplicate already stored, or twice in the batch, is skipped; RETURNING says which went in.
+    const { rows } = await this.pool.query<{ source: string; event_id: string }>(
       `INSERT INTO ${this.schema}.webhook_inbox (source, event_id, event_type, entity, object_id, version, deleted, record_json, received_at, applied_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (source, event_id) DO NOTHING`,
-      [e.source, e.eventId, e.eventType, e.entity, e.objectId, e.version, e.deleted, e.record === null ? null : JSON.stringify(e.record), now, e.entity === null ? now : null],
+       SELECT source, event_id, event_type, entity, object_id, version, deleted, record_json, $9::timestamptz, CASE WHEN entity IS NULL THEN $9::timestamptz END
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::boolean[], $8::json[]) WITH ORDINALITY
+         AS e(source, event_id, event_type, entity, object_id, version, deleted, record_json, ord)
+       ORDER BY ord
+       ON CONFLICT (source, event_id) DO NOTHING
+       RETURNING source, event_id`,
+      [
+        column((e) => e.source),
+        column((e) => e.eventId),
+        column((e) => e.eventType),
+        column((e) => e.entity),
+        column((e) => e.objectId),
+        column((e) => e.version),
+        column((e) => e.deleted),
+        column((e) => (e.record === null ? null : JSON.stringify(e.record))),
+        now,
+      ],
     );
-    return (rowCount ?? 0) > 0;
+    // The first of the batch's copies of an event is the one inserted (ORDER BY ord).
+    const inserted = new Set(rows.map((r) => `${r.source}\0${r.event_id}`));
+    return events.map((e) => inserted.delete(`${e.source}\0${e.eventId}`));
   }
 
   async pending(source: string, entity: string, options: { afterSeq?: number; limit?: number } = {}): Promise<StoredInboxEvent[]> {

@@ -1,4 +1,5 @@
 import type Database from "better-sqlite3";
+import { GroupCommit } from "./GroupCommit";
 import { inboxEventFrom, type InboxEvent, type InboxRow, type InboxSummary, type StoredInboxEvent, type WebhookInbox } from "./WebhookInbox";
 
 /** The webhook inbox in the embedded SQLite file (table `mako_webhook_inbox`). */
@@ -21,28 +22,39 @@ export class SqliteWebhookInbox implements WebhookInbox {
     );
   }
 
-  async add(e: InboxEvent): Promise<boolean> {
-    const now = new Date().toISOString();
+  /** Concurrent deliveries share one transaction: one disk flush for the lot. */
+  private readonly commits = new GroupCommit<InboxEvent, boolean>((events) => this.insertAll(events));
+
+  add(e: InboxEvent): Promise<boolean> {
+    return this.commits.add(e);
+  }
+
+  private insertAll(events: InboxEvent[]): boolean[] {
     // The vendor stops retrying once answered 200: the commit must reach the disk first. The
     // file runs synchronous=NORMAL (a killed process loses nothing, power loss may drop the last
-    // commits), so this one commit is made FULL. better-sqlite3 is synchronous: nothing else
-    // runs on the connection between the two pragmas.
+    // commits), so this commit is made FULL. better-sqlite3 is synchronous: nothing else runs
+    // on the connection between the two pragmas.
     const previous = this.db.pragma("synchronous", { simple: true });
     this.db.pragma("synchronous = FULL");
     try {
-      const { changes } = this.insert.run(
-        e.source,
-        e.eventId,
-        e.eventType,
-        e.entity,
-        e.objectId,
-        e.version,
-        e.deleted ? 1 : 0,
-        e.record === null ? null : JSON.stringify(e.record),
-        now,
-        e.entity === null ? now : null,
-      );
-      return changes > 0;
+      return this.db.transaction(() => {
+        const now = new Date().toISOString();
+        return events.map(
+          (e) =>
+            this.insert.run(
+              e.source,
+              e.eventId,
+              e.eventType,
+              e.entity,
+              e.objectId,
+              e.version,
+              e.deleted ? 1 : 0,
+              e.record === null ? null : JSON.stringify(e.record),
+              now,
+              e.entity === null ? now : null,
+            ).changes > 0,
+        );
+      })();
     } finally {
       this.db.pragma(`synchronous = ${Number(previous)}`);
     }
