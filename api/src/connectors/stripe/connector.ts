@@ -342,14 +342,12 @@ function eventRecords(events: StripeEvent[], object: string): DataRecord[] {
   return records;
 }
 
-
 /** Stripe's clock (epoch seconds) from a response's Date header. */
 function stripeClock(headers: Headers): number {
   const ms = Date.parse(headers.get("date") ?? "");
   if (Number.isNaN(ms)) throw permanent("Stripe's answer has no valid Date header: its clock is needed to know where the Events API must resume");
   return Math.floor(ms / 1000);
 }
-
 
 function listProblem(body: unknown): string | null {
   if (body === null || typeof body !== "object" || Array.isArray(body)) return `expected a list object, got ${Array.isArray(body) ? "an array" : typeof body}`;
