@@ -2,7 +2,7 @@
 // ratios (the machines are shared and noisy, so absolute figures mean little on their own).
 //   npm run bench                      1,000,000 records (SQLite), 200,000 (HTTP), 100,000 (BigQuery, servers)
 //   npm run bench -- --quick           10,000 everywhere (what CI runs, so the bench never rots)
-//   npm run bench -- --only sqlite,http,bigquery,servers,memory
+//   npm run bench -- --only sqlite,http,bigquery,servers,memory,webhooks
 import { spawn } from "node:child_process";
 import { writeFileSync, mkdirSync } from "node:fs";
 import { arch, cpus, totalmem } from "node:os";
@@ -15,7 +15,7 @@ import { startFaultyApi } from "./fakes/faultyApi";
 const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
 const quick = argv.includes("--quick");
-const only = argv.includes("--only") ? argv[argv.indexOf("--only") + 1].split(",") : ["sqlite", "http", "bigquery", "servers", "memory"];
+const only = argv.includes("--only") ? argv[argv.indexOf("--only") + 1].split(",") : ["sqlite", "http", "bigquery", "servers", "memory", "webhooks"];
 const N = {
   sqlite: quick ? 10_000 : 1_000_000,
   http: quick ? 10_000 : 200_000,
@@ -23,6 +23,7 @@ const N = {
   naive: quick ? 2_000 : 5_000,
   servers: quick ? 10_000 : 100_000,
   small: quick ? 1_000 : 100_000,
+  webhooks: quick ? 1_000 : 10_000,
 };
 
 interface Row {
@@ -132,9 +133,18 @@ async function servers() {
   }
 }
 
+async function webhooks() {
+  console.log(`\n## webhook inbox: signed Stripe events stored through POST /hooks/NAME (${fmt(N.webhooks)} events)`);
+  for (const store of ["sqlite", "postgres"]) {
+    const bare = await runCase("bare", N.webhooks, { store }, "webhookCases.ts");
+    const endpoint = await runCase("endpoint", N.webhooks, { store }, "webhookCases.ts");
+    report({ what: `webhooks → ${store} inbox`, result: endpoint, baseline: { name: "bare insert", result: bare } });
+  }
+}
+
 const started = Date.now();
 console.log(`Mako benchmarks — ${new Date().toISOString()} — node ${process.version}, ${cpus().length}× ${cpus()[0]?.model ?? arch()}, ${fmt(totalmem() / 2 ** 30)} GiB`);
-for (const [name, fn] of Object.entries({ sqlite, http, bigquery, servers, memory })) {
+for (const [name, fn] of Object.entries({ sqlite, http, bigquery, servers, memory, webhooks })) {
   if (!only.includes(name)) continue;
   try {
     await fn();

@@ -15,8 +15,18 @@
 //   `advanceClock` moves; `date_created` / `date_updated` and events come from the same clock.
 // - the `RateLimit: limit=…, remaining=…, reset=…` header and a 429 whose body says `rate_reset`
 //   (/api/overview/rate-limits); errors as {error: "…"}.
+// - webhooks (/api/resources/webhooks): a subscription (POST /api/v1/webhook/, answered with its
+//   `signature_key`) gets each event of the log matching its {object_type, action} pairs, POSTed
+//   as {event, subscription_id}, signed at each attempt with `close-sig-timestamp` (Close's clock)
+//   and `close-sig-hash` (hex HMAC-SHA256 of the timestamp and body concatenated, keyed with the
+//   hex-decoded signature_key). `updated` and `deleted` events wait a consolidation delay, and
+//   one change after another of the same object in that window goes out as one delivery (the
+//   last event; the log keeps them all). Failed deliveries are retried, backing off
+//   exponentially up to every 20 minutes, for 72 hours; ordering is not guaranteed.
+import { createHmac, randomBytes } from "node:crypto";
 import { compareTimes, searchObjects } from "./closeSearch";
 import { FixedWindowLimiter, seededHash, seededPick, startFakeServer, type FakeRequest, type FakeResponse, type FakeServer } from "./fakeServer";
+import { WebhookSender, type Delivery, type RetrySchedule } from "./webhookSender";
 
 export const CLOSE_ACTIVITY_TYPES = ["Call", "Email", "Note", "Meeting", "SMS"] as const;
 export type CloseActivityType = (typeof CLOSE_ACTIVITY_TYPES)[number];
@@ -77,6 +87,42 @@ export interface CloseFake extends FakeServer {
   /** Close's clock, epoch milliseconds (what its Date header says, to the second). */
   now(): number;
   revokeKey(): void;
+  /**
+   * Creates a webhook subscription (POST /api/v1/webhook/): events logged from now on matching
+   * one of `events` are delivered to `url`. `consolidationMs` is the wait before an update or a
+   * deletion goes out (Close does not document its length).
+   */
+  subscribeWebhook(options: {
+    url: string;
+    events: { object_type: string; action: CloseEvent["action"] }[];
+    retry?: Partial<RetrySchedule>;
+    consolidationMs?: number;
+  }): { id: string; signature_key: string };
+  webhookDeliveries(): Delivery[];
+  /** Resolves once no delivery is pending or waiting out its consolidation. */
+  webhooksSettled(): Promise<void>;
+}
+
+/**
+ * "Failed deliveries are retried with a retry interval that exponentially backs off up to every
+ * 20 minutes. They will be retried up to 72 hours before being dropped." (/api/resources/webhooks).
+ * The first interval and the timeout are not documented.
+ */
+export const CLOSE_RETRY: RetrySchedule = { firstRetryMs: 10_000, factor: 2, maxRetryMs: 20 * 60_000, giveUpAfterMs: 72 * 3_600_000, timeoutMs: 30_000 };
+const CLOSE_CONSOLIDATION_MS = 1_000;
+
+/** The `close-sig-hash` of a body signed at `timestamp` (epoch seconds) with a hex signature_key. */
+export function closeSignature(signatureKey: string, timestamp: number, body: string): string {
+  return createHmac("sha256", Buffer.from(signatureKey, "hex")).update(`${timestamp}${body}`).digest("hex");
+}
+
+interface Subscription {
+  id: string;
+  url: string;
+  events: { object_type: string; action: string }[];
+  signatureKey: string;
+  retry: RetrySchedule;
+  consolidationMs: number;
 }
 
 const ORG = "orga_makofake";
@@ -222,8 +268,53 @@ export async function startCloseFake(options: CloseFakeOptions = {}): Promise<Cl
     }
   };
 
+  const subscriptions: Subscription[] = [];
+  const sender = new WebhookSender();
+  /** Updates and deletions waiting out the consolidation delay, by subscription and object. */
+  const consolidating = new Map<string, { event: CloseEvent; done: Promise<void> }>();
+
+  const deliver = (sub: Subscription, event: CloseEvent) => {
+    const body = JSON.stringify({ event, subscription_id: sub.id });
+    sender.send({
+      eventId: event.id,
+      endpoint: sub.id,
+      url: sub.url,
+      body,
+      schedule: sub.retry,
+      headers: () => {
+        const timestamp = Math.floor(Math.max(wallMs(), clockMs) / 1000);
+        return { "content-type": "application/json", "close-sig-timestamp": String(timestamp), "close-sig-hash": closeSignature(sub.signatureKey, timestamp, body) };
+      },
+    });
+  };
+
+  const publish = (event: CloseEvent) => {
+    for (const sub of subscriptions) {
+      if (!sub.events.some((e) => e.object_type === event.object_type && e.action === event.action)) continue;
+      if (event.action === "created" || sub.consolidationMs <= 0) {
+        deliver(sub, event);
+        continue;
+      }
+      const key = `${sub.id} ${event.object_id} ${event.action}`;
+      const waiting = consolidating.get(key);
+      if (waiting) {
+        waiting.event = event;
+        continue;
+      }
+      const entry = { event, done: Promise.resolve() };
+      entry.done = new Promise<void>((resolve) =>
+        setTimeout(() => {
+          consolidating.delete(key);
+          deliver(sub, entry.event);
+          resolve();
+        }, sub.consolidationMs),
+      );
+      consolidating.set(key, entry);
+    }
+  };
+
   const emit = (kind: string, obj: CloseObject, action: CloseEvent["action"], previous: Record<string, unknown> | null, stamp: string) => {
-    events.push({
+    const event: CloseEvent = {
       id: nextId("ev"),
       object_type: kind,
       object_id: obj.id,
@@ -240,7 +331,9 @@ export async function startCloseFake(options: CloseFakeOptions = {}): Promise<Cl
       data: action === "deleted" ? null : structuredClone(obj),
       previous_data: action === "deleted" ? structuredClone(obj) : previous,
       meta: {},
-    });
+    };
+    events.push(event);
+    publish(structuredClone(event));
   };
 
   const create = (kind: CloseKind, fields: Record<string, unknown> = {}, i = seq + 1) => {
@@ -414,6 +507,27 @@ export async function startCloseFake(options: CloseFakeOptions = {}): Promise<Cl
     now: () => Math.max(wallMs(), clockMs),
     revokeKey() {
       revoked = true;
+    },
+    subscribeWebhook({ url, events: wanted, retry, consolidationMs = CLOSE_CONSOLIDATION_MS }) {
+      const sub: Subscription = {
+        id: nextId("whsub"),
+        url,
+        events: wanted,
+        signatureKey: randomBytes(32).toString("hex"),
+        retry: { ...CLOSE_RETRY, ...retry },
+        consolidationMs,
+      };
+      subscriptions.push(sub);
+      return { id: sub.id, signature_key: sub.signatureKey };
+    },
+    webhookDeliveries: () => sender.deliveries,
+    async webhooksSettled() {
+      while (consolidating.size > 0) await Promise.all([...consolidating.values()].map((c) => c.done));
+      await sender.settled();
+    },
+    close: async () => {
+      sender.close();
+      await server.close();
     },
   };
   return fake;

@@ -13,8 +13,15 @@
 //   `advanceClock` moves (objects' and events' `created` come from the same clock).
 // - errors as {error: {type, message, code, param, doc_url}} (docs.stripe.com/api/errors); 429
 //   {code: "rate_limit"} past the per-second limit (docs.stripe.com/rate-limits).
-import { randomUUID } from "node:crypto";
+// - webhooks (docs.stripe.com/webhooks): each event is POSTed to every endpoint whose
+//   `enabled_events` match (docs.stripe.com/api/webhook_endpoints/create), its body the event
+//   object, with `Stripe-Signature: t=…,v1=…` signed afresh at each attempt — one v1 per secret
+//   not yet expired after a roll, plus a `v0` test-mode signature receivers must ignore. Any
+//   answer but a 2xx is retried with exponential backoff for up to three days (intervals are
+//   not documented: see STRIPE_RETRY); events arrive in no particular order.
+import { createHmac, randomBytes, randomUUID } from "node:crypto";
 import { FixedWindowLimiter, seededHash, seededPick, startFakeServer, type FakeRequest, type FakeResponse, type FakeServer } from "./fakeServer";
+import { WebhookSender, type Delivery, type RetrySchedule } from "./webhookSender";
 
 export const STRIPE_RESOURCES = [
   "customers",
@@ -77,6 +84,43 @@ export interface StripeFake extends FakeServer {
   now(): number;
   /** Makes the key invalid from now on (a key rolled in the dashboard). */
   revokeKey(): void;
+  /**
+   * Registers a webhook endpoint (POST /v1/webhook_endpoints): events created from now on whose
+   * type is in `enabledEvents` (default ["*"]) are delivered to `url`. The secret is shown once.
+   */
+  addWebhookEndpoint(options: { url: string; enabledEvents?: string[]; retry?: Partial<RetrySchedule> }): { id: string; secret: string };
+  /**
+   * Rolls an endpoint's signing secret (the Dashboard's "Roll secret"): the old one keeps
+   * signing for `expireOldInSeconds` (0: expires now), each delivery carrying one v1 per secret.
+   */
+  rollWebhookSecret(id: string, options?: { expireOldInSeconds?: number }): string;
+  /** Every delivery so far, with its attempts. */
+  webhookDeliveries(): Delivery[];
+  /** Resolves once no delivery is pending (delivered, or dropped after the retries). */
+  webhooksSettled(): Promise<void>;
+}
+
+/**
+ * Stripe retries "with an exponential back off" for up to three days in live mode (three
+ * times over a few hours in a sandbox); the intervals are not documented. These are the
+ * fake's defaults; tests pass shorter ones.
+ */
+export const STRIPE_RETRY: RetrySchedule = { firstRetryMs: 60_000, factor: 2, maxRetryMs: 12 * 3_600_000, giveUpAfterMs: 3 * 86_400_000, timeoutMs: 30_000 };
+
+/** A `Stripe-Signature` value: `t=…`, one `v1=` per secret (docs.stripe.com/webhooks#verify-manually). */
+export function stripeSignatureHeader(t: number, body: string, secrets: string[], testMode = true): string {
+  const v1 = secrets.map((secret) => `v1=${createHmac("sha256", secret).update(`${t}.${body}`).digest("hex")}`);
+  // Test-mode events also carry a signature of a fake `v0` scheme (not verifiable: ignore it).
+  const v0 = testMode ? [`v0=${createHmac("sha256", randomBytes(16)).update(`${t}.${body}`).digest("hex")}`] : [];
+  return [`t=${t}`, ...v1, ...v0].join(",");
+}
+
+interface WebhookEndpoint {
+  id: string;
+  url: string;
+  enabledEvents: string[];
+  secrets: { secret: string; expiresAt: number | null }[];
+  retry: RetrySchedule;
 }
 
 const DAY = 86_400;
@@ -152,6 +196,11 @@ export async function startStripeFake(options: StripeFakeOptions = {}): Promise<
   const deleted = new Map<StripeResource, Map<string, StripeObject>>(STRIPE_RESOURCES.map((r) => [r, new Map()]));
   const events: { event: StripeEvent; seq: number }[] = [];
   const limiter = options.requestsPerSecond === false ? null : new FixedWindowLimiter({ limit: options.requestsPerSecond ?? 100, windowMs: 1000 });
+  const endpoints: WebhookEndpoint[] = [];
+  const sender = new WebhookSender();
+  /** Seconds advanceClock added: webhook signatures are timed on the wall clock plus these. */
+  let advanced = 0;
+  const signingTime = () => Math.floor(Date.now() / 1000) + advanced;
 
   const nextId = (prefix: string) => {
     seq++;
@@ -173,7 +222,31 @@ export async function startStripeFake(options: StripeFakeOptions = {}): Promise<
       request: { id: `req_${seq}`, idempotency_key: null },
       type,
     };
+    const targets = endpoints.filter((e) => e.enabledEvents.includes("*") || e.enabledEvents.includes(type));
+    event.pending_webhooks = targets.length;
     events.push({ event, seq });
+    for (const endpoint of targets) deliver(endpoint, event);
+  };
+
+  const deliver = (endpoint: WebhookEndpoint, event: StripeEvent) => {
+    // Stripe's webhook bodies are the event object, pretty-printed: only the raw bytes verify.
+    const body = JSON.stringify(event, null, 2);
+    sender.send({
+      eventId: event.id,
+      endpoint: endpoint.id,
+      url: endpoint.url,
+      body,
+      schedule: endpoint.retry,
+      headers: () => {
+        const t = signingTime();
+        endpoint.secrets = endpoint.secrets.filter((s) => s.expiresAt === null || s.expiresAt > t);
+        return {
+          "content-type": "application/json; charset=utf-8",
+          "user-agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+          "stripe-signature": stripeSignatureHeader(t, body, endpoint.secrets.map((s) => s.secret)),
+        };
+      },
+    });
   };
 
   const pickId = (resource: StripeResource, i: number) => {
@@ -419,10 +492,32 @@ export async function startStripeFake(options: StripeFakeOptions = {}): Promise<
     events: () => structuredClone(liveEvents()),
     advanceClock(seconds) {
       clock += seconds;
+      advanced += seconds;
     },
     now: () => clock,
     revokeKey() {
       revoked = true;
+    },
+    addWebhookEndpoint({ url, enabledEvents = ["*"], retry }) {
+      const secret = `whsec_${randomBytes(24).toString("base64url")}`;
+      const id = nextId("we");
+      endpoints.push({ id, url, enabledEvents, secrets: [{ secret, expiresAt: null }], retry: { ...STRIPE_RETRY, ...retry } });
+      return { id, secret };
+    },
+    rollWebhookSecret(id, { expireOldInSeconds = 0 } = {}) {
+      const endpoint = endpoints.find((e) => e.id === id);
+      if (!endpoint) throw new Error(`stripe fake: no webhook endpoint ${id}`);
+      const expiresAt = signingTime() + expireOldInSeconds;
+      for (const s of endpoint.secrets) if (s.expiresAt === null || s.expiresAt > expiresAt) s.expiresAt = expiresAt;
+      const secret = `whsec_${randomBytes(24).toString("base64url")}`;
+      endpoint.secrets.push({ secret, expiresAt: null });
+      return secret;
+    },
+    webhookDeliveries: () => sender.deliveries,
+    webhooksSettled: () => sender.settled(),
+    close: async () => {
+      sender.close();
+      await server.close();
     },
   };
   return fake;

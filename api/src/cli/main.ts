@@ -5,6 +5,7 @@ import { readConfig } from "./parseJson";
 import { syncCommand } from "./syncCommand";
 import { startCommand } from "./startCommand";
 import { registerExtraCommands } from "./extraCommands";
+import { registerWebhookCommand } from "./webhookCommand";
 
 // `mako runs | head` closes the pipe early: that is not an error.
 process.stdout.on("error", (err: NodeJS.ErrnoException) => {
@@ -110,6 +111,8 @@ sources
     await (await mako()).sources.remove(name);
     console.log(`removed source "${name}"`);
   });
+
+registerWebhookCommand(sources, mako);
 
 // --- sync ---------------------------------------------------------------------------------
 program

@@ -4,6 +4,7 @@ import { bearerMatches } from "./apiToken";
 import { ApiError, errorResponse } from "./httpErrors";
 import { LiveRuns } from "./LiveRuns";
 import { connectorRoutes } from "./routes/connectors";
+import { hookRoutes } from "./routes/hooks";
 import { runRoutes } from "./routes/runs";
 import { sourceRoutes } from "./routes/sources";
 import { serveUi } from "./staticFiles";
@@ -31,6 +32,9 @@ export function createServer(mako: Mako, options: ServerOptions = {}): MakoServe
   const live = new LiveRuns(mako);
 
   app.onError((err, c) => errorResponse(err, c));
+
+  // Vendors' webhooks: signed, not token-protected, and outside /api so its checks never apply.
+  app.route("/hooks", hookRoutes(mako));
 
   if (options.token) {
     const token = options.token;

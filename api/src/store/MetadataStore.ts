@@ -1,5 +1,6 @@
 import type { DataSourceSettings, LogLevel } from "../connectors/base/types";
 import type { EntityResult, RequestStats, RunStatus } from "../sync/events";
+import type { WebhookInbox } from "./WebhookInbox";
 
 export interface SourceRecord {
   name: string;
@@ -62,6 +63,9 @@ export class ConflictError extends Error {}
 
 /** Where Mako keeps its own records: sources, destinations, runs and their logs. */
 export interface MetadataStore {
+  /** Verified webhook events waiting to be applied. */
+  readonly inbox: WebhookInbox;
+
   addSource(source: NewSource): Promise<SourceRecord>;
   getSource(name: string): Promise<SourceRecord>;
   listSources(): Promise<SourceRecord[]>;

@@ -12,6 +12,7 @@ import {
   type RunRecord,
   type SourceRecord,
 } from "./MetadataStore";
+import { PostgresWebhookInbox, postgresInboxDdl } from "./PostgresWebhookInbox";
 import type { SecretBox } from "./SecretBox";
 import { type DestinationRow, type RunRow, type SourceRow, destinationFrom, entitiesJson, isAlive, runFrom, sealConfig, sourceFrom, storeMessages as say } from "./storeRows";
 
@@ -43,10 +44,14 @@ export const isPostgresUrl = (url: string): boolean => !!url && /^postgres(ql)?:
  * SqliteStore, with row locks and an advisory lock where SQLite takes its file lock.
  */
 export class PostgresStore implements MetadataStore {
+  readonly inbox: PostgresWebhookInbox;
+
   private constructor(
     private readonly pool: pg.Pool,
     private readonly secrets: SecretBox,
-  ) {}
+  ) {
+    this.inbox = new PostgresWebhookInbox(pool, METADATA_SCHEMA);
+  }
 
   /** Connects and creates the schema if needed; a bad URL fails in one line naming the server. */
   static async open(url: string, secrets: SecretBox): Promise<PostgresStore> {
@@ -87,7 +92,8 @@ export class PostgresStore implements MetadataStore {
         CREATE TABLE IF NOT EXISTS ${METADATA_SCHEMA}.run_logs (
           id bigserial PRIMARY KEY, run_id text NOT NULL, at timestamptz NOT NULL, level text NOT NULL,
           entity text, message text NOT NULL);
-        CREATE INDEX IF NOT EXISTS run_logs_run ON ${METADATA_SCHEMA}.run_logs (run_id, id);`);
+        CREATE INDEX IF NOT EXISTS run_logs_run ON ${METADATA_SCHEMA}.run_logs (run_id, id);
+        ${postgresInboxDdl(METADATA_SCHEMA)}`);
     });
   }
 

@@ -13,10 +13,14 @@ import {
   type SourceRecord,
 } from "./MetadataStore";
 import type { SecretBox } from "./SecretBox";
+import { SqliteWebhookInbox } from "./SqliteWebhookInbox";
+import type { WebhookInbox } from "./WebhookInbox";
 import { type DestinationRow, type RunRow, type SourceRow, destinationFrom, entitiesJson, isAlive, runFrom, sealConfig, sourceFrom, storeMessages as say } from "./storeRows";
 
 /** Mako's metadata in the embedded SQLite file, next to the synced tables. */
 export class SqliteStore implements MetadataStore {
+  readonly inbox: WebhookInbox;
+
   constructor(
     private readonly db: Database.Database,
     private readonly secrets: SecretBox,
@@ -42,6 +46,7 @@ export class SqliteStore implements MetadataStore {
     // Databases made before sources kept their entity selection lack the column.
     const columns = db.prepare(`SELECT name FROM pragma_table_info('mako_sources')`).pluck().all() as string[];
     if (!columns.includes("entities_json")) db.exec(`ALTER TABLE mako_sources ADD COLUMN entities_json TEXT`);
+    this.inbox = new SqliteWebhookInbox(db);
   }
 
   // --- sources ------------------------------------------------------------------------

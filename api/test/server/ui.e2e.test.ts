@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { createHmac } from "node:crypto";
 import { chromium, type BrowserContext, type ConsoleMessage, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStripeFake, type StripeFake } from "../../../bench/fakes/stripe";
@@ -528,4 +529,46 @@ describe("web UI in Chromium", () => {
     expect(consoleErrors).toEqual([]);
     await page.close();
   }, 60_000);
+
+  it("shows a Stripe source's webhook URL, events, secret and last verified event", async () => {
+    await mako.sources.add({ name: "billing", connector: "stripe", config: { api_key: "sk_test_ui" } });
+    const page = watch(await browser.newPage());
+    await page.setViewportSize({ width: 1280, height: 860 });
+    await page.goto(`${server.url}/sources/billing`);
+    const panel = page.getByTestId("webhook-panel");
+    await panel.getByRole("heading", { name: "Webhooks" }).waitFor();
+    expect(await panel.getByTestId("webhook-url").textContent()).toBe(`${server.url}/hooks/billing`);
+    expect(await panel.getByTestId("webhook-secret").textContent()).toMatch(/^not set/);
+    expect(await panel.getByTestId("webhook-last").textContent()).toBe("none yet");
+    await panel.getByText(/Events to subscribe to \(50\)/).click();
+    await panel.getByText("customer.subscription.deleted", { exact: true }).waitFor();
+
+    // The secret set in Settings: the panel says so.
+    await page.getByRole("button", { name: "Settings" }).click();
+    const settings = page.getByRole("form", { name: "Source settings" });
+    await settings.getByLabel("Webhook secret").fill("whsec_ui_test");
+    await settings.getByRole("button", { name: "Save settings" }).click();
+    await settings.waitFor({ state: "detached" });
+    await panel.getByTestId("webhook-secret").getByText("set", { exact: true }).waitFor();
+
+    // A signed delivery arrives: Refresh shows when.
+    const body = JSON.stringify({ id: "evt_ui", object: "event", type: "customer.created", created: Math.floor(Date.now() / 1000), data: { object: { id: "cus_ui", object: "customer" } } });
+    const t = Math.floor(Date.now() / 1000);
+    const signature = `t=${t},v1=${createHmac("sha256", "whsec_ui_test").update(`${t}.${body}`).digest("hex")}`;
+    const delivered = await fetch(`${server.url}/hooks/billing`, { method: "POST", headers: { "stripe-signature": signature }, body });
+    expect(delivered.status).toBe(200);
+    await panel.getByRole("button", { name: "Refresh" }).click();
+    await page.waitForFunction(() => document.querySelector('[data-testid="webhook-last"]')?.textContent !== "none yet");
+    await shot(page, "21-source-webhooks");
+
+    await page.setViewportSize({ width: 390, height: 844 });
+    await expectNoHorizontalScroll(page);
+    // A connector without webhooks shows no panel.
+    await page.goto(`${server.url}/sources/shop`);
+    await page.getByRole("heading", { name: "shop" }).waitFor();
+    await page.getByRole("table", { name: "Run history" }).waitFor();
+    expect(await page.getByTestId("webhook-panel").count()).toBe(0);
+    expect(consoleErrors).toEqual([]);
+    await page.close();
+  }, 90_000);
 });

@@ -1,4 +1,4 @@
-import type { ConnectorInfo, LogLine, ProgressEvent, RowsPage, RunInfo, SourceInfo, TableInfo, TestResult } from "./types";
+import type { ConnectorInfo, LogLine, ProgressEvent, RowsPage, RunInfo, SourceInfo, TableInfo, TestResult, WebhookSetup } from "./types";
 
 /** An API error as the server reports it: `{ error, field? }`. */
 export class ApiError extends Error {
@@ -69,6 +69,7 @@ export const api = {
   run: (id: string) => request<RunInfo & { logs: LogLine[] }>("GET", `/api/runs/${enc(id)}`),
   cancelRun: (id: string) => request<{ cancelled: boolean }>("POST", `/api/runs/${enc(id)}/cancel`),
   tables: (name: string) => request<TableInfo[]>("GET", `/api/sources/${enc(name)}/tables`),
+  webhook: (name: string) => request<WebhookSetup>("GET", `/api/sources/${enc(name)}/webhook`),
   rows: (name: string, entity: string, limit: number, offset: number) =>
     request<RowsPage>("GET", `/api/sources/${enc(name)}/tables/${enc(entity)}/rows?limit=${limit}&offset=${offset}`),
 };

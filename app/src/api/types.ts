@@ -121,3 +121,17 @@ export interface TestResult {
   success: boolean;
   message: string;
 }
+
+/** GET /api/sources/:name/webhook */
+export interface WebhookSetup {
+  source: string;
+  connector: string;
+  supported: boolean;
+  url: string;
+  secretField?: string;
+  secretSet?: boolean;
+  subscribe?: string[];
+  setup?: string;
+  lastEventAt?: string | null;
+  pending?: number;
+}

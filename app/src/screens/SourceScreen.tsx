@@ -14,6 +14,7 @@ import { Link, navigate } from "../components/router";
 import { initialValues, SchemaForm, toConfig, type FormValues } from "../components/SchemaForm";
 import { StatusBadge } from "../components/StatusBadge";
 import { useAsync } from "../components/useAsync";
+import { WebhookPanel } from "../components/WebhookPanel";
 
 /** How often, at most, the data preview and run history are re-read while chunks commit. */
 const PREVIEW_REFRESH_MS = 1000;
@@ -351,6 +352,9 @@ function SourceView({ source, connector, onChanged }: { source: SourceInfo; conn
           </div>
         )}
       </div>
+
+      {/* Keyed on the source's last change: saved settings (a secret set) show at once. */}
+      <WebhookPanel key={source.updatedAt} source={source.name} />
 
       <div className="card">
         <div className="card-head">

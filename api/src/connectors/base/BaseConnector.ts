@@ -4,6 +4,7 @@ import type { HttpClientOptions } from "./http/types";
 import { resolveClientSettings, resolveLimiterConfig } from "./http/httpSettings";
 import { rateLimiterKey, sharedRateLimiter } from "./http/limiterRegistry";
 import { validateConfig } from "./validateConfig";
+import type { WebhookSupport } from "./webhooks";
 import type {
   ConnectionTestResult,
   ConnectorMetadata,
@@ -33,6 +34,7 @@ export type {
   ResumableFetchOptions,
   Since,
 } from "./types";
+export type { WebhookChange, WebhookEvent, WebhookSupport, WebhookVerification } from "./webhooks";
 
 /** A vendor's documented request limit, the default for the shared HTTP client. */
 export interface RateLimitDefaults {
@@ -106,6 +108,14 @@ export abstract class BaseConnector<Client = any, Config extends Record<string, 
   /** The vendor's documented rate limit, used unless the data source's settings say otherwise. */
   getDefaultRateLimit(): RateLimitDefaults {
     return { requestsPerSecond: 10, burst: 10 };
+  }
+
+  /**
+   * The vendor's webhooks, for connectors that take them: how a delivery is verified and which
+   * row an event changes. Undefined (the default) means the connector takes no webhooks.
+   */
+  webhookEvents(): WebhookSupport | undefined {
+    return undefined;
   }
 
   supportsResumableFetching(): boolean {

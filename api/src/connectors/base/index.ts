@@ -2,3 +2,4 @@ export * from "./BaseConnector";
 export { secret, isSecretSchema } from "./secret";
 export { HttpClient, HttpError } from "./http";
 export type { HttpClientOptions, HttpRequest, HttpResponse, HttpErrorKind } from "./http";
+export { hmacSha256, hexSignatureMatches, parseJsonBody } from "./webhooks";

@@ -3,12 +3,23 @@ import { BaseConnector, type RateLimitDefaults } from "../base/BaseConnector";
 import { HttpError, connectionFailureMessage, entityFailure, type HttpClient } from "../base/http";
 import { secret } from "../base/secret";
 import type { ConnectionTestResult, DataRecord, EntityDeclaration, FetchState, ResumableFetchOptions } from "../base/types";
+import type { WebhookSupport } from "../base/webhooks";
 import { eventPageProblem, listPageProblem, searchPageProblem, type EventPage, type ListPage, type SearchPage } from "./pages";
+import { ACTIVITY_TYPES, deletionRecord, UPDATED_ENTITIES, type Updated } from "./objects";
 import { SEARCH_FIELDS } from "./searchFields";
+import { closeWebhooks } from "./webhooks";
 
 export const closeConfigSchema = z.object({
   api_key: secret(z.string().min(1, "api_key is required").describe("Close API key (Settings → API Keys); sent as the Basic-auth username")),
   base_url: z.string().url("base_url must be an absolute URL").optional().describe("API base URL; default https://api.close.com/api/v1"),
+  webhook_signature_key: secret(
+    z
+      .string()
+      .trim()
+      .regex(/^([0-9a-fA-F]{2})+$/, "webhook_signature_key must be the hex signature_key Close returned when the webhook subscription was created")
+      .optional()
+      .describe("signature_key of the Close webhook subscription sending to mako serve's /hooks/NAME"),
+  ),
 });
 export type CloseConfig = z.infer<typeof closeConfigSchema>;
 
@@ -21,29 +32,6 @@ const LIST_LIMIT = 100;
 const SEARCH_LIMIT = 200;
 const EVENT_PAGE_LIMIT = 50;
 
-/**
- * How an entity's created and updated objects are read: through the Advanced Filtering API
- * (POST data/search/, sorted by date_updated, cursor-paginated), or a list endpoint that
- * documents a date_updated filter and order (opportunities). Deletions always come from the
- * event log, under `objectType`.
- */
-type Updated =
-  | { objectType: string; via: "search"; customFields?: "lead" | "contact" }
-  | { objectType: string; via: "list"; path: string };
-
-/**
- * Activities are one entity per sub-type: each has its own fields (a call's duration, an
- * email's body) and its own event-log type, so each gets its own table and its own mark — a
- * busy email stream never moves the calls' mark, and no sub-type's columns are mixed into another's.
- */
-const ACTIVITY_TYPES = ["call", "email", "note", "meeting", "sms"] as const;
-
-const UPDATED_ENTITIES: Record<string, Updated> = {
-  leads: { objectType: "lead", via: "search", customFields: "lead" },
-  contacts: { objectType: "contact", via: "search", customFields: "contact" },
-  opportunities: { objectType: "opportunity", via: "list", path: "opportunity/" },
-  ...Object.fromEntries(ACTIVITY_TYPES.map((t) => [`activities_${t}`, { objectType: `activity.${t}`, via: "search" as const }])),
-};
 const CUSTOM_FIELD_TYPES = ["lead", "contact", "opportunity"] as const;
 const WHOLE_ENTITIES = ["users", "custom_fields"] as const;
 const ENTITIES = [...Object.keys(UPDATED_ENTITIES), ...WHOLE_ENTITIES];
@@ -134,6 +122,11 @@ export class CloseConnector extends BaseConnector<HttpClient, CloseConfig> {
 
   supportsResumableFetching() {
     return true;
+  }
+
+  /** Close's signed webhooks (developer.close.com/api/resources/webhooks), in the pull's row shape. */
+  webhookEvents(): WebhookSupport {
+    return closeWebhooks(this.config.webhook_signature_key);
   }
 
   async testConnection(): Promise<ConnectionTestResult> {
@@ -274,11 +267,7 @@ export class CloseConnector extends BaseConnector<HttpClient, CloseConfig> {
     const page = body as EventPage;
     await emit(
       pass,
-      page.data.map((e) => ({
-        ...(e.previous_data ?? e.data ?? {}),
-        id: e.object_id,
-        _mako_deleted_at: new Date(Date.parse(e.date_created)).toISOString(),
-      })),
+      page.data.map((e) => deletionRecord(pass.spec!, e)),
     );
     return page.cursor_next && page.data.length > 0 ? { phase: "deleted", cursor: page.cursor_next } : "done";
   }

@@ -3,6 +3,9 @@ import { BaseConnector, type RateLimitDefaults } from "../base/BaseConnector";
 import { HttpError, connectionFailureMessage, entityFailure, type HttpClient } from "../base/http";
 import { secret } from "../base/secret";
 import type { ConnectionTestResult, DataRecord, EntityDeclaration, FetchState, ResumableFetchOptions } from "../base/types";
+import type { WebhookSupport } from "../base/webhooks";
+import { EVENT_ENTITIES, eventRecord, type StripeEvent } from "./events";
+import { splitSecrets, stripeWebhooks } from "./webhooks";
 
 export const stripeConfigSchema = z.object({
   api_key: secret(z.string().min(1, "api_key is required").describe("Secret key (sk_live_… / sk_test_…) or a restricted key with read access")),
@@ -11,6 +14,13 @@ export const stripeConfigSchema = z.object({
     .url("base_url must be an absolute URL")
     .optional()
     .describe("API base URL, with or without /v1; default https://api.stripe.com (set it for a proxy or a local fake)"),
+  webhook_secret: secret(
+    z
+      .union([z.string().trim().min(1), z.array(z.string().trim().min(1)).min(1).max(5)])
+      .refine((v) => splitSecrets(v).every((s) => s.startsWith("whsec_")), "webhook_secret must be the endpoint's signing secret (whsec_…), or several during a rotation")
+      .optional()
+      .describe("Webhook signing secret (whsec_…) of the endpoint registered for mako serve's /hooks/NAME; during a rotation, the old and new ones (a list, or separated by spaces or commas)"),
+  ),
 });
 export type StripeConfig = z.infer<typeof stripeConfigSchema>;
 
@@ -23,27 +33,6 @@ const LEGACY_NO_EVENT_MARK = "none";
 /** Events per page while looking for the oldest one to replay from (nothing is emitted then). */
 const SEEK_PAGE = 100;
 
-/** The Events API's `types[]` filter, as indexed form parameters. */
-function typesOf(types: string[]): Record<string, string> {
-  return Object.fromEntries(types.map((t, i) => [`types[${i}]`, t]));
-}
-
-/** Objects kept current through the Events API, with the events that carry them. */
-const EVENT_ENTITIES = {
-  // Explicit types where a wildcard would also match other objects' events (customer.subscription.*,
-  // charge.dispute.*): pages of only foreign events would read as empty chunks.
-  customers: { object: "customer", events: typesOf(["customer.created", "customer.updated", "customer.deleted"]) },
-  products: { object: "product", events: { type: "product.*" } },
-  prices: { object: "price", events: { type: "price.*" } },
-  subscriptions: { object: "subscription", events: { type: "customer.subscription.*" } },
-  invoices: { object: "invoice", events: { type: "invoice.*" } },
-  charges: {
-    object: "charge",
-    events: typesOf(["charge.succeeded", "charge.failed", "charge.pending", "charge.captured", "charge.expired", "charge.refunded", "charge.updated"]),
-  },
-  payment_intents: { object: "payment_intent", events: { type: "payment_intent.*" } },
-  refunds: { object: "refund", events: typesOf(["refund.created", "refund.updated", "refund.failed", "charge.refund.updated"]) },
-} as const satisfies Record<string, { object: string; events: Record<string, string> }>;
 type EventEntity = keyof typeof EVENT_ENTITIES;
 /** Immutable objects, read by `created`. */
 const CREATED_ENTITIES = ["balance_transactions", "events"] as const;
@@ -58,12 +47,6 @@ interface StripeList {
   object: "list";
   data: DataRecord[];
   has_more: boolean;
-}
-interface StripeEvent {
-  id: string;
-  type: string;
-  created: number;
-  data: { object: DataRecord & { object?: string; id?: string } };
 }
 
 /**
@@ -143,6 +126,11 @@ export class StripeConnector extends BaseConnector<HttpClient, StripeConfig> {
 
   supportsResumableFetching() {
     return true;
+  }
+
+  /** Stripe's signed webhooks (docs.stripe.com/webhooks), mapped to the same rows as the Events API replay. */
+  webhookEvents(): WebhookSupport {
+    return stripeWebhooks(splitSecrets(this.config.webhook_secret));
   }
 
   async testConnection(): Promise<ConnectionTestResult> {
@@ -349,7 +337,7 @@ function eventRecords(events: StripeEvent[], object: string): DataRecord[] {
       throw permanent(`event ${i + 1} of the page has no data.object`);
     }
     if (data.object !== object) continue;
-    records.push(isDeletion(event) ? { ...data, _mako_deleted_at: new Date(event.created * 1000).toISOString() } : data);
+    records.push(eventRecord(event));
   }
   return records;
 }
@@ -359,11 +347,6 @@ function stripeClock(headers: Headers): number {
   const ms = Date.parse(headers.get("date") ?? "");
   if (Number.isNaN(ms)) throw permanent("Stripe's answer has no valid Date header: its clock is needed to know where the Events API must resume");
   return Math.floor(ms / 1000);
-}
-
-/** `*.deleted` removes the object — except a subscription's, which is a cancellation. */
-function isDeletion(event: StripeEvent): boolean {
-  return event.type.endsWith(".deleted") && event.type !== "customer.subscription.deleted";
 }
 
 function listProblem(body: unknown): string | null {

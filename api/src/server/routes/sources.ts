@@ -8,6 +8,7 @@ import { ApiError } from "../httpErrors";
 import type { LiveRuns } from "../LiveRuns";
 import { addSourceBody, jsonBody, parseOr400, patchSourceBody, rowsQuery, syncBody } from "../requestSchemas";
 import { sourceView } from "../views";
+import { describeWebhook } from "../../webhooks/setup";
 
 /** Sources: CRUD, connection test, sync, and the preview of their synced tables. */
 export function sourceRoutes(mako: Mako, live: LiveRuns): Hono {
@@ -72,6 +73,12 @@ export function sourceRoutes(mako: Mako, live: LiveRuns): Hono {
   });
 
   app.post("/:name/test", async (c) => c.json(await mako.sources.test(c.req.param("name"))));
+
+  // The webhook endpoint to register with the vendor (on the host this request came to) and the last event.
+  app.get("/:name/webhook", async (c) => {
+    const setup = await describeWebhook(mako, c.req.param("name"));
+    return c.json({ ...setup, url: new URL(setup.path, c.req.url).href });
+  });
 
   app.post("/:name/sync", async (c) => {
     const name = c.req.param("name");
