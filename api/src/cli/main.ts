@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from "commander";
-import { ConflictError, Mako, NotFoundError, ValidationError, busyTimeoutMs } from "../Mako";
+import { ConflictError, Mako, NotFoundError, SecretsMustBeReenteredError, ValidationError, busyTimeoutMs } from "../Mako";
 import { fmt, CliError } from "./output";
 import { readConfig } from "./parseJson";
 import { syncCommand } from "./syncCommand";
@@ -73,6 +73,22 @@ sources
     console.log(`added source "${added.name}" (${added.connector}); sync it with: mako sync ${added.name}`);
   });
 sources
+  .command("update <name>")
+  .description("change a source's config, settings or default destination (secrets left out are kept, unless where requests go changes)")
+  .option("--config-json <json>", "the connector's whole new config as JSON")
+  .option("--config-file <path>", "the connector's whole new config in a JSON or YAML file")
+  .option("--settings-json <json>", "the new sync settings")
+  .option("--destination <name>", 'default destination ("" for the default database)')
+  .action(async (name: string, o) => {
+    const changes: Parameters<Mako["sources"]["update"]>[1] = {};
+    if (o.configJson !== undefined || o.configFile !== undefined) changes.config = await readConfig(o);
+    if (o.settingsJson !== undefined) changes.settings = (await readConfig({ configJson: o.settingsJson }, "settings")) as Record<string, unknown>;
+    if (o.destination !== undefined) changes.destination = o.destination === "" ? null : o.destination;
+    if (Object.keys(changes).length === 0) throw new CliError("nothing to update: give --config-json, --config-file, --settings-json or --destination");
+    const updated = await (await mako()).sources.update(name, changes);
+    console.log(`updated source "${updated.name}"`);
+  });
+sources
   .command("list")
   .description("list data sources (secrets are never shown)")
   .action(async () => {
@@ -138,7 +154,10 @@ program
   .option("--count <n>", "users in the sample source when it is created", "10000")
   .option("--port <port>", "port of the web UI and API", "3000")
   .option("--no-serve", "only add and sync the sample source, then exit")
-  .action(async (o) => startCommand(await mako(), { count: Number(o.count), serve: o.serve, port: Number(o.port) }));
+  .option("--allowed-host <name>", "also answer requests addressed to this host name, e.g. a reverse proxy's (repeatable)", collect)
+  .action(async (o) =>
+    startCommand(await mako(), { count: Number(o.count), serve: o.serve, port: Number(o.port), allowedHosts: o.allowedHost }),
+  );
 
 registerExtraCommands(program, mako);
 
@@ -152,7 +171,13 @@ async function main(): Promise<number> {
       process.stderr.write(`error: ${opened?.home ?? "MAKO_HOME"}/mako.db is locked by another process (waited ${busyTimeoutMs() / 1000} s); try again when it is done\n`);
       return 1;
     }
-    const known = err instanceof CliError || err instanceof ValidationError || err instanceof NotFoundError || err instanceof ConflictError || err?.retryable === false;
+    const known =
+      err instanceof CliError ||
+      err instanceof ValidationError ||
+      err instanceof NotFoundError ||
+      err instanceof ConflictError ||
+      err instanceof SecretsMustBeReenteredError ||
+      err?.retryable === false;
     process.stderr.write(`error: ${known ? err.message : err?.message ?? String(err)}\n`);
     if (!known && process.env.MAKO_DEBUG) process.stderr.write(`${err?.stack}\n`);
     return err instanceof CliError ? err.exitCode : 1;

@@ -66,6 +66,7 @@ export interface MetadataStore {
   addDestination(destination: Omit<DestinationRecord, "createdAt">): Promise<DestinationRecord>;
   getDestination(name: string): Promise<DestinationRecord>;
   listDestinations(): Promise<DestinationRecord[]>;
+  updateDestination(name: string, patch: Pick<DestinationRecord, "url">): Promise<DestinationRecord>;
   removeDestination(name: string): Promise<void>;
 
   /** Records a new run; fails with SourceBusyError while a live run holds the source. */

@@ -159,6 +159,12 @@ export class PostgresStore implements MetadataStore {
     return rows.map((r) => destinationFrom(r, this.secrets));
   }
 
+  async updateDestination(name: string, patch: Pick<DestinationRecord, "url">): Promise<DestinationRecord> {
+    const { rowCount } = await this.pool.query(`UPDATE ${METADATA_SCHEMA}.destinations SET url_sealed = $2 WHERE name = $1`, [name, this.secrets.encrypt(patch.url)]);
+    if (rowCount === 0) throw new NotFoundError(say.noDestination(name));
+    return this.getDestination(name);
+  }
+
   async removeDestination(name: string): Promise<void> {
     await this.transaction(async (client) => {
       // Locks the row first so no source can take it as its default between the check and the delete.

@@ -108,6 +108,12 @@ export class SqliteStore implements MetadataStore {
     return Promise.all(names.map((n) => this.getDestination(n)));
   }
 
+  async updateDestination(name: string, patch: Pick<DestinationRecord, "url">): Promise<DestinationRecord> {
+    const { changes } = this.db.prepare(`UPDATE mako_destinations SET url_sealed = ? WHERE name = ?`).run(this.secrets.encrypt(patch.url), name);
+    if (changes === 0) throw new NotFoundError(say.noDestination(name));
+    return this.getDestination(name);
+  }
+
   async removeDestination(name: string): Promise<void> {
     const used = this.db.prepare(`SELECT name FROM mako_sources WHERE destination = ?`).pluck().all(name) as string[];
     if (used.length) throw new ConflictError(say.destinationInUse(name, used));

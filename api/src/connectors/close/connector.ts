@@ -1,12 +1,12 @@
 import { z } from "zod";
 import { BaseConnector, type RateLimitDefaults } from "../base/BaseConnector";
 import { connectionFailureMessage, entityFailure, type HttpClient } from "../base/http";
-import { secret } from "../base/secret";
+import { requestTarget, secret } from "../base/secret";
 import type { ConnectionTestResult, DataRecord, EntityDeclaration, FetchState, ResumableFetchOptions } from "../base/types";
 
 export const closeConfigSchema = z.object({
   api_key: secret(z.string().min(1, "api_key is required").describe("Close API key (Settings → API Keys); sent as the Basic-auth username")),
-  base_url: z.string().url("base_url must be an absolute URL").optional().describe("API base URL; default https://api.close.com/api/v1"),
+  base_url: requestTarget(z.string().url("base_url must be an absolute URL").optional().describe("API base URL; default https://api.close.com/api/v1")),
 });
 export type CloseConfig = z.infer<typeof closeConfigSchema>;
 

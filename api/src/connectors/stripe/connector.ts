@@ -1,12 +1,12 @@
 import { z } from "zod";
 import { BaseConnector, type RateLimitDefaults } from "../base/BaseConnector";
 import { HttpError, connectionFailureMessage, entityFailure, type HttpClient } from "../base/http";
-import { secret } from "../base/secret";
+import { requestTarget, secret } from "../base/secret";
 import type { ConnectionTestResult, DataRecord, EntityDeclaration, FetchState, ResumableFetchOptions } from "../base/types";
 
 export const stripeConfigSchema = z.object({
   api_key: secret(z.string().min(1, "api_key is required").describe("Secret key (sk_live_… / sk_test_…) or a restricted key with read access")),
-  base_url: z.string().url("base_url must be an absolute URL").optional().describe("API base URL; default https://api.stripe.com (set it for a proxy or a local fake)"),
+  base_url: requestTarget(z.string().url("base_url must be an absolute URL").optional().describe("API base URL; default https://api.stripe.com (set it for a proxy or a local fake)")),
 });
 export type StripeConfig = z.infer<typeof stripeConfigSchema>;
 
