@@ -376,10 +376,13 @@ export class Mako {
   private async testSource(name: string) {
     const source = await this.store.getSource(name);
     const connector = this.createConnector(source.connector, source);
+    // A connector's own message (not the HTTP client's) could quote what the API echoed back.
+    const redactor = new SecretRedactor(secretValues(this.describe(source.connector).getConfigSchema(), source.config));
     try {
-      return await connector.testConnection();
+      const result = await connector.testConnection();
+      return { ...result, message: redactor.text(result.message) };
     } catch (err) {
-      return { success: false, message: err.message };
+      return { success: false, message: redactor.text(err.message) };
     }
   }
 

@@ -34,7 +34,7 @@ export function registerExtraCommands(program: Command, mako: () => Promise<Mako
       const m = await mako();
       let rows: Record<string, unknown>[];
       try {
-        const schemas = m.embedded ? [] : (await m.sources.list()).map((s) => s.name);
+        const schemas = m.embedded ? [] : await m.store.listSourceNames();
         rows = await readOnlyQuery(m.defaultDestination, query, { schemas, readerPassword: m.derivedSecret("postgres-reader") });
       } catch (err) {
         throw new CliError(`SQL error: ${err.message}`);

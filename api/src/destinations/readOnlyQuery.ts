@@ -60,17 +60,24 @@ async function postgresQuery(destination: PostgresDestination, query: string, op
       );
     }
     if (!options.readerPassword) throw new Error(`mako sql needs a password for role "${READER_ROLE}"`);
-    // Held until the reader is logged in: another Mako (another key) may reset its password.
+    // Serializes this database's grants (another `mako sql` may be granting the same schemas).
     await own.query("SELECT pg_advisory_lock(hashtext('mako:reader-role'))");
     try {
-      await prepareReader(own, options.readerPassword, options.schemas ?? []);
-      reader = new pg.Client({ connectionString: readerUrl(destination.pool.options.connectionString ?? "", options.readerPassword) });
-      await reader.connect().catch((err: Error) => {
-        throw new Error(
-          `cannot connect to PostgreSQL as role "${READER_ROLE}" (${err.message}): allow it to log in (pg_hba.conf), ` +
-            `or set DATABASE_URL to a role without superuser, file or program rights`,
-        );
-      });
+      await prepareReader(own, options.schemas ?? []);
+      const url = readerUrl(destination.pool.options.connectionString ?? "", options.readerPassword);
+      reader = await loginAs(url)
+        .catch(async (err: Error & { code?: string }) => {
+          if (err.code !== "28P01") throw err;
+          // New, or set by a Mako with another key: (re)set its password (roles are shared by all databases).
+          await whileContended(() => own.query(`ALTER ROLE ${own.escapeIdentifier(READER_ROLE)} PASSWORD ${own.escapeLiteral(options.readerPassword!)}`));
+          return loginAs(url);
+        })
+        .catch((err: Error) => {
+          throw new Error(
+            `cannot connect to PostgreSQL as role "${READER_ROLE}" (${err.message}): allow it to log in (pg_hba.conf), ` +
+              `or set DATABASE_URL to a role without superuser, file or program rights`,
+          );
+        });
     } finally {
       await own.query("SELECT pg_advisory_unlock(hashtext('mako:reader-role'))").catch(() => {});
     }
@@ -120,19 +127,52 @@ async function rightsOf(client: pg.ClientBase): Promise<{ name: string; dangerou
   return { name: r.name, dangerous, canCreateRoles: r.super || r.createrole };
 }
 
-/** Creates (or resets) the reader role and lets it read the sources' schemas, nothing more. */
-async function prepareReader(client: pg.ClientBase, password: string, schemas: string[]): Promise<void> {
+/**
+ * Creates the reader role if it is missing (no superuser, no file or program rights; its
+ * password is set by the first Mako that creates it) and lets it read the sources' schemas.
+ */
+async function prepareReader(client: pg.ClientBase, schemas: string[]): Promise<void> {
   const role = client.escapeIdentifier(READER_ROLE);
-  const attributes = `LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD ${client.escapeLiteral(password)}`;
   const { rowCount } = await client.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [READER_ROLE]);
-  await client.query(`${rowCount ? "ALTER" : "CREATE"} ROLE ${role} ${attributes}`);
+  if (!rowCount) {
+    await whileContended(() => client.query(`CREATE ROLE ${role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS`)).catch((err) => {
+      if (err.code !== "42710") throw err; // created meanwhile by another process
+    });
+  }
   const { rows } = await client.query<{ db: string }>("SELECT current_database() AS db");
-  await client.query(`GRANT CONNECT ON DATABASE ${client.escapeIdentifier(rows[0].db)} TO ${role}`);
+  await whileContended(() => client.query(`GRANT CONNECT ON DATABASE ${client.escapeIdentifier(rows[0].db)} TO ${role}`));
   const existing = await client.query<{ nspname: string }>("SELECT nspname FROM pg_namespace WHERE nspname = ANY($1::text[])", [schemas]);
   for (const { nspname } of existing.rows) {
     const schema = client.escapeIdentifier(nspname);
-    await client.query(`GRANT USAGE ON SCHEMA ${schema} TO ${role}`);
-    await client.query(`GRANT SELECT ON ALL TABLES IN SCHEMA ${schema} TO ${role}`);
+    await whileContended(() => client.query(`GRANT USAGE ON SCHEMA ${schema} TO ${role}`));
+    await whileContended(() => client.query(`GRANT SELECT ON ALL TABLES IN SCHEMA ${schema} TO ${role}`));
+  }
+}
+
+async function loginAs(url: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url });
+  try {
+    await client.connect();
+    return client;
+  } catch (err) {
+    await client.end().catch(() => {});
+    throw err;
+  }
+}
+
+/**
+ * Runs a statement on a shared catalog row (a role, a database's grants), again when another
+ * session changed the same row at the same moment ("tuple concurrently updated").
+ */
+async function whileContended<T>(statement: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await statement();
+    } catch (err) {
+      const contended = err.code === "XX000" && /concurrently/.test(err.message);
+      if (!contended || attempt >= 5) throw err;
+      await new Promise((r) => setTimeout(r, 20 * attempt));
+    }
   }
 }
 

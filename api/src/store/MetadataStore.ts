@@ -60,6 +60,8 @@ export interface MetadataStore {
   addSource(source: Omit<SourceRecord, "createdAt" | "updatedAt">): Promise<SourceRecord>;
   getSource(name: string): Promise<SourceRecord>;
   listSources(): Promise<SourceRecord[]>;
+  /** Names only: nothing decrypted. */
+  listSourceNames(): Promise<string[]>;
   updateSource(name: string, patch: Partial<Pick<SourceRecord, "config" | "settings" | "destination">>): Promise<SourceRecord>;
   removeSource(name: string): Promise<void>;
 

@@ -116,6 +116,11 @@ export class PostgresStore implements MetadataStore {
     return rows.map((r) => sourceFrom(r, this.secrets));
   }
 
+  async listSourceNames(): Promise<string[]> {
+    const { rows } = await this.pool.query<{ name: string }>(`SELECT name FROM ${METADATA_SCHEMA}.sources ORDER BY name`);
+    return rows.map((r) => r.name);
+  }
+
   async updateSource(name: string, patch: Partial<Pick<SourceRecord, "config" | "settings" | "destination">>): Promise<SourceRecord> {
     const current = await this.getSource(name);
     const next = { ...current, ...patch };

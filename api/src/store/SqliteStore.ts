@@ -69,6 +69,10 @@ export class SqliteStore implements MetadataStore {
     return rows.map((r) => sourceFrom(r, this.secrets));
   }
 
+  async listSourceNames(): Promise<string[]> {
+    return this.db.prepare(`SELECT name FROM mako_sources ORDER BY name`).pluck().all() as string[];
+  }
+
   async updateSource(name: string, patch: Partial<Pick<SourceRecord, "config" | "settings" | "destination">>): Promise<SourceRecord> {
     const current = await this.getSource(name);
     const next = { ...current, ...patch };
