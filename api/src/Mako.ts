@@ -1,6 +1,6 @@
 import Database from "better-sqlite3";
 import { randomBytes } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import type { BaseConnector } from "./connectors/base/BaseConnector";
@@ -17,11 +17,15 @@ import { SecretBox } from "./store/SecretBox";
 import { SqliteStore } from "./store/SqliteStore";
 import { METADATA_SCHEMA, PostgresStore, isPostgresUrl, serverOf } from "./store/PostgresStore";
 import { PostgresDestination } from "./destinations/postgres/PostgresDestination";
-import { REDACTED, redactConfig, secretFieldNames } from "./store/redact";
+import { redactConfig, redactUrl, secretPaths } from "./store/redact";
+import { applyConfigEdit, applyDestinationUrlEdit, SecretsMustBeReenteredError } from "./store/secretBinding";
+import { secretValues } from "./connectors/base/configMarks";
+import { MAX_CONFIG_DEPTH, deeperThan, pathPastDepth } from "./connectors/base/nesting";
+import { SecretRedactor } from "./connectors/base/http/SecretRedactor";
 import { RunRecorder } from "./sync/RunRecorder";
 import { SyncEngine, UnknownEntityError } from "./sync/SyncEngine";
 import type { SyncHooks } from "./sync/EntitySync";
-import type { RunResult, SyncEvent } from "./sync/events";
+import type { EntityResult, RunResult, SyncEvent } from "./sync/events";
 
 /** Bad input from a user: the message names the field; `field` says which one. */
 export class ValidationError extends Error {
@@ -31,7 +35,7 @@ export class ValidationError extends Error {
   }
 }
 
-export { ConflictError, NotFoundError };
+export { ConflictError, NotFoundError, SecretsMustBeReenteredError };
 
 export interface ConnectorInfo {
   id: string;
@@ -113,6 +117,8 @@ export class Mako {
   readonly destinations = {
     add: (input: { name: string; kind: string; url: string }) => this.addDestination(input),
     list: async () => (await this.store.listDestinations()).map(redactDestination),
+    /** A new connection URL; the stored password is kept only while the server stays the same. */
+    update: (name: string, input: { url: string }) => this.updateDestination(name, input),
     test: (name: string) => this.testDestination(name),
     remove: (name: string) => this.store.removeDestination(name),
   };
@@ -140,7 +146,13 @@ export class Mako {
     readonly defaultDestination: Destination,
     /** The embedded SQLite destination (same file as the metadata); null when DATABASE_URL is PostgreSQL. */
     readonly embedded: SqliteDestination | null,
+    private readonly secretBox: SecretBox,
   ) {}
+
+  /** A secret derived from Mako's key for one purpose (stable wherever the same key is used). */
+  derivedSecret(purpose: string): string {
+    return this.secretBox.derive(purpose);
+  }
 
   /**
    * Opens $MAKO_HOME/mako.db, or with DATABASE_URL (or `databaseUrl`) = postgres://… keeps the
@@ -149,7 +161,7 @@ export class Mako {
    */
   static async open(options: { home?: string; databaseUrl?: string } = {}): Promise<Mako> {
     const home = options.home ? resolve(options.home) : defaultHome();
-    mkdirSync(home, { recursive: true });
+    mkdirSync(home, { recursive: true, mode: 0o700 });
     // A DATABASE_URL of another kind in the environment may belong to another program: not ours.
     const fromEnv = process.env.DATABASE_URL;
     const databaseUrl = options.databaseUrl ?? (fromEnv && isPostgresUrl(fromEnv) ? fromEnv : undefined);
@@ -157,11 +169,13 @@ export class Mako {
     const path = join(home, "mako.db");
     let db: Database.Database;
     try {
+      ownerOnly(path);
       db = new Database(path, { timeout: busyTimeoutMs() });
       db.pragma("journal_mode = WAL");
       const embedded = new SqliteDestination(db);
-      const store = new SqliteStore(db, SecretBox.forHome(home));
-      return new Mako(home, store, embedded, embedded);
+      const secrets = SecretBox.forHome(home);
+      const store = new SqliteStore(db, secrets);
+      return new Mako(home, store, embedded, embedded, secrets);
     } catch (err) {
       throw new Error(`cannot open ${path}: ${err.message}`);
     }
@@ -171,9 +185,10 @@ export class Mako {
     if (!isPostgresUrl(url)) {
       throw new ValidationError(`databaseUrl must start with postgres:// or postgresql:// (got "${url.split(":")[0]}:…")`, "databaseUrl");
     }
-    const store = await PostgresStore.open(url, SecretBox.forHome(home));
+    const secrets = SecretBox.forHome(home);
+    const store = await PostgresStore.open(url, secrets);
     try {
-      return new Mako(home, store, await PostgresDestination.open(url), null);
+      return new Mako(home, store, await PostgresDestination.open(url), null, secrets);
     } catch (err) {
       await store.close();
       throw new Error(`cannot use PostgreSQL at ${serverOf(url)} (DATABASE_URL) as the default destination: ${err.message}`);
@@ -189,6 +204,10 @@ export class Mako {
   async sync(name: string, options: SyncOptions = {}): Promise<StartedSync> {
     const source = await this.store.getSource(name);
     const connector = this.createConnector(source.connector, source);
+    // Whatever a connector or a source API lets slip, the source's secrets never reach the
+    // run's record, its logs or a listener; and the engine refuses to store them in a checkpoint.
+    const secrets = secretValues(this.describe(source.connector).getConfigSchema(), source.config);
+    const redactor = new SecretRedactor(secrets);
     const known = connector.describeEntities().map((e) => e.name);
     // Without an explicit choice, the selection saved with the source (null: all).
     const chosen = options.entities?.length ? options.entities : (source.entities ?? undefined);
@@ -233,14 +252,18 @@ export class Mako {
           fullRefresh: options.fullRefresh,
           signal: controller.signal,
           hooks: options.hooks,
+          secrets,
           onEvent: (event) => {
-            recorder.record(event);
-            options.onEvent?.(event);
+            const clean = scrubEvent(event, redactor);
+            recorder.record(clean);
+            options.onEvent?.(clean);
           },
         });
-        await recorder.finish(result);
-        return result;
+        const clean = scrubResult(result, redactor);
+        await recorder.finish(clean);
+        return clean;
       } catch (err) {
+        if (err instanceof Error) err.message = redactor.text(err.message);
         await recorder.fail(err.message);
         throw err;
       } finally {
@@ -307,6 +330,12 @@ export class Mako {
   }
 
   private validated(connectorId: string, config: unknown): Record<string, unknown> {
+    // Before the schema, and before anything is stored: a config nested past the limit is
+    // refused whole, so no later walk over it (redaction, listing) meets an unbounded depth.
+    if (deeperThan(config, MAX_CONFIG_DEPTH)) {
+      const at = pathPastDepth(config, MAX_CONFIG_DEPTH);
+      throw new ValidationError(`invalid config for connector "${connectorId}": ${at}: nests deeper than ${MAX_CONFIG_DEPTH} levels`, at);
+    }
     const schema = this.describe(connectorId).getConfigSchema();
     const result = validateConfig(schema, config ?? {});
     if (!result.ok) {
@@ -358,8 +387,13 @@ export class Mako {
     const current = await this.store.getSource(name);
     let config = current.config;
     if (patch.config !== undefined) {
-      // Redacted values sent back unchanged keep their stored secret.
-      config = this.validated(current.connector, restoreSecrets(patch.config, current.config));
+      if (!patch.config || typeof patch.config !== "object" || Array.isArray(patch.config)) {
+        throw new ValidationError(`invalid config for connector "${current.connector}": must be an object`, "config");
+      }
+      // Secrets left out (or sent back masked) keep their stored value, unless the edit
+      // changes where requests go: then they must be entered again.
+      const schema = this.describe(current.connector).getConfigSchema();
+      config = applyConfigEdit(schema, current.config, patch.config as Record<string, unknown>, (c) => this.validated(current.connector, c));
     }
     if (patch.destination) await this.store.getDestination(patch.destination);
     const changes: Partial<Pick<SourceRecord, "config" | "settings" | "destination" | "entities">> = { config };
@@ -372,13 +406,23 @@ export class Mako {
     return this.redacted(await this.store.updateSource(name, changes));
   }
 
+  private async updateDestination(name: string, input: { url: string }) {
+    if (!input.url) throw new ValidationError("a destination needs --url (a connection URL or a file path)", "url");
+    const current = await this.store.getDestination(name);
+    const url = applyDestinationUrlEdit(name, current.url, input.url);
+    return redactDestination(await this.store.updateDestination(name, { url }));
+  }
+
   private async testSource(name: string) {
     const source = await this.store.getSource(name);
     const connector = this.createConnector(source.connector, source);
+    // A connector's own message (not the HTTP client's) could quote what the API echoed back.
+    const redactor = new SecretRedactor(secretValues(this.describe(source.connector).getConfigSchema(), source.config));
     try {
-      return await connector.testConnection();
+      const result = await connector.testConnection();
+      return { ...result, message: redactor.text(result.message) };
     } catch (err) {
-      return { success: false, message: err.message };
+      return { success: false, message: redactor.text(err.message) };
     }
   }
 
@@ -411,7 +455,7 @@ export class Mako {
 
   private redacted(source: SourceRecord): SourceRecord {
     const schema = this.describe(source.connector).getConfigSchema();
-    return { ...source, config: redactConfig(source.config, secretFieldNames(schema)) as Record<string, unknown> };
+    return { ...source, config: redactConfig(source.config, secretPaths(schema, source.config)) };
   }
 }
 
@@ -427,16 +471,32 @@ function validSettings(input: unknown): DataSourceSettings {
 }
 
 function redactDestination(d: DestinationRecord): DestinationRecord {
-  return { ...d, url: d.url.replace(/\/\/([^:/@]+):([^@]+)@/, `//$1:${REDACTED}@`) };
+  return { ...d, url: redactUrl(d.url) };
 }
 
-/** Puts stored secrets back where a patch carries the redaction placeholder. */
-function restoreSecrets(patch: unknown, stored: unknown): unknown {
-  if (patch === REDACTED) return stored;
-  if (Array.isArray(patch)) return patch.map((v, i) => restoreSecrets(v, Array.isArray(stored) ? stored[i] : undefined));
-  if (patch && typeof patch === "object") {
-    const s = (stored && typeof stored === "object" ? stored : {}) as Record<string, unknown>;
-    return Object.fromEntries(Object.entries(patch).map(([k, v]) => [k, restoreSecrets(v, s[k])]));
-  }
-  return patch;
+function scrubEvent(event: SyncEvent, redactor: SecretRedactor): SyncEvent {
+  if (event.type === "log") return { ...event, message: redactor.text(event.message) };
+  if (event.type === "entity_finished") return { ...event, result: scrubEntity(event.result, redactor) };
+  return event;
+}
+
+function scrubEntity(result: EntityResult, redactor: SecretRedactor): EntityResult {
+  return result.error === undefined ? result : { ...result, error: redactor.text(result.error) };
+}
+
+function scrubResult(result: RunResult, redactor: SecretRedactor): RunResult {
+  return {
+    ...result,
+    entities: result.entities.map((e) => scrubEntity(e, redactor)),
+    ...(result.error === undefined ? {} : { error: redactor.text(result.error) }),
+  };
+}
+
+/**
+ * mako.db (and the -wal/-shm files SQLite creates with the same mode) readable by its owner
+ * only: it holds the synced data and Mako's records.
+ */
+function ownerOnly(path: string): void {
+  if (!existsSync(path)) closeSync(openSync(path, "a", 0o600));
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, 0o600);
 }

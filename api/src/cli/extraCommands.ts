@@ -1,9 +1,11 @@
 import type { Command } from "commander";
 import type { Mako } from "../Mako";
-import { readOnlyQuery } from "../destinations/readOnlyQuery";
+import { READER_ROLE, readOnlyQuery } from "../destinations/readOnlyQuery";
 import { ensureUiBuilt, startServer } from "../server";
 import { CliError } from "./output";
 import { untilInterrupted } from "./startCommand";
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 /** Commands for destinations and the HTTP server. */
 export function registerExtraCommands(program: Command, mako: () => Promise<Mako>): void {
@@ -12,9 +14,10 @@ export function registerExtraCommands(program: Command, mako: () => Promise<Mako
     .description("serve the HTTP API and the web UI (building the UI first if needed)")
     .option("--port <port>", "port to listen on", "3000")
     .option("--host <host>", "address to bind; beyond loopback every API route needs the bearer token (MAKO_API_TOKEN)", "127.0.0.1")
+    .option("--allowed-host <name>", "also answer requests addressed to this host name, e.g. a reverse proxy's (repeatable)", collect)
     .action(async (o) => {
       await ensureUiBuilt({ log: (line) => console.log(line) });
-      const server = await startServer({ mako: await mako(), port: Number(o.port), host: o.host });
+      const server = await startServer({ mako: await mako(), port: Number(o.port), host: o.host, allowedHosts: o.allowedHost });
       console.log(`Mako is serving ${server.url} — Ctrl-C to stop`);
       await untilInterrupted();
       await server.close();
@@ -22,13 +25,17 @@ export function registerExtraCommands(program: Command, mako: () => Promise<Mako
 
   program
     .command("sql <query>")
-    .description("run a read-only SQL query on the default database (mako.db, or DATABASE_URL) and print the rows")
+    .description(
+      "run a read-only SQL query on the default database (mako.db, or DATABASE_URL) and print the rows;\n" +
+        `on PostgreSQL, as role ${READER_ROLE} (created, SELECT on the sources' schemas only) when DATABASE_URL's role could reach the server's files or programs`,
+    )
     .option("--json", "print rows as JSON lines")
     .action(async (query: string, o) => {
       const m = await mako();
       let rows: Record<string, unknown>[];
       try {
-        rows = await readOnlyQuery(m.defaultDestination, query);
+        const schemas = m.embedded ? [] : await m.store.listSourceNames();
+        rows = await readOnlyQuery(m.defaultDestination, query, { schemas, readerPassword: m.derivedSecret("postgres-reader") });
       } catch (err) {
         throw new CliError(`SQL error: ${err.message}`);
       }
@@ -48,6 +55,14 @@ export function registerExtraCommands(program: Command, mako: () => Promise<Mako
     .action(async (name: string, o) => {
       const d = await (await mako()).destinations.add({ name, kind: o.type, url: o.url });
       console.log(`added destination "${d.name}" (${d.kind}); use it with: mako sync SOURCE --destination ${d.name}`);
+    });
+  destinations
+    .command("update <name>")
+    .description("give a destination a new connection URL (a password left out is kept only while the server stays the same)")
+    .requiredOption("--url <url>", "the new connection URL (postgres://…, mysql://…) or file path")
+    .action(async (name: string, o) => {
+      const d = await (await mako()).destinations.update(name, { url: o.url });
+      console.log(`updated destination "${d.name}": ${d.url}`);
     });
   destinations
     .command("list")

@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from "commander";
-import { ConflictError, Mako, NotFoundError, ValidationError, busyTimeoutMs } from "../Mako";
+import { ConflictError, Mako, NotFoundError, SecretsMustBeReenteredError, ValidationError, busyTimeoutMs } from "../Mako";
 import { fmt, CliError } from "./output";
 import { readConfig } from "./parseJson";
 import { syncCommand } from "./syncCommand";
@@ -76,14 +76,26 @@ sources
   });
 sources
   .command("update <name>")
-  .description("change a stored source; options left out keep their value")
+  .description("change a source's config, settings, default destination or entity selection (options left out keep their value; secrets left out are kept, unless where requests go changes)")
+  .option("--config-json <json>", "the connector's whole new config as JSON")
+  .option("--config-file <path>", "the connector's whole new config in a JSON or YAML file")
+  .option("--settings-json <json>", "the new sync settings")
+  .option("--destination <name>", 'default destination ("" for the default database)')
   .option("--entity <entity>", "the entities a sync reads unless told otherwise (repeatable; replaces the saved selection)", collect)
   .option("--all-entities", "go back to syncing all of the connector's entities")
   .action(async (name: string, o) => {
     if (o.entity && o.allEntities) throw new CliError("--entity and --all-entities contradict each other: give one");
-    if (!o.entity && !o.allEntities) throw new CliError("nothing to change: give --entity E (repeatable) or --all-entities");
-    const updated = await (await mako()).sources.update(name, { entities: o.allEntities ? null : o.entity });
-    console.log(`updated source "${updated.name}": syncs ${updated.entities ? updated.entities.join(", ") : "all entities"}`);
+    const changes: Parameters<Mako["sources"]["update"]>[1] = {};
+    if (o.configJson !== undefined || o.configFile !== undefined) changes.config = await readConfig(o);
+    if (o.settingsJson !== undefined) changes.settings = (await readConfig({ configJson: o.settingsJson }, "settings")) as Record<string, unknown>;
+    if (o.destination !== undefined) changes.destination = o.destination === "" ? null : o.destination;
+    if (o.entity || o.allEntities) changes.entities = o.allEntities ? null : o.entity;
+    if (Object.keys(changes).length === 0) {
+      throw new CliError("nothing to change: give --config-json, --config-file, --settings-json, --destination, --entity or --all-entities");
+    }
+    const updated = await (await mako()).sources.update(name, changes);
+    const selection = "entities" in changes ? `: syncs ${updated.entities ? updated.entities.join(", ") : "all entities"}` : "";
+    console.log(`updated source "${updated.name}"${selection}`);
   });
 sources
   .command("list")
@@ -156,7 +168,10 @@ program
   .option("--count <n>", "users in the sample source when it is created", "10000")
   .option("--port <port>", "port of the web UI and API", "3000")
   .option("--no-serve", "only add and sync the sample source, then exit")
-  .action(async (o) => startCommand(await mako(), { count: Number(o.count), serve: o.serve, port: Number(o.port) }));
+  .option("--allowed-host <name>", "also answer requests addressed to this host name, e.g. a reverse proxy's (repeatable)", collect)
+  .action(async (o) =>
+    startCommand(await mako(), { count: Number(o.count), serve: o.serve, port: Number(o.port), allowedHosts: o.allowedHost }),
+  );
 
 registerExtraCommands(program, mako);
 
@@ -170,7 +185,13 @@ async function main(): Promise<number> {
       process.stderr.write(`error: ${opened?.home ?? "MAKO_HOME"}/mako.db is locked by another process (waited ${busyTimeoutMs() / 1000} s); try again when it is done\n`);
       return 1;
     }
-    const known = err instanceof CliError || err instanceof ValidationError || err instanceof NotFoundError || err instanceof ConflictError || err?.retryable === false;
+    const known =
+      err instanceof CliError ||
+      err instanceof ValidationError ||
+      err instanceof NotFoundError ||
+      err instanceof ConflictError ||
+      err instanceof SecretsMustBeReenteredError ||
+      err?.retryable === false;
     process.stderr.write(`error: ${known ? err.message : err?.message ?? String(err)}\n`);
     if (!known && process.env.MAKO_DEBUG) process.stderr.write(`${err?.stack}\n`);
     return err instanceof CliError ? err.exitCode : 1;

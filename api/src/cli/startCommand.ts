@@ -10,8 +10,11 @@ const SAMPLE = "sample";
  * `npm start`: the web UI and API on http://localhost:3000, with a sample source added and
  * synced on first start, and the SQL to look at what was written.
  */
-export async function startCommand(mako: Mako, options: { count: number; serve: boolean; port: number }): Promise<void> {
-  const server = options.serve ? await serveUi(mako, options.port) : undefined;
+export async function startCommand(
+  mako: Mako,
+  options: { count: number; serve: boolean; port: number; allowedHosts?: string[] },
+): Promise<void> {
+  const server = options.serve ? await serveUi(mako, options.port, options.allowedHosts) : undefined;
   let added = false;
   try {
     await mako.sources.get(SAMPLE);
@@ -39,9 +42,9 @@ export async function startCommand(mako: Mako, options: { count: number; serve: 
   }
 }
 
-async function serveUi(mako: Mako, port: number) {
+async function serveUi(mako: Mako, port: number, allowedHosts?: string[]) {
   await ensureUiBuilt({ log: (line) => console.log(line) });
-  return startServer({ mako, port });
+  return startServer({ mako, port, allowedHosts });
 }
 
 /** Resolves on Ctrl-C or SIGTERM: the server runs until then. */

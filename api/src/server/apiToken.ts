@@ -4,7 +4,8 @@ import { join } from "node:path";
 
 /** True for addresses only this machine can reach: there the API needs no token. */
 export function isLoopback(host: string): boolean {
-  return host === "127.0.0.1" || host === "::1" || host === "localhost" || host.startsWith("127.");
+  // An address, not a prefix: "127.0.0.1.attacker.example" is a name anyone can point anywhere.
+  return host === "::1" || host === "localhost" || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
 /**

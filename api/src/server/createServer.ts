@@ -1,7 +1,9 @@
 import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import type { Mako } from "../Mako";
 import { bearerMatches } from "./apiToken";
 import { ApiError, errorResponse } from "./httpErrors";
+import { requestGuard, servedHosts } from "./requestGuard";
 import { LiveRuns } from "./LiveRuns";
 import { connectorRoutes } from "./routes/connectors";
 import { hookRoutes } from "./routes/hooks";
@@ -15,7 +17,15 @@ export interface ServerOptions {
   token?: string;
   /** The built UI; `app/dist` by default. `false` serves the API only. */
   uiDir?: string | false;
+  /** The address the server is bound to (127.0.0.1 by default): a Host it answers to. */
+  host?: string;
+  /** Further host names it answers to, e.g. a reverse proxy's (`--allowed-host`). */
+  allowedHosts?: string[];
+  /** Largest request body accepted, in bytes (1 MB by default); larger ones get 413 unread. */
+  maxBodyBytes?: number;
 }
+
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
 export interface MakoServer {
   app: Hono;
@@ -25,13 +35,15 @@ export interface MakoServer {
 
 /**
  * The HTTP API over the facade, and the web UI's static files. No CORS headers are sent: the
- * UI is served from the same origin, and other origins have no business calling the API.
+ * UI is served from the same origin, and other origins have no business calling the API
+ * (requestGuard refuses them, and Host names the server does not serve).
  */
 export function createServer(mako: Mako, options: ServerOptions = {}): MakoServer {
   const app = new Hono();
   const live = new LiveRuns(mako);
 
   app.onError((err, c) => errorResponse(err, c));
+  app.use("*", requestGuard(servedHosts(options.host ?? "127.0.0.1", options.allowedHosts)));
 
   // Vendors' webhooks: signed, not token-protected, and outside /api so its checks never apply.
   app.route("/hooks", hookRoutes(mako));
@@ -48,6 +60,16 @@ export function createServer(mako: Mako, options: ServerOptions = {}): MakoServe
       return next();
     });
   }
+
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  app.use(
+    "/api/*",
+    bodyLimit({
+      maxSize: maxBodyBytes,
+      // Connection: close, so the rest of an oversized upload is not read either.
+      onError: (c) => c.json({ error: `request body over the limit of ${maxBodyBytes} bytes` }, 413, { connection: "close" }),
+    }),
+  );
 
   app.route("/api/connectors", connectorRoutes(mako));
   app.route("/api/sources", sourceRoutes(mako, live));

@@ -1,4 +1,5 @@
 import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ValidationError } from "../Mako";
 import { ConflictError, NotFoundError, SourceBusyError } from "../store/MetadataStore";
@@ -24,6 +25,9 @@ export function errorResponse(err: Error, c: Context): Response {
 
 function classify(err: Error): { status: ContentfulStatusCode; field?: string } {
   if (err instanceof ApiError) return { status: err.status, field: err.field };
+  if (err instanceof HTTPException) return { status: err.status as ContentfulStatusCode };
+  // A malformed %-escape in a path or query: the request's fault, not a crash.
+  if (err instanceof URIError) return { status: 400 };
   if (err instanceof ValidationError) return { status: 400, field: err.field };
   if (err instanceof UnknownEntityError) return { status: 400, field: "entities" };
   if (err instanceof NotFoundError) return { status: 404 };

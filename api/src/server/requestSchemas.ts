@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { MAX_CONFIG_DEPTH, deeperThan } from "../connectors/base/nesting";
 import { issuePath } from "../connectors/base/validateConfig";
 import { ApiError } from "./httpErrors";
 
@@ -54,13 +55,22 @@ export function parseOr400<T>(schema: z.ZodType<T>, input: unknown, what: string
   throw new ApiError(400, `invalid ${what}: ${field ? `${field}: ` : ""}${why}`, field || (issue.code === "unrecognized_keys" ? issue.keys[0] : undefined));
 }
 
-/** The JSON body of a request; a body that is not JSON is a 400, an empty one is `{}`. */
+/** No request body needs more levels than a config and its envelope; deeper ones are refused unread. */
+const MAX_BODY_DEPTH = 2 * MAX_CONFIG_DEPTH;
+
+/**
+ * The JSON body of a request; a body that is not JSON, or nests deeper than any request needs,
+ * is a 400, an empty one is `{}`. (Its size is capped before it is read: see createServer.)
+ */
 export async function jsonBody(req: { text(): Promise<string> }): Promise<unknown> {
   const text = await req.text();
   if (!text.trim()) return {};
+  let body: unknown;
   try {
-    return JSON.parse(text);
+    body = JSON.parse(text);
   } catch {
     throw new ApiError(400, "the request body is not valid JSON");
   }
+  if (deeperThan(body, MAX_BODY_DEPTH)) throw new ApiError(400, `the request body nests deeper than ${MAX_BODY_DEPTH} levels`);
+  return body;
 }

@@ -10,6 +10,10 @@ export interface StartServerOptions {
   port?: number;
   /** 127.0.0.1 by default. Any other address requires the API token. */
   host?: string;
+  /** Host names served besides loopback names and the bound address (a reverse proxy's). */
+  allowedHosts?: string[];
+  /** Largest request body, bytes (1 MB by default). */
+  maxBodyBytes?: number;
   /** Overrides MAKO_API_TOKEN and the stored token; used only when bound beyond loopback. */
   token?: string;
   uiDir?: string | false;
@@ -39,7 +43,13 @@ export async function startServer(options: StartServerOptions): Promise<StartedS
       if (resolved.created) log(`API token (shown once, stored in ${options.mako.home}/api-token): ${token}`);
     }
   }
-  const server = createServer(options.mako, { token, uiDir: options.uiDir });
+  const server = createServer(options.mako, {
+    token,
+    uiDir: options.uiDir,
+    host,
+    allowedHosts: options.allowedHosts,
+    maxBodyBytes: options.maxBodyBytes,
+  });
   const http: ServerType = await new Promise((resolve, reject) => {
     const s = serve({ fetch: server.app.fetch, port: options.port ?? 3000, hostname: host }, () => resolve(s));
     s.once("error", (err: NodeJS.ErrnoException) =>

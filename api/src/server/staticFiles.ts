@@ -19,7 +19,13 @@ const contentTypes: Record<string, string> = {
  * (the UI routes with the History API). Hashed assets are cached for a year; index.html never.
  */
 export async function serveUi(c: Context, dir: string): Promise<Response> {
-  const requested = normalize(decodeURIComponent(new URL(c.req.url).pathname)).replace(/^([/\\])+/, "");
+  let path: string;
+  try {
+    path = decodeURIComponent(new URL(c.req.url).pathname);
+  } catch {
+    return c.json({ error: "malformed percent-encoding in the URL path" }, 400);
+  }
+  const requested = normalize(path).replace(/^([/\\])+/, "");
   const file = join(dir, requested);
   // normalize() resolved any "..": a path that leaves `dir` is not ours to serve.
   if (file.startsWith(dir + sep) && (await isFile(file))) {

@@ -1,6 +1,7 @@
+import type { z } from "zod";
 import type { EntityDescriptor } from "../connectors/base/types";
 import type { RunRecord, SourceRecord } from "../store/MetadataStore";
-import { REDACTED } from "../store/redact";
+import { redactConfig, secretPaths, secretStates } from "../store/redact";
 
 // What the API returns: stored records reshaped for the UI, with secrets reduced to set/unset.
 
@@ -9,7 +10,7 @@ export interface SourceView {
   connector: string;
   /** Config without secret values. */
   config: Record<string, unknown>;
-  /** Each secret field: whether a value is stored. Values are never returned. */
+  /** Each secret field by path (`api_key`, `auth.token`): whether a value is stored. Values are never returned. */
   secrets: Record<string, "set" | "unset">;
   settings: Record<string, unknown>;
   destination: string | null;
@@ -22,16 +23,10 @@ export interface SourceView {
   lastRun: RunView | null;
 }
 
-/** `source` must already be redacted by the facade; secret names come from the connector. */
-export function sourceView(source: SourceRecord, secretNames: Set<string>, lastRun: RunRecord | null, availableEntities: EntityDescriptor[]): SourceView {
-  const config: Record<string, unknown> = {};
-  const secrets: Record<string, "set" | "unset"> = {};
-  for (const name of secretNames) secrets[name] = "unset";
-  for (const [key, value] of Object.entries(source.config)) {
-    // The facade also redacts fields whose names look sensitive; treat those as secrets too.
-    if (secretNames.has(key) || value === REDACTED) secrets[key] = value === undefined || value === null || value === "" ? "unset" : "set";
-    else config[key] = value;
-  }
+/** `source` must already be redacted by the facade; what is secret comes from the connector's schema. */
+export function sourceView(source: SourceRecord, schema: z.ZodType, lastRun: RunRecord | null, availableEntities: EntityDescriptor[]): SourceView {
+  const config = redactConfig(source.config, secretPaths(schema, source.config), "remove");
+  const secrets = secretStates(schema, source.config);
   return {
     name: source.name,
     connector: source.connector,

@@ -69,12 +69,15 @@ export interface MetadataStore {
   addSource(source: NewSource): Promise<SourceRecord>;
   getSource(name: string): Promise<SourceRecord>;
   listSources(): Promise<SourceRecord[]>;
+  /** Names only: nothing decrypted. */
+  listSourceNames(): Promise<string[]>;
   updateSource(name: string, patch: Partial<Pick<SourceRecord, "config" | "settings" | "destination" | "entities">>): Promise<SourceRecord>;
   removeSource(name: string): Promise<void>;
 
   addDestination(destination: Omit<DestinationRecord, "createdAt">): Promise<DestinationRecord>;
   getDestination(name: string): Promise<DestinationRecord>;
   listDestinations(): Promise<DestinationRecord[]>;
+  updateDestination(name: string, patch: Pick<DestinationRecord, "url">): Promise<DestinationRecord>;
   removeDestination(name: string): Promise<void>;
 
   /** Records a new run; fails with SourceBusyError while a live run holds the source. */

@@ -125,6 +125,11 @@ export class PostgresStore implements MetadataStore {
     return rows.map((r) => sourceFrom(r, this.secrets));
   }
 
+  async listSourceNames(): Promise<string[]> {
+    const { rows } = await this.pool.query<{ name: string }>(`SELECT name FROM ${METADATA_SCHEMA}.sources ORDER BY name`);
+    return rows.map((r) => r.name);
+  }
+
   async updateSource(name: string, patch: Partial<Pick<SourceRecord, "config" | "settings" | "destination" | "entities">>): Promise<SourceRecord> {
     const current = await this.getSource(name);
     const next = { ...current, ...patch };
@@ -166,6 +171,12 @@ export class PostgresStore implements MetadataStore {
   async listDestinations(): Promise<DestinationRecord[]> {
     const { rows } = await this.pool.query<DestinationRow>(`SELECT * FROM ${METADATA_SCHEMA}.destinations ORDER BY name`);
     return rows.map((r) => destinationFrom(r, this.secrets));
+  }
+
+  async updateDestination(name: string, patch: Pick<DestinationRecord, "url">): Promise<DestinationRecord> {
+    const { rowCount } = await this.pool.query(`UPDATE ${METADATA_SCHEMA}.destinations SET url_sealed = $2 WHERE name = $1`, [name, this.secrets.encrypt(patch.url)]);
+    if (rowCount === 0) throw new NotFoundError(say.noDestination(name));
+    return this.getDestination(name);
   }
 
   async removeDestination(name: string): Promise<void> {

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHmac, randomBytes, scryptSync } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -26,6 +26,11 @@ export class SecretBox {
     const hex = readFileSync(file, "utf8").trim();
     if (!/^[0-9a-fA-F]{64}$/.test(hex)) throw new Error(`secret key file ${file} is damaged: expected 64 hex characters`);
     return new SecretBox(Buffer.from(hex, "hex"), file);
+  }
+
+  /** A secret for one purpose, derived from the key: the same wherever the same key is used. */
+  derive(purpose: string): string {
+    return createHmac("sha256", this.key).update(`mako:${purpose}`).digest("base64url");
   }
 
   encrypt(plaintext: string): string {

@@ -87,6 +87,10 @@ export class SqliteStore implements MetadataStore {
     return rows.map((r) => sourceFrom(r, this.secrets));
   }
 
+  async listSourceNames(): Promise<string[]> {
+    return this.db.prepare(`SELECT name FROM mako_sources ORDER BY name`).pluck().all() as string[];
+  }
+
   async updateSource(name: string, patch: Partial<Pick<SourceRecord, "config" | "settings" | "destination" | "entities">>): Promise<SourceRecord> {
     const current = await this.getSource(name);
     const next = { ...current, ...patch };
@@ -124,6 +128,12 @@ export class SqliteStore implements MetadataStore {
   async listDestinations(): Promise<DestinationRecord[]> {
     const names = this.db.prepare(`SELECT name FROM mako_destinations ORDER BY name`).pluck().all() as string[];
     return Promise.all(names.map((n) => this.getDestination(n)));
+  }
+
+  async updateDestination(name: string, patch: Pick<DestinationRecord, "url">): Promise<DestinationRecord> {
+    const { changes } = this.db.prepare(`UPDATE mako_destinations SET url_sealed = ? WHERE name = ?`).run(this.secrets.encrypt(patch.url), name);
+    if (changes === 0) throw new NotFoundError(say.noDestination(name));
+    return this.getDestination(name);
   }
 
   async removeDestination(name: string): Promise<void> {

@@ -1,36 +1,68 @@
-import { z } from "zod";
+import type { z } from "zod";
+import { type ConfigPath, configMarks, pathKey, valueAt } from "../connectors/base/configMarks";
 
-const SENSITIVE = /(pass(word)?|secret|token|api[-_]?key|private[-_]?key|authorization|credentials?)$/i;
 export const REDACTED = "********";
 
-/** Names of the properties a connector's schema marks secret (anywhere in the schema). */
-export function secretFieldNames(schema: z.ZodType): Set<string> {
-  const names = new Set<string>();
-  let json: unknown;
-  try {
-    json = z.toJSONSchema(schema, { unrepresentable: "any", io: "input" });
-  } catch {
-    return names;
-  }
-  const walk = (node: unknown) => {
-    if (!node || typeof node !== "object") return;
-    if (Array.isArray(node)) return node.forEach(walk);
-    const props = (node as { properties?: Record<string, { secret?: boolean }> }).properties;
-    if (props) for (const [name, prop] of Object.entries(props)) if (prop?.secret === true) names.add(name);
-    Object.values(node).forEach(walk);
-  };
-  walk(json);
-  return names;
+/** The secret fields of a config, as its connector's schema says (see configMarks). */
+export function secretPaths(schema: z.ZodType, config: unknown): ConfigPath[] {
+  return configMarks(schema, config)
+    .secrets.filter((m) => m.present)
+    .map((m) => m.path);
 }
 
-/** A copy of a config with every secret value replaced, for printing and for the API. */
-export function redactConfig(config: unknown, secretNames: Set<string>): unknown {
-  if (Array.isArray(config)) return config.map((v) => redactConfig(v, secretNames));
-  if (!config || typeof config !== "object") return config;
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(config)) {
-    const secret = secretNames.has(key) || (SENSITIVE.test(key) && (typeof value === "string" || typeof value === "number"));
-    out[key] = secret ? (value === "" || value == null ? value : REDACTED) : redactConfig(value, secretNames);
+/**
+ * A copy of a config with every secret value replaced by REDACTED (for printing), or removed
+ * (`remove`, for the API, which lists secrets apart). Only the objects on the way to a secret
+ * are copied: no recursion over the config, whatever its depth.
+ */
+export function redactConfig(config: Record<string, unknown>, paths: ConfigPath[], mode: "mask" | "remove" = "mask"): Record<string, unknown> {
+  let out = config;
+  for (const path of paths) {
+    const value = valueAt(out, path);
+    if (value === undefined || value === null || value === "") continue;
+    out = withValueAt(out, path, mode === "remove" ? undefined : REDACTED) as Record<string, unknown>;
   }
   return out;
+}
+
+/** A copy of `root` with `value` at `path` (undefined removes it), copying only the objects on the path. */
+export function withValueAt(root: unknown, path: ConfigPath, value: unknown): unknown {
+  if (path.length === 0) return value;
+  const [key, ...rest] = path;
+  const container = Array.isArray(root) ? [...root] : { ...(root as Record<string | number, unknown>) };
+  const next = withValueAt((root as Record<string | number, unknown>)?.[key], rest, value);
+  if (next === undefined && rest.length === 0 && !Array.isArray(container)) delete (container as Record<string | number, unknown>)[key];
+  else (container as Record<string | number, unknown>)[key] = next;
+  return container;
+}
+
+/** Which secrets a config holds, by path (`api_key`, `auth.token`): for the API's `secrets`. */
+export function secretStates(schema: z.ZodType, config: unknown): Record<string, "set" | "unset"> {
+  const states: Record<string, "set" | "unset"> = {};
+  for (const m of configMarks(schema, config).secrets) {
+    // Declared but absent: only top-level fields are worth listing (nested ones belong to a
+    // variant the config did not choose).
+    if (!m.present && m.path.length > 1) continue;
+    const v = m.present ? valueAt(config, m.path) : undefined;
+    states[pathKey(m.path)] = v === undefined || v === null || v === "" ? "unset" : "set";
+  }
+  return states;
+}
+
+/** Query parameters of a connection URL that carry a password (pg and mysql2 read them). */
+const URL_SECRET_PARAMS = /^(password|passwd|sslpassword|pass)$/i;
+
+/** A destination's connection URL fit to show: the password (in the authority or the query) masked. */
+export function redactUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    // Not a URL (a file path), or one node cannot parse: mask what looks like user:password@.
+    return url.replace(/\/\/([^:/@]*):([^@]*)@/, `//$1:${REDACTED}@`);
+  }
+  if (parsed.protocol === "file:") return url;
+  if (parsed.password) parsed.password = REDACTED;
+  for (const name of [...new Set(parsed.searchParams.keys())]) if (URL_SECRET_PARAMS.test(name)) parsed.searchParams.set(name, REDACTED);
+  return parsed.toString();
 }

@@ -4,6 +4,7 @@ import { MalformedCheckpointError } from "../destinations/checkpointCodec";
 import type { Destination, EntityCheckpoint, TableRef } from "../destinations/Destination";
 import { backoffDelay, sleep } from "./backoff";
 import { PermanentSyncError, latest, prepareChunk, withLookback } from "./chunkRecords";
+import { DEFAULT_RECORD_DEPTH } from "../connectors/base/nesting";
 import type { EntityResult, SyncEvent } from "./events";
 
 /** Test seams: the conformance kit crashes the sync around commits through these. */
@@ -22,6 +23,8 @@ export interface EntitySyncContext {
   signal: AbortSignal;
   emit: (event: SyncEvent) => void;
   hooks?: SyncHooks;
+  /** Values that must never be stored in clear: a checkpoint holding one is refused. */
+  secrets?: string[];
 }
 
 const DEFAULTS = { batchSize: 1000, maxIterations: 10, maxRetries: 5 };
@@ -136,12 +139,7 @@ export class EntitySync {
         emptyChunks = chunk.count === 0 && chunk.state.hasMore ? emptyChunks + 1 : 0;
 
         const seq = pass.seq + 1;
-        const { records, maxCursor } = prepareChunk(chunk.batches, {
-          entity: this.entity.name,
-          primaryKey: this.entity.primaryKey,
-          cursorField: this.entity.cursorField,
-          seq,
-        });
+        const { records, maxCursor } = prepareChunk(chunk.batches, { ...this.keyInfo(), seq });
         pass = {
           ...pass,
           runId: this.ctx.runId,
@@ -244,10 +242,16 @@ export class EntitySync {
   }
 
   private keyInfo() {
-    return { entity: this.entity.name, primaryKey: this.entity.primaryKey, cursorField: this.entity.cursorField };
+    return {
+      entity: this.entity.name,
+      primaryKey: this.entity.primaryKey,
+      cursorField: this.entity.cursorField,
+      maxDepth: positive(this.ctx.settings.maxNestingDepth, DEFAULT_RECORD_DEPTH),
+    };
   }
 
   private async commit(pass: EntityCheckpoint, records: DataRecord[]): Promise<void> {
+    assertNoSecret(this.entity.name, pass.fetchState, this.ctx.secrets);
     await this.ctx.hooks?.beforeCommit?.(this.entity.name, pass.seq);
     await this.ctx.destination.writeChunk({
       table: this.ref,
@@ -355,6 +359,24 @@ function position(s: FetchState): string {
 function samePosition(a: FetchState, b: FetchState): boolean {
   const p = position(a);
   return p !== "{}" && p === position(b);
+}
+
+/** Secrets shorter than this could match a cursor by chance; the HTTP client redacts them anyway. */
+const MIN_CHECKED_SECRET = 8;
+
+/**
+ * A connector's checkpoint is stored as it is: one that carries a credential (a next-page URL
+ * with the API key in its query, say) would put it at rest in clear. Refused, not stored.
+ */
+function assertNoSecret(entity: string, state: FetchState | null, secrets: string[] | undefined): void {
+  if (!state || !secrets?.length) return;
+  const text = JSON.stringify(state);
+  for (const s of secrets) {
+    if (s.length < MIN_CHECKED_SECRET) continue;
+    if (text.includes(JSON.stringify(s).slice(1, -1)) || text.includes(encodeURIComponent(s))) {
+      throw new PermanentSyncError(`entity "${entity}": the connector's checkpoint holds one of the source's secrets in clear; it was not stored (the connector must keep credentials out of its FetchState)`);
+    }
+  }
 }
 
 function describe(err: unknown): string {

@@ -17,6 +17,8 @@ export interface SyncJob {
   signal?: AbortSignal;
   onEvent?: (event: SyncEvent) => void;
   hooks?: SyncHooks;
+  /** The source's secret values: a checkpoint holding one is refused, never stored. */
+  secrets?: string[];
 }
 
 /** Unknown entity names: a clear error before anything runs. */
@@ -69,6 +71,7 @@ export class SyncEngine {
             signal,
             emit,
             hooks: job.hooks,
+            secrets: job.secrets,
           },
           d,
         ).run();

@@ -1,3 +1,4 @@
+import { DEFAULT_RECORD_DEPTH, deeperThan, pathPastDepth } from "../connectors/base/nesting";
 import type { DataRecord, Since } from "../connectors/base/types";
 
 /** An error retrying cannot fix: the engine fails the entity at once. */
@@ -6,17 +7,19 @@ export class PermanentSyncError extends Error {
 }
 
 /**
- * Flattens a chunk's batches, checks every record has its primary key, keeps the last
- * record per key (sources may repeat a record inside one chunk) and finds the highest
- * cursor value. One pass over the records; the common case (no repeats) copies nothing.
+ * Flattens a chunk's batches, checks every record has its primary key and nests no deeper
+ * than `maxDepth`, keeps the last record per key (sources may repeat a record inside one
+ * chunk) and finds the highest cursor value. One pass over the records; the common case
+ * (no repeats) copies nothing.
  */
 export function prepareChunk(
   batches: DataRecord[][],
-  context: { entity: string; primaryKey: string[]; cursorField?: string; seq: number },
+  context: { entity: string; primaryKey: string[]; cursorField?: string; seq: number; maxDepth?: number },
 ): { records: DataRecord[]; maxCursor: Since | null } {
   const records = batches.length === 1 ? batches[0] : batches.flat();
   const { primaryKey, cursorField } = context;
   const single = primaryKey.length === 1 ? primaryKey[0] : undefined;
+  const maxDepth = context.maxDepth ?? DEFAULT_RECORD_DEPTH;
   const seen = new Map<unknown, number>();
   let repeats = false;
   let maxCursor: Since | null = null;
@@ -40,6 +43,12 @@ export function prepareChunk(
     }
     if (seen.has(key)) repeats = true;
     seen.set(key, i);
+    // Bounded before anything serializes it: a value nested thousands deep would overflow a
+    // serializer's stack with no word of which record or field.
+    for (const field in record) {
+      const v = record[field];
+      if (typeof v === "object" && v !== null && deeperThan(v, maxDepth)) throw tooDeep(context, i, field, v, maxDepth);
+    }
     if (cursorField !== undefined) {
       const c = record[cursorField];
       if ((typeof c === "string" || typeof c === "number") && (maxCursor === null || laterThan(c, maxCursor))) maxCursor = c;
@@ -48,6 +57,14 @@ export function prepareChunk(
   if (!repeats) return { records, maxCursor };
   const last = [...seen.values()].sort((a, b) => a - b);
   return { records: last.map((i) => records[i]), maxCursor };
+}
+
+function tooDeep(context: { entity: string; seq: number }, index: number, field: string, value: unknown, limit: number): PermanentSyncError {
+  const at = pathPastDepth(value, limit);
+  return new PermanentSyncError(
+    `entity "${context.entity}": record ${index + 1} of chunk ${context.seq}: field "${field}" nests deeper than ${limit} levels ` +
+      `(at ${field}${at?.startsWith("[") ? "" : "."}${at}); raise settings.maxNestingDepth (at most 1000) to accept it`,
+  );
 }
 
 function missingKey(context: { entity: string; seq: number }, index: number, field: string): PermanentSyncError {

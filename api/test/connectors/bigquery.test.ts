@@ -14,7 +14,7 @@ import type { DataRecord } from "../../src/connectors/base/types";
 import { checkConnector } from "../../src/conformance";
 import type { Destination } from "../../src/destinations/Destination";
 import { openDestination } from "../../src/destinations/factory";
-import { redactConfig, secretFieldNames } from "../../src/store/redact";
+import { redactConfig, secretPaths } from "../../src/store/redact";
 import { SyncEngine } from "../../src/sync/SyncEngine";
 import { failures, SyncRunner } from "./syncRunner";
 
@@ -586,8 +586,8 @@ describe("bigquery connector against the local BigQuery fake", () => {
       );
       expect(check({ ...good, entities: [{ name: "o", table: "shop.orders" }, { name: "o", table: "crm.customers" }] })).toBe('entities[1].name: "o" is already used by entities[0]');
 
-      expect([...secretFieldNames(bigqueryConfigSchema)]).toEqual(["service_account_json"]);
-      const shown = JSON.stringify(redactConfig(good, secretFieldNames(bigqueryConfigSchema)));
+      expect(secretPaths(bigqueryConfigSchema, good)).toEqual([["service_account_json"]]);
+      const shown = JSON.stringify(redactConfig(good, secretPaths(bigqueryConfigSchema, good)));
       expect(shown).not.toContain("PRIVATE KEY");
       expect(shown).not.toContain(key.client_email);
     });

@@ -450,7 +450,7 @@ describe("API token", () => {
       expect(res.status, path).toBe(401);
       expect((await res.json()).error).toMatch(/token/);
     }
-    expect((await fetch(`${url}/api/sources`, { method: "POST", body: "{}" })).status).toBe(401);
+    expect((await fetch(`${url}/api/sources`, { method: "POST", body: "{}", headers: { "content-type": "application/json" } })).status).toBe(401);
     expect((await fetch(`${url}/api/sources`, { headers: { authorization: "Bearer wrong" } })).status).toBe(401);
     const ok = await fetch(`${url}/api/sources`, { headers: { authorization: "Bearer s3cret-token" } });
     expect(ok.status).toBe(200);

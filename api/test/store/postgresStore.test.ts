@@ -259,7 +259,7 @@ describe("Mako with DATABASE_URL", () => {
 
     // mako sql reads the same database, and only reads.
     const count = await cli("sql", "SELECT count(*)::int AS n FROM s.users", "--json");
-    expect(count.stdout.trim()).toBe('{"n":500}');
+    expect(count.stdout.trim(), count.stderr).toBe('{"n":500}');
     const write = await cli("sql", "DELETE FROM s.users");
     expect(write.stderr.trim()).toBe("error: SQL error: cannot execute DELETE in a read-only transaction");
     const escape = await cli("sql", "COMMIT; DROP TABLE s.users");

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { secretValues } from "./configMarks";
 import { HttpClient } from "./http/HttpClient";
 import type { HttpClientOptions } from "./http/types";
 import { resolveClientSettings, resolveLimiterConfig } from "./http/httpSettings";
@@ -153,7 +154,8 @@ export abstract class BaseConnector<Client = any, Config extends Record<string, 
 
   /**
    * An HTTP client paced by this data source's shared limiter (settings, else
-   * `getDefaultRateLimit()`), retrying with backoff, reporting to the engine's observer.
+   * `getDefaultRateLimit()`), retrying with backoff, reporting to the engine's observer. Every
+   * value the config schema marks secret is redacted from its errors and log lines.
    */
   protected createHttpClient(options: HttpClientOptions): HttpClient {
     const settings = this.dataSource.settings ?? {};
@@ -162,7 +164,8 @@ export abstract class BaseConnector<Client = any, Config extends Record<string, 
       rateLimiterKey(connectorId, this.dataSource.name),
       resolveLimiterConfig(settings, this.getDefaultRateLimit()),
     );
-    return new HttpClient(options, {
+    const secrets = [...(options.secrets ?? []), ...secretValues(this.getConfigSchema(), this.dataSource.config)];
+    return new HttpClient({ ...options, secrets }, {
       limiter,
       settings: resolveClientSettings(settings),
       // Read at each event: the engine calls observe() after the connector is constructed.

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DEFAULT_RECORD_DEPTH, MAX_RECORD_DEPTH } from "./nesting";
 
 const count = (min: number, what: string) => z.number().int().min(min).optional().describe(what);
 const amount = (min: number, what: string) => z.number().min(min).optional().describe(what);
@@ -18,12 +19,20 @@ export const settingsSchema = z.strictObject(
   maxConcurrentRequests: count(1, "requests in flight for this source (default 4)"),
   requestTimeoutMs: count(1, "per-request timeout, ms (default 30000)"),
   maxRetryAfterMs: count(0, "longest server-requested wait before giving up, ms (default 600000)"),
+  maxResponseBytes: count(1, "largest response body read from the source, bytes; a larger one ends the entity (default 67108864, 64 MB)"),
   retryBaseDelayMs: count(0, "first backoff delay, ms (default 500)"),
   retryMaxDelayMs: count(0, "longest backoff delay, ms (default 30000)"),
   retryMinDelayMs: count(1, "shortest backoff delay, ms (default 100)"),
   lookbackSeconds: amount(0, "seconds subtracted from the incremental mark, for late writes"),
   entityConcurrency: count(1, "entities of this source synced at once (default 1)"),
   maxEmptyChunks: count(1, "empty chunks in a row claiming more before a loop is declared (default 10)"),
+  maxNestingDepth: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_RECORD_DEPTH)
+    .optional()
+    .describe(`levels of objects/arrays a record field may nest; a deeper one ends the entity (default ${DEFAULT_RECORD_DEPTH}, at most ${MAX_RECORD_DEPTH})`),
   },
   {
     error: (issue) =>

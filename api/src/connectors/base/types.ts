@@ -28,6 +28,10 @@ export interface DataSourceSettings {
   entityConcurrency?: number;
   /** Chunks in a row with no record while claiming more before the engine calls it a loop. Default 10. */
   maxEmptyChunks?: number;
+  /** Largest response body the shared HTTP client reads, bytes. Default 64 MB. */
+  maxResponseBytes?: number;
+  /** Levels of objects/arrays a record's field may nest. Default 64, at most 1000. */
+  maxNestingDepth?: number;
   [key: string]: unknown;
 }
 

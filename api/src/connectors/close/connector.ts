@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { BaseConnector, type RateLimitDefaults } from "../base/BaseConnector";
 import { HttpError, connectionFailureMessage, entityFailure, type HttpClient } from "../base/http";
-import { secret } from "../base/secret";
+import { requestTarget, secret } from "../base/secret";
 import type { ConnectionTestResult, DataRecord, EntityDeclaration, FetchState, ResumableFetchOptions } from "../base/types";
 import type { WebhookSupport } from "../base/webhooks";
 import { eventPageProblem, listPageProblem, searchPageProblem, type EventPage, type ListPage, type SearchPage } from "./pages";
@@ -11,7 +11,7 @@ import { closeWebhooks } from "./webhooks";
 
 export const closeConfigSchema = z.object({
   api_key: secret(z.string().min(1, "api_key is required").describe("Close API key (Settings → API Keys); sent as the Basic-auth username")),
-  base_url: z.string().url("base_url must be an absolute URL").optional().describe("API base URL; default https://api.close.com/api/v1"),
+  base_url: requestTarget(z.string().url("base_url must be an absolute URL").optional().describe("API base URL; default https://api.close.com/api/v1")),
   webhook_signature_key: secret(
     z
       .string()

@@ -1,7 +1,9 @@
 import { z } from "zod";
 import { type ConfigValidation, validateConfig } from "../base/validateConfig";
 import { authSchema } from "../base/declarative/auth";
-import { fields, optionalText, positiveInt, rateLimitSchema, requiredText, stringMap, typed, urlText } from "../base/declarative/configIssues";
+import { fields, optionalText, positiveInt, rateLimitSchema, requiredText, typed, urlText } from "../base/declarative/configIssues";
+import { wireValues } from "../base/declarative/wireValues";
+import { requestTarget } from "../base/secret";
 import { sinceFormatSchema } from "../base/declarative/since";
 
 export { parseConnectorConfigText } from "../base/declarative/configText";
@@ -51,9 +53,9 @@ const entitySchema = fields({
 export type GraphqlEntityConfig = z.infer<typeof entitySchema>;
 
 export const graphqlConfigSchema = fields({
-  endpoint: urlText(),
+  endpoint: requestTarget(urlText()),
   auth: authSchema.default({ type: "none" }),
-  headers: stringMap().optional(),
+  headers: wireValues().optional(),
   rate_limit: rateLimitSchema.optional(),
   entities: z.array(entitySchema, { error: (i) => (i.input === undefined ? "required" : "must be a list") }).min(1, "must list at least one entity"),
 }).superRefine((config, ctx) => {

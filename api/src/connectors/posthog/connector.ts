@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { BaseConnector, type RateLimitDefaults } from "../base/BaseConnector";
 import { HttpError, connectionFailureMessage, entityFailure, type HttpClient } from "../base/http";
-import { secret } from "../base/secret";
+import { requestTarget, secret } from "../base/secret";
 import type { ConnectionTestResult, DataRecord, EntityDeclaration, FetchState, ResumableFetchOptions } from "../base/types";
 
 const REGIONS = { us: "https://us.posthog.com", eu: "https://eu.posthog.com" } as const;
@@ -12,8 +12,8 @@ export const posthogConfigSchema = z.object({
     .union([z.number().int().positive(), z.string().regex(/^\d+$/, "project_id must be the numeric project id")])
     .transform(String)
     .describe("Project id (Project settings → Project ID)"),
-  region: z.enum(["us", "eu"]).default("us").describe("PostHog Cloud region: us (us.posthog.com) or eu (eu.posthog.com)"),
-  base_url: z.string().url("base_url must be an absolute URL").optional().describe("Self-hosted instance or proxy URL; overrides region"),
+  region: requestTarget(z.enum(["us", "eu"]).default("us").describe("PostHog Cloud region: us (us.posthog.com) or eu (eu.posthog.com)")),
+  base_url: requestTarget(z.string().url("base_url must be an absolute URL").optional().describe("Self-hosted instance or proxy URL; overrides region")),
 });
 export type PostHogConfig = z.infer<typeof posthogConfigSchema>;
 

@@ -7,10 +7,11 @@ import {
   positiveInt,
   rateLimitSchema,
   requiredText,
-  stringMap,
   typed,
   urlText,
 } from "../base/declarative/configIssues";
+import { wireValues } from "../base/declarative/wireValues";
+import { requestTarget } from "../base/secret";
 import { type ConfigValidation, validateConfig } from "../base/validateConfig";
 import { sinceFormatSchema } from "../base/declarative/since";
 
@@ -78,8 +79,8 @@ const entitySchema = fields({
   /** Relative to base_url; `{field}` is filled from each record of `parent`. Default `/<name>`. */
   path: optionalText(),
   method: oneOf(["GET", "POST"]).default("GET"),
-  params: stringMap().optional(),
-  headers: stringMap().optional(),
+  params: wireValues().optional(),
+  headers: wireValues().optional(),
   /** JSON body for POST. */
   body: z.unknown().optional(),
   /** Dotted path to the records; default: the body when it is an array, else its only array field. */
@@ -101,11 +102,11 @@ export function placeholdersOf(path: string): string[] {
 }
 
 export const restConfigSchema = fields({
-  base_url: urlText(),
+  base_url: requestTarget(urlText()),
   auth: authSchema.default({ type: "none" }),
-  headers: stringMap().optional(),
+  headers: wireValues().optional(),
   /** Query parameters sent with every request. */
-  params: stringMap().optional(),
+  params: wireValues().optional(),
   /** Default for entities that name none. */
   paginator: paginatorSchema.optional(),
   records_path: optionalText(),
@@ -119,7 +120,12 @@ export const restConfigSchema = fields({
     }
     names.set(entity.name, i);
   });
+  const origin = originOf(config.base_url);
   config.entities.forEach((entity, i) => {
+    // The API's credentials go wherever a path leads: it stays on base_url's server.
+    if (entity.path !== undefined && /^[a-z][a-z0-9+.-]*:/i.test(entity.path) && originOf(entity.path) !== origin) {
+      ctx.addIssue({ code: "custom", path: ["entities", i, "path"], message: "must be a path under base_url (an absolute URL must be on base_url's server)" });
+    }
     const holes = placeholdersOf(entity.path ?? "");
     if (entity.parent !== undefined) {
       const parentIndex = names.get(entity.parent);
@@ -136,6 +142,14 @@ export const restConfigSchema = fields({
     }
   });
 });
+
+function originOf(url: string): string | undefined {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return undefined;
+  }
+}
 
 /** True when following `parent` links from `start` reaches `target`. */
 function dependsOn(entities: RestEntityConfig[], start: string, target: string): boolean {

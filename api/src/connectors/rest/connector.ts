@@ -6,6 +6,7 @@ import { type PaginatorConfig, type RestConfig, type RestEntityConfig, restConfi
 import { extractRecords } from "./records";
 import { firstPosition, nextPosition, type PagePosition, pageQuery, pageSizeOf } from "./paginators";
 import { fillPath, joinUrl, placeholderValues, tagWithParent } from "./subresources";
+import { publicWireStrings, secretWireStrings, wireStrings } from "../base/declarative/wireValues";
 
 /**
  * Where an entity's read stands. A sub-resource also keeps its parent's position and the
@@ -151,21 +152,45 @@ export class RestConnector extends ConfiguredApiConnector<RestConfig> {
     const pageSize = pageSizeOf(paginator, batchSize);
     const path = fillPath(entity.path ?? `/${entity.name}`, values);
     const url = page.kind === "url" ? page.url : joinUrl(config.base_url, path);
-    // A next URL from the API already carries every parameter of the first request.
+    // Credentials go to base_url's origin only: a next link may point anywhere.
+    const own = sameOrigin(url, config.base_url);
+    const secretParams = own ? { ...secretWireStrings(config.params), ...secretWireStrings(entity.params) } : {};
+    // A next URL from the API carries the first request's parameters, except the secret ones:
+    // those were taken out before it was stored (withoutSecrets) and go back in here.
     const query =
       page.kind === "url"
-        ? undefined
-        : { ...config.params, ...entity.params, ...this.sinceQuery(entity, since), ...pageQuery(paginator, page, pageSize) };
+        ? secretParams
+        : { ...wireStrings(config.params), ...wireStrings(entity.params), ...this.sinceQuery(entity, since), ...pageQuery(paginator, page, pageSize) };
+    const headers = own ? wireStrings(entity.headers) : publicWireStrings(entity.headers);
     const client = this.httpClient();
     const response = await this.authOf().send((authHeaders) =>
-      client.request({ method: entity.method, path: url, query, headers: { ...asStrings(entity.headers), ...authHeaders }, body: entity.body, signal }),
+      client.request({ method: entity.method, path: url, query, headers: own ? { ...headers, ...authHeaders } : headers, body: entity.body, signal }),
     );
     const extracted = extractRecords(response.body, entity.records_path ?? config.records_path);
     if ("problem" in extracted) {
       throw Object.assign(new Error(`${NAME}: entity "${entity.name}": ${entity.method} ${path}: ${extracted.problem}`), { retryable: false });
     }
-    const next = nextPosition(paginator, page, { body: response.body, headers: response.headers, url, records: extracted.records });
+    const next = nextPosition(paginator, page, { body: response.body, headers: response.headers, url, records: extracted.records }, (u) =>
+      this.withoutSecrets(u, entity),
+    );
     return { records: extracted.records, next };
+  }
+
+  /**
+   * A next-page URL fit to store in the checkpoint: without the query parameters that carry
+   * the API key or a secret param (added back when the request is made).
+   */
+  private withoutSecrets(url: string, entity: RestEntityConfig): string {
+    const auth = this.config.auth;
+    const names = [
+      ...(auth.type === "api_key" && auth.in === "query" ? [auth.name] : []),
+      ...Object.keys(secretWireStrings(this.config.params)),
+      ...Object.keys(secretWireStrings(entity.params)),
+    ];
+    if (names.length === 0) return url;
+    const parsed = new URL(url);
+    for (const name of names) parsed.searchParams.delete(name);
+    return parsed.toString();
   }
 
   private sinceQuery(entity: RestEntityConfig, since: Since | undefined): Record<string, string> {
@@ -179,9 +204,12 @@ export class RestConnector extends ConfiguredApiConnector<RestConfig> {
   }
 }
 
-/** Header values may be written as numbers or booleans in YAML. */
-function asStrings(values: Record<string, string | number | boolean> | undefined): Record<string, string> {
-  return Object.fromEntries(Object.entries(values ?? {}).map(([k, v]) => [k, String(v)]));
+function sameOrigin(a: string, b: string): boolean {
+  try {
+    return new URL(a).origin === new URL(b).origin;
+  } catch {
+    return false;
+  }
 }
 
 /** A sub-resource with no parents left to visit and none to read is finished. */

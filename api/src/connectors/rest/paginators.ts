@@ -45,8 +45,11 @@ export function pageQuery(p: PaginatorConfig, pos: PagePosition, pageSize: numbe
   return query;
 }
 
-/** The next page's position, or null when this page was the last one. */
-export function nextPosition(p: PaginatorConfig, pos: PagePosition, res: PageResponse): PagePosition | null {
+/**
+ * The next page's position, or null when this page was the last one. `storable` turns a next
+ * URL into the form kept in the checkpoint (without credentials).
+ */
+export function nextPosition(p: PaginatorConfig, pos: PagePosition, res: PageResponse, storable: (url: string) => string = (u) => u): PagePosition | null {
   if (p.type === "none") return null;
   if (res.records.length === 0) return null;
   if (p.has_more_path !== undefined && isFalse(readPath(res.body, p.has_more_path))) return null;
@@ -72,15 +75,15 @@ export function nextPosition(p: PaginatorConfig, pos: PagePosition, res: PageRes
       return { kind: "cursor", cursor: String(cursor) };
     }
     case "next_url":
-      return urlPosition(readPath(res.body, p.next_url_path), res.url, pos);
+      return urlPosition(readPath(res.body, p.next_url_path), res.url, pos, storable);
     case "link_header":
-      return urlPosition(nextLink(res.headers.get("link")), res.url, pos);
+      return urlPosition(nextLink(res.headers.get("link")), res.url, pos, storable);
   }
 }
 
-function urlPosition(next: unknown, base: string, pos: PagePosition): PagePosition | null {
+function urlPosition(next: unknown, base: string, pos: PagePosition, storable: (url: string) => string): PagePosition | null {
   if (typeof next !== "string" || next === "") return null;
-  const url = new URL(next, base).toString();
+  const url = storable(new URL(next, base).toString());
   if (pos.kind === "url" && pos.url === url) return null;
   return { kind: "url", url };
 }

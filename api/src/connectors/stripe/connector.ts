@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { BaseConnector, type RateLimitDefaults } from "../base/BaseConnector";
 import { HttpError, connectionFailureMessage, entityFailure, type HttpClient } from "../base/http";
-import { secret } from "../base/secret";
+import { requestTarget, secret } from "../base/secret";
 import type { ConnectionTestResult, DataRecord, EntityDeclaration, FetchState, ResumableFetchOptions } from "../base/types";
 import type { WebhookSupport } from "../base/webhooks";
 import { EVENT_ENTITIES, eventRecord, type StripeEvent } from "./events";
@@ -9,11 +9,13 @@ import { splitSecrets, stripeWebhooks } from "./webhooks";
 
 export const stripeConfigSchema = z.object({
   api_key: secret(z.string().min(1, "api_key is required").describe("Secret key (sk_live_… / sk_test_…) or a restricted key with read access")),
-  base_url: z
-    .string()
-    .url("base_url must be an absolute URL")
-    .optional()
-    .describe("API base URL, with or without /v1; default https://api.stripe.com (set it for a proxy or a local fake)"),
+  base_url: requestTarget(
+    z
+      .string()
+      .url("base_url must be an absolute URL")
+      .optional()
+      .describe("API base URL, with or without /v1; default https://api.stripe.com (set it for a proxy or a local fake)"),
+  ),
   webhook_secret: secret(
     z
       .union([z.string().trim().min(1), z.array(z.string().trim().min(1)).min(1).max(5)])

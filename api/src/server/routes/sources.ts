@@ -1,9 +1,8 @@
 import { Hono } from "hono";
 import type { EntityDescriptor } from "../../connectors/base/types";
-import { ConflictError, NotFoundError, type Mako } from "../../Mako";
-import { REDACTED } from "../../store/redact";
+import { ConflictError, NotFoundError, type Mako, SecretsMustBeReenteredError, ValidationError } from "../../Mako";
 import { storeMessages } from "../../store/storeRows";
-import { checkConfig, secretFieldsOf } from "../configValidation";
+import { checkConfig, configSchemaOf } from "../configValidation";
 import { ApiError } from "../httpErrors";
 import type { LiveRuns } from "../LiveRuns";
 import { addSourceBody, jsonBody, parseOr400, patchSourceBody, rowsQuery, syncBody } from "../requestSchemas";
@@ -17,7 +16,7 @@ export function sourceRoutes(mako: Mako, live: LiveRuns): Hono {
   const view = async (name: string) => {
     const source = await mako.sources.get(name);
     const [lastRun] = await mako.runs.list({ source: name, limit: 1 });
-    return sourceView(source, secretFieldsOf(source.connector), lastRun ?? null, await entitiesOf(mako, name));
+    return sourceView(source, configSchemaOf(source.connector), lastRun ?? null, await entitiesOf(mako, name));
   };
 
   app.get("/", async (c) => {
@@ -40,27 +39,23 @@ export function sourceRoutes(mako: Mako, live: LiveRuns): Hono {
     const name = c.req.param("name");
     const patch = parseOr400(patchSourceBody, await jsonBody(c.req), "patch");
     const current = await mako.sources.get(name);
-    let config: Record<string, unknown> | undefined;
-    if (patch.config) {
-      // Secrets are write-only: one left out (or empty) keeps its stored value.
-      config = { ...patch.config };
-      for (const secret of secretFieldsOf(current.connector)) {
-        if (config[secret] === undefined || config[secret] === "") {
-          if (current.config[secret] === REDACTED) config[secret] = REDACTED;
-          else delete config[secret];
-        }
+    try {
+      // Every field is passed: the store spreads the patch, so an undefined one would erase it.
+      // Secrets left out of `config` keep their stored value unless it changes where requests go.
+      await mako.sources.update(name, {
+        config: patch.config,
+        settings: patch.settings ?? current.settings,
+        destination: patch.destination === undefined ? current.destination : patch.destination,
+        ...(patch.entities === undefined ? {} : { entities: patch.entities }),
+      });
+    } catch (err) {
+      // The facade names config fields by their path in the config; the API by their path in the body.
+      if (err instanceof SecretsMustBeReenteredError) throw new ApiError(400, err.message, `config.${err.fields[0]}`);
+      if (err instanceof ValidationError && patch.config && err.field && err.field !== "config" && !/^(settings|destination)\b/.test(err.field)) {
+        throw new ApiError(400, err.message, `config.${err.field}`);
       }
-      const stored = await mako.sources.unredacted(name);
-      const merged = Object.fromEntries(Object.entries(config).map(([k, v]) => [k, v === REDACTED ? stored.config[k] : v]));
-      checkConfig(current.connector, merged);
+      throw err;
     }
-    // Every field is passed: the store spreads the patch, so an undefined one would erase it.
-    await mako.sources.update(name, {
-      config: config ?? current.config,
-      settings: patch.settings ?? current.settings,
-      destination: patch.destination === undefined ? current.destination : patch.destination,
-      ...(patch.entities === undefined ? {} : { entities: patch.entities }),
-    });
     return c.json(await view(name));
   });
 

@@ -3,11 +3,12 @@ import { BaseConnector, type RateLimitDefaults } from "../BaseConnector";
 import type { HttpClient } from "../http";
 import { RequestAuth, type AuthConfig } from "./auth";
 import type { rateLimitSchema } from "./configIssues";
+import { type WireValue, wireStrings } from "./wireValues";
 
 /** What every described API's config has, whatever its protocol. */
 export interface ApiConfig {
   auth: AuthConfig;
-  headers?: Record<string, string | number | boolean>;
+  headers?: Record<string, WireValue>;
   rate_limit?: z.infer<typeof rateLimitSchema>;
   entities: { name: string }[];
 }
@@ -73,8 +74,8 @@ export abstract class ConfiguredApiConnector<Config extends ApiConfig> extends B
   protected httpClient(): HttpClient {
     if (!this.http) {
       const auth = this.authOf();
-      // Header values may be written as numbers or booleans in YAML.
-      const headers = Object.fromEntries(Object.entries(this.config.headers ?? {}).map(([k, v]) => [k, String(v)]));
+      // Header values may be written as numbers or booleans in YAML, or as { secret: … }.
+      const headers = wireStrings(this.config.headers);
       this.http = this.createHttpClient({
         baseUrl: this.apiUrl(this.config),
         headers: { Accept: "application/json", ...headers, ...auth.fixedHeaders() },

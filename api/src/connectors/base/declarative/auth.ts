@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { HttpClient } from "../http";
-import { secret } from "../secret";
+import { requestTarget, secret } from "../secret";
 import { fields, oneOf, optionalText, requiredText, typed, urlText } from "./configIssues";
 
 const authTypes = ["none", "bearer", "basic", "api_key", "oauth2_client_credentials"] as const;
@@ -17,7 +17,7 @@ export const authSchema = typed(authTypes, [
   }),
   fields({
     type: z.literal("oauth2_client_credentials"),
-    token_url: urlText(),
+    token_url: requestTarget(urlText()),
     client_id: requiredText(),
     client_secret: secret(requiredText(), "OAuth2 client secret"),
     scope: optionalText(),

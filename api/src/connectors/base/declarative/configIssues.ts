@@ -24,12 +24,6 @@ export function positiveInt() {
   return z.number({ error: kindMessage("a number") }).int("must be a whole number").positive("must be positive");
 }
 
-export function stringMap() {
-  return z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]), {
-    error: kindMessage("an object of names to values"),
-  });
-}
-
 export function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
   return z.enum(values, {
     error: (issue) =>

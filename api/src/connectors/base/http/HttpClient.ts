@@ -41,6 +41,35 @@ function oneLine(text: string): string {
   return text.replace(/\s+/g, " ").trim();
 }
 
+const TOO_LARGE = Symbol("too large");
+
+/**
+ * A response body as text, read up to `limit` bytes: past it (or when Content-Length says so)
+ * reading stops and the rest is never buffered, however much a source sends.
+ */
+async function readCapped(res: Response, limit: number): Promise<string | typeof TOO_LARGE> {
+  const declared = Number(res.headers.get("content-length") ?? NaN);
+  if (declared > limit) {
+    await res.body?.cancel().catch(() => {});
+    return TOO_LARGE;
+  }
+  if (!res.body) return "";
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      return TOO_LARGE;
+    }
+    chunks.push(value);
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks));
+}
+
 function joinUrl(base: string, path: string): string {
   if (path === "") return base;
   return `${base.replace(/\/+$/, "")}/${path.replace(/^\/+/, "")}`;
@@ -207,7 +236,13 @@ export class HttpClient {
     try {
       res = await fetch(p.url, { ...p.init, signal: controller.signal });
       // The timeout covers the body too: a server that stalls mid-body is a timeout.
-      text = await res.text();
+      const body = await readCapped(res, this.settings.maxResponseBytes);
+      if (body === TOO_LARGE) {
+        const limit = this.settings.maxResponseBytes;
+        const message = `${method} ${shownUrl}: the response is larger than settings.maxResponseBytes (${limit} bytes); reading stopped there, and the entity stops with its checkpoint intact`;
+        return { error: this.error(p, "too_large", message, { retryable: false, status: res.status }) };
+      }
+      text = body;
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
       if (timedOut) {

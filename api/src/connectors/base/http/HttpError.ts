@@ -1,4 +1,4 @@
-export type HttpErrorKind = "http" | "timeout" | "network" | "parse" | "wait_too_long";
+export type HttpErrorKind = "http" | "timeout" | "network" | "parse" | "wait_too_long" | "too_large";
 
 export interface HttpErrorDetails {
   kind: HttpErrorKind;

@@ -1,7 +1,7 @@
 const REDACTED = "***";
 
 /** Header and query parameter names whose values are credentials. */
-const SENSITIVE_NAME = /auth|token|key|secret|password|passwd|signature|sig$|credential|session|cookie/i;
+export const CREDENTIAL_NAME = /auth|token|key|secret|password|passwd|signature|sig$|credential|session|cookie/i;
 
 /** Secrets shorter than this are not redacted: replacing "a" everywhere would garble messages. */
 const MIN_SECRET_LENGTH = 3;
@@ -30,7 +30,7 @@ export class SecretRedactor {
   /** Registers the values of credential-looking headers ("Bearer abc" adds "abc" too). */
   addFromHeaders(headers: Record<string, string> | undefined): void {
     for (const [name, value] of Object.entries(headers ?? {})) {
-      if (!SENSITIVE_NAME.test(name)) continue;
+      if (!CREDENTIAL_NAME.test(name)) continue;
       this.add(value);
       const space = value.indexOf(" ");
       if (space > 0) this.add(value.slice(space + 1).trim());
@@ -39,7 +39,7 @@ export class SecretRedactor {
 
   addFromQuery(query: Record<string, unknown> | undefined): void {
     for (const [name, value] of Object.entries(query ?? {})) {
-      if (SENSITIVE_NAME.test(name) && value !== undefined) this.add(String(value));
+      if (CREDENTIAL_NAME.test(name) && value !== undefined) this.add(String(value));
     }
   }
 
@@ -66,7 +66,7 @@ export class SecretRedactor {
       const u = new URL(url);
       if (u.password) u.password = REDACTED;
       for (const name of [...new Set(u.searchParams.keys())]) {
-        if (SENSITIVE_NAME.test(name)) u.searchParams.set(name, REDACTED);
+        if (CREDENTIAL_NAME.test(name)) u.searchParams.set(name, REDACTED);
       }
       shown = u.toString();
     } catch {

@@ -13,6 +13,8 @@ export interface ClientSettings extends RetrySettings {
   requestTimeoutMs: number;
   /** A server asking to wait longer than this fails the request at once ("wait_too_long"). */
   maxRetryAfterMs: number;
+  /** A response body larger than this is not read further ("too_large"). */
+  maxResponseBytes: number;
 }
 
 export const DEFAULT_CLIENT_SETTINGS: ClientSettings = {
@@ -22,6 +24,7 @@ export const DEFAULT_CLIENT_SETTINGS: ClientSettings = {
   minDelayMs: 100,
   requestTimeoutMs: 30_000,
   maxRetryAfterMs: 10 * 60_000,
+  maxResponseBytes: 64 * 1024 * 1024,
 };
 
 const DEFAULT_MAX_CONCURRENT = 4;
@@ -63,5 +66,6 @@ export function resolveClientSettings(settings: DataSourceSettings): ClientSetti
     minDelayMs: numberSetting(settings, "retryMinDelayMs", 1) ?? d.minDelayMs,
     requestTimeoutMs: numberSetting(settings, "requestTimeoutMs", 1) ?? d.requestTimeoutMs,
     maxRetryAfterMs: numberSetting(settings, "maxRetryAfterMs", 0) ?? d.maxRetryAfterMs,
+    maxResponseBytes: numberSetting(settings, "maxResponseBytes", 1) ?? d.maxResponseBytes,
   };
 }
