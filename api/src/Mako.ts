@@ -10,13 +10,10 @@ import { validateConfig } from "./connectors/base/validateConfig";
 import { connectorRegistry, type SourceConnector } from "./connectors/registry";
 import type { Destination } from "./destinations/Destination";
 import { SqliteDestination } from "./destinations/sqlite/SqliteDestination";
-import { destinationKinds } from "./destinations/factory";
-import { isDestinationKind, openDestinationFor } from "./destinations/open";
 import { ConflictError, NotFoundError, type DestinationRecord, type MetadataStore, type SourceRecord } from "./store/MetadataStore";
 import { SecretBox } from "./store/SecretBox";
 import { SqliteStore } from "./store/SqliteStore";
-import { METADATA_SCHEMA, PostgresStore, isPostgresUrl, serverOf } from "./store/PostgresStore";
-import { PostgresDestination } from "./destinations/postgres/PostgresDestination";
+import { METADATA_SCHEMA, isPostgresUrl } from "./store/postgresUrl";
 import { REDACTED, redactConfig, secretFieldNames } from "./store/redact";
 import { RunRecorder } from "./sync/RunRecorder";
 import { SyncEngine, UnknownEntityError } from "./sync/SyncEngine";
@@ -155,6 +152,11 @@ export class Mako {
     if (!isPostgresUrl(url)) {
       throw new ValidationError(`databaseUrl must start with postgres:// or postgresql:// (got "${url.split(":")[0]}:…")`, "databaseUrl");
     }
+    // Loaded here, not at the top: commands on the embedded file never load the pg driver.
+    const [{ PostgresStore, serverOf }, { PostgresDestination }] = await Promise.all([
+      import("./store/PostgresStore"),
+      import("./destinations/postgres/PostgresDestination"),
+    ]);
     const store = await PostgresStore.open(url, SecretBox.forHome(home));
     try {
       return new Mako(home, store, await PostgresDestination.open(url), null);
@@ -241,6 +243,7 @@ export class Mako {
   async openDestination(name: string | null): Promise<Destination> {
     if (name === null) return this.defaultDestination;
     const record = await this.store.getDestination(name);
+    const { openDestinationFor } = await import("./destinations/open");
     return openDestinationFor(record, this.home);
   }
 
@@ -344,6 +347,7 @@ export class Mako {
 
   private async addDestination(input: { name: string; kind: string; url: string }) {
     if (!SOURCE_NAME.test(input.name)) throw new ValidationError(`invalid destination name "${input.name}"`, "name");
+    const [{ isDestinationKind }, { destinationKinds }] = await Promise.all([import("./destinations/open"), import("./destinations/factory")]);
     if (!isDestinationKind(input.kind)) {
       throw new ValidationError(`invalid destination type "${input.kind}": use one of ${destinationKinds.join(", ")}`, "kind");
     }
@@ -366,7 +370,7 @@ export class Mako {
 
   /** In PostgreSQL a source's tables go in the schema of its name: Mako's own schema is taken. */
   private reservesName(name: string): boolean {
-    return this.store instanceof PostgresStore && name === METADATA_SCHEMA;
+    return this.embedded === null && name === METADATA_SCHEMA;
   }
 
   private redacted(source: SourceRecord): SourceRecord {

@@ -1,7 +1,5 @@
 import type { Command } from "commander";
 import type { Mako } from "../Mako";
-import { readOnlyQuery } from "../destinations/readOnlyQuery";
-import { ensureUiBuilt, startServer } from "../server";
 import { CliError } from "./output";
 import { untilInterrupted } from "./startCommand";
 
@@ -13,6 +11,7 @@ export function registerExtraCommands(program: Command, mako: () => Promise<Mako
     .option("--port <port>", "port to listen on", "3000")
     .option("--host <host>", "address to bind; beyond loopback every API route needs the bearer token (MAKO_API_TOKEN)", "127.0.0.1")
     .action(async (o) => {
+      const { ensureUiBuilt, startServer } = await import("../server");
       await ensureUiBuilt({ log: (line) => console.log(line) });
       const server = await startServer({ mako: await mako(), port: Number(o.port), host: o.host });
       console.log(`Mako is serving ${server.url} — Ctrl-C to stop`);
@@ -26,6 +25,7 @@ export function registerExtraCommands(program: Command, mako: () => Promise<Mako
     .option("--json", "print rows as JSON lines")
     .action(async (query: string, o) => {
       const m = await mako();
+      const { readOnlyQuery } = await import("../destinations/readOnlyQuery");
       let rows: Record<string, unknown>[];
       try {
         rows = await readOnlyQuery(m.defaultDestination, query);

@@ -1,5 +1,6 @@
-import { Command, CommanderError, Option } from "commander";
-import { ConflictError, Mako, NotFoundError, ValidationError, busyTimeoutMs } from "../Mako";
+import { Command, CommanderError } from "commander";
+import type { Mako } from "../Mako";
+import { ConflictError, NotFoundError } from "../store/MetadataStore";
 import { fmt, CliError } from "./output";
 import { readConfig } from "./parseJson";
 import { syncCommand } from "./syncCommand";
@@ -12,8 +13,10 @@ process.stdout.on("error", (err: NodeJS.ErrnoException) => {
   throw err;
 });
 
+// Mako (the engine, every connector, the store) is loaded by the commands that use it, not by
+// `--help`: start-up time is what a user waits for on every command.
 let opened: Mako | undefined;
-const mako = async () => (opened ??= await Mako.open());
+const mako = async () => (opened ??= await (await import("../Mako")).Mako.open());
 
 const program = new Command()
   .name("mako")
@@ -149,10 +152,12 @@ async function main(): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 || err.code === "commander.helpDisplayed" || err.code === "commander.version" ? 0 : 2;
     if (err?.code === "SQLITE_BUSY") {
+      const { busyTimeoutMs } = await import("../Mako");
       process.stderr.write(`error: ${opened?.home ?? "MAKO_HOME"}/mako.db is locked by another process (waited ${busyTimeoutMs() / 1000} s); try again when it is done\n`);
       return 1;
     }
-    const known = err instanceof CliError || err instanceof ValidationError || err instanceof NotFoundError || err instanceof ConflictError || err?.retryable === false;
+    // ValidationError (Mako.ts) carries `retryable: false`, like every error meant for the user.
+    const known = err instanceof CliError || err instanceof NotFoundError || err instanceof ConflictError || err?.retryable === false;
     process.stderr.write(`error: ${known ? err.message : err?.message ?? String(err)}\n`);
     if (!known && process.env.MAKO_DEBUG) process.stderr.write(`${err?.stack}\n`);
     return err instanceof CliError ? err.exitCode : 1;

@@ -13,9 +13,8 @@ import {
 } from "./MetadataStore";
 import type { SecretBox } from "./SecretBox";
 import { type DestinationRow, type RunRow, type SourceRow, destinationFrom, isAlive, runFrom, sealConfig, sourceFrom, storeMessages as say } from "./storeRows";
-
-/** The schema of Mako's own tables; a data source cannot take this name. */
-export const METADATA_SCHEMA = "mako";
+import { METADATA_SCHEMA } from "./postgresUrl";
+export { METADATA_SCHEMA, isPostgresUrl } from "./postgresUrl";
 
 const UNIQUE_VIOLATION = "23505";
 /** How long connecting may take before DATABASE_URL is reported unreachable. */
@@ -34,8 +33,6 @@ const getTypeParser = ((oid: number, format?: string) => {
 export function describePostgresUrl(url: string): string {
   return url.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@");
 }
-
-export const isPostgresUrl = (url: string): boolean => !!url && /^postgres(ql)?:\/\//i.test(url);
 
 /**
  * Mako's metadata in PostgreSQL (DATABASE_URL), schema `mako`: the same records and rules as
