@@ -76,6 +76,8 @@ export class Mako {
   readonly connectors = {
     list: (): ConnectorInfo[] => Object.keys(connectorRegistry).map((id) => this.connectorInfo(id)),
     get: (id: string): ConnectorInfo => this.connectorInfo(id),
+    /** The config as the connector will read it (defaults applied); unknown or bad fields are a ValidationError. */
+    validateConfig: (id: string, config: unknown): Record<string, unknown> => this.validated(id, config),
   };
 
   readonly sources = {
@@ -379,13 +381,11 @@ export class Mako {
   }
 }
 
-/** Settings checked against `settingsSchema`; errors name the field (`settings.burst: …`). */
+/** Settings checked against `settingsSchema`; errors name the field (`settings.burst: …`) or list the real ones. */
 function validSettings(input: unknown): DataSourceSettings {
-  const result = validateConfig(settingsSchema, input ?? {});
+  const result = validateConfig(settingsSchema, input ?? {}, "setting");
   if (!result.ok) {
-    const unknown = result.errors.some((e) => e.startsWith("unknown setting"));
-    const hint = unknown ? ` (settings are: ${Object.keys(settingsSchema.shape).join(", ")})` : "";
-    throw new ValidationError(`invalid settings: ${result.errors.join("; ")}${hint}`, result.field ? `settings.${result.field}` : "settings");
+    throw new ValidationError(`invalid settings: ${result.errors.join("; ")}`, result.field ? `settings.${result.field}` : "settings");
   }
   return result.config as DataSourceSettings;
 }

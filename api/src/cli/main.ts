@@ -49,7 +49,7 @@ connectors
     const info = m.connectors.get(id);
     const { connectorRegistry } = await import("../connectors/registry");
     const { checkConnector } = await import("../conformance");
-    const config = (await readConfig(o)) as Record<string, unknown>;
+    const config = m.connectors.validateConfig(id, await readConfig(o));
     const badConfig = o.badConfigJson ? ((await readConfig({ configJson: o.badConfigJson }, "bad-config")) as Record<string, unknown>) : undefined;
     const settings = o.settingsJson ? ((await readConfig({ configJson: o.settingsJson }, "settings")) as Record<string, unknown>) : undefined;
     console.log(`checking ${info.name} ${info.version}…`);

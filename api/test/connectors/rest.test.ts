@@ -239,7 +239,7 @@ describe("REST config validation", () => {
       'entities[0].paginator.type: "pages" is not one of: none, page_number, offset, cursor, next_url, link_header',
     ]);
     expect(errorsOf({ ...base, entities: [{ name: "a", paginator: { type: "offset", limt_param: "n" } }] })).toEqual([
-      'entities[0].paginator: unknown field "limt_param"',
+      'entities[0].paginator: unknown field "limt_param" (fields are: type, offset_param, limit_param, page_size, has_more_path, total_path, total_header)',
     ]);
     expect(errorsOf({ ...base, auth: { type: "bearer" }, entities: [{ name: "a" }] })).toEqual(["auth.token: required"]);
     expect(errorsOf({ base_url: "api.example.com", entities: [{ name: "a", method: "PUT" }] })).toEqual([

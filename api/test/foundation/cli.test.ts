@@ -94,6 +94,8 @@ describe("mako CLI", () => {
     const cases: [string[], RegExp][] = [
       [["sources", "add", "other", "--connector", "nope", "--config-json", "{}"], /unknown connector "nope"/],
       [["sources", "add", "other", "--connector", "sample", "--config-json", '{"count":"many"}'], /invalid config .*\bcount: /],
+      [["sources", "add", "other", "--connector", "sample", "--config-json", '{"cout":5}'], /unknown field "cout" \(fields are: count, seed, page_delay_ms\)/],
+      [["connectors", "check", "sample", "--config-json", '{"cout":5}'], /unknown field "cout"/],
       [["sources", "add", "shop", "--connector", "sample", "--config-json", "{}"], /source named "shop" already exists/],
       [["sources", "add", "other", "--connector", "sample", "--config-json", "{count:1}"], /--config-json is not valid JSON/],
       [["sync", "shop", "--entity", "users", "--entity", "orders"], /unknown entity "orders"/],
