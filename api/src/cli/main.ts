@@ -114,8 +114,11 @@ program
   .description("list runs (all, or one source's) with status, counts and errors")
   .option("--limit <n>", "how many runs", "20")
   .action(async (name: string | undefined, o) => {
-    const runs = await (await mako()).runs.list({ source: name, limit: Number(o.limit) });
-    if (runs.length === 0) console.log("no runs yet");
+    const m = await mako();
+    const runs = await m.runs.list({ source: name, limit: Number(o.limit) });
+    // A removed source keeps its history; a name that never was a source is a typo.
+    if (name !== undefined && runs.length === 0) await m.sources.get(name);
+    if (runs.length === 0) console.log(name === undefined ? "no runs yet" : `no runs of "${name}" yet: npx mako sync ${name}`);
     for (const r of runs) {
       const records = r.entities.reduce((n, e) => n + e.records, 0);
       const took = r.finishedAt ? `${((Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000).toFixed(1)} s` : "…";

@@ -1,6 +1,6 @@
 import type { LogLevel } from "../connectors/base/types";
 import type { Mako, SyncOptions } from "../Mako";
-import { emptyStats, type RequestStats, type SyncEvent } from "../sync/events";
+import { emptyStats, type EntityStatus, type RequestStats, type SyncEvent } from "../sync/events";
 import { runView, type RunView } from "./views";
 
 /** Live figures of one entity, as the `progress` Server-Sent Event carries them. */
@@ -13,7 +13,7 @@ export interface ProgressPayload {
   rateLimited: number;
   /** True from a rate-limit wait until the entity makes progress again. */
   waiting: boolean;
-  status: "pending" | "running" | "succeeded" | "failed" | "cancelled";
+  status: "pending" | EntityStatus;
 }
 
 export interface LogPayload {

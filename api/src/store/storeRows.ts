@@ -70,12 +70,18 @@ export function runFrom(row: RunRow): RunRecord {
     destination: row.destination,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
-    entities: parsed(row.entities_json),
+    entities: settled(row.status, parsed(row.entities_json)),
     stats: { ...emptyStats(), ...parsed(row.stats_json) },
     error: row.error,
     pid: row.pid,
     host: row.host,
   };
+}
+
+/** An ended run's entities that never finished (its process was killed, say) were interrupted. */
+function settled(status: RunRecord["status"], entities: EntityResult[]): EntityResult[] {
+  if (status === "running") return entities;
+  return entities.map((e) => (e.status === "running" ? { ...e, status: "interrupted" } : e));
 }
 
 export const sealConfig = (secrets: SecretBox, config: Record<string, unknown>) => secrets.encrypt(JSON.stringify(config));

@@ -1,6 +1,10 @@
 import type { LogLevel, RequestMetric, Since } from "../connectors/base/types";
 
-export type EntityStatus = "running" | "succeeded" | "failed" | "cancelled";
+/**
+ * "interrupted" appears only in stored runs: the run ended (its process died, or the run failed
+ * around it) while the entity was still running or waiting its turn.
+ */
+export type EntityStatus = "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
 export type RunStatus = "running" | "succeeded" | "failed" | "cancelled";
 
 /** Request counters reported by the shared HTTP client, summed over a run. */

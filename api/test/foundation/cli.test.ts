@@ -1,5 +1,5 @@
 import Database from "better-sqlite3";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -173,6 +173,45 @@ describe("mako CLI", () => {
     const m = await Mako.open({ home });
     expect((await m.sources.unredacted("pay")).config.api_key).toBe(key);
     await m.close();
+  });
+
+  it("refuses the runs of a source that never existed, and shows a killed run's unfinished entities as interrupted", async () => {
+    const home = newHome();
+    expectOneLineError(await mako(home, ["runs", "nope"]), /no source named "nope"/);
+    const add = await mako(home, ["sources", "add", "slow", "--connector", "sample", "--config-json", '{"count":5000,"page_delay_ms":20}', "--settings-json", '{"batchSize":100,"maxIterations":1}']);
+    expect(add.code, add.stderr).toBe(0);
+    const none = await mako(home, ["runs", "slow"]);
+    expect(none.code).toBe(0);
+    expect(none.stdout).toMatch(/no runs of "slow" yet: npx mako sync slow/);
+
+    const child = spawn(process.execPath, [bin, "sync", "slow"], { cwd: repo, env: { ...process.env, MAKO_HOME: home }, stdio: "ignore" });
+    const exited = new Promise((ok) => child.on("exit", ok));
+    const db = new Database(join(home, "mako.db"), { readonly: true });
+    try {
+      // Wait until the run has recorded progress of its first entity, then kill it outright.
+      for (let i = 0; i < 500; i++) {
+        const row = db.prepare(`SELECT entities_json AS e FROM mako_runs`).get() as { e: string } | undefined;
+        if (row && /"records":[1-9]/.test(row.e)) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    } finally {
+      db.close();
+    }
+    child.kill("SIGKILL");
+    await exited;
+
+    const runs = await mako(home, ["runs", "slow"]);
+    expect(runs.code, runs.stderr).toBe(0);
+    expect(runs.stdout).toMatch(/^run_\S+\s+slow\s+failed .*error: the process running it \(pid \d+\) stopped/m);
+    expect(runs.stdout).toMatch(/^\s+users\s+interrupted [\d,]+ records/m);
+    expect(runs.stdout).toMatch(/^\s+purchases\s+interrupted 0 records/m);
+    expect(runs.stdout).not.toMatch(/^\s+\w+\s+running\b/m);
+
+    // A removed source keeps its history.
+    expect((await mako(home, ["sources", "remove", "slow"])).code).toBe(0);
+    const kept = await mako(home, ["runs", "slow"]);
+    expect(kept.code, kept.stderr).toBe(0);
+    expect(kept.stdout).toMatch(/^run_\S+\s+slow\s+failed/m);
   });
 
   it("lists runs with their status and per-entity counts", async () => {

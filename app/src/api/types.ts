@@ -53,7 +53,7 @@ export type RunStatus = "queued" | "running" | "succeeded" | "failed" | "cancell
 
 export interface EntityRunInfo {
   entity: string;
-  status: RunStatus | "pending";
+  status: RunStatus | "pending" | "interrupted";
   records: number;
   total?: number;
   durationMs?: number;
