@@ -104,12 +104,18 @@ export class Mako {
     list: (filter?: { source?: string; limit?: number }) => this.store.listRuns(filter),
     get: (id: string) => this.store.getRun(id),
     logs: (id: string, options?: { afterId?: number; limit?: number }) => this.store.getLogs(id, options),
-    /** Stops a run of this process at its next chunk boundary; the checkpoint is kept. */
-    cancel: (id: string) => {
+    /**
+     * Stops a run at its next chunk boundary, the checkpoint kept: at once when this process
+     * runs it, else through the store (its process reads the flag within a second). False when
+     * the run is not running.
+     */
+    cancel: async (id: string): Promise<boolean> => {
       const controller = this.active.get(id);
-      if (!controller) return false;
-      controller.abort(new Error("cancelled"));
-      return true;
+      if (controller) {
+        controller.abort(new Error("cancelled"));
+        return true;
+      }
+      return this.store.requestCancel(id);
     },
   };
 
@@ -203,7 +209,7 @@ export class Mako {
     const controller = new AbortController();
     options.signal?.addEventListener("abort", () => controller.abort(options.signal!.reason), { once: true });
     this.active.set(runId, controller);
-    const recorder = new RunRecorder(this.store, runId, options.entities ?? known);
+    const recorder = new RunRecorder(this.store, runId, options.entities ?? known, () => controller.abort(new Error("cancelled")));
 
     const done = (async (): Promise<RunResult> => {
       try {

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import type { Mako } from "../Mako";
 import { CliError } from "./output";
+import { sqlCsv, sqlJsonLines, sqlTable } from "./sqlOutput";
 import { untilInterrupted } from "./startCommand";
 
 /** Commands for destinations and the HTTP server. */
@@ -22,8 +23,10 @@ export function registerExtraCommands(program: Command, mako: () => Promise<Mako
   program
     .command("sql <query>")
     .description("run a read-only SQL query on the default database (mako.db, or DATABASE_URL) and print the rows")
-    .option("--json", "print rows as JSON lines")
+    .option("--json", "print rows as JSON, one object per line")
+    .option("--csv", "print rows as CSV (RFC 4180) with a header line")
     .action(async (query: string, o) => {
+      if (o.json && o.csv) throw new CliError("give --json or --csv, not both");
       const m = await mako();
       const { readOnlyQuery } = await import("../destinations/readOnlyQuery");
       let rows: Record<string, unknown>[];
@@ -32,9 +35,10 @@ export function registerExtraCommands(program: Command, mako: () => Promise<Mako
       } catch (err) {
         throw new CliError(`SQL error: ${err.message}`);
       }
-      if (o.json) return rows.forEach((r) => console.log(JSON.stringify(r)));
+      if (o.json) return sqlJsonLines(rows).forEach((line) => console.log(line));
+      if (o.csv) return sqlCsv(rows).forEach((line) => console.log(line));
       if (rows.length === 0) return console.log("(no rows)");
-      console.table(rows);
+      for (const line of sqlTable(rows)) console.log(line);
     });
 
   const destinations = program
@@ -47,7 +51,7 @@ export function registerExtraCommands(program: Command, mako: () => Promise<Mako
     .requiredOption("--url <url>", "connection URL (postgres://…, mysql://…) or file path (sqlite, duckdb)")
     .action(async (name: string, o) => {
       const d = await (await mako()).destinations.add({ name, kind: o.type, url: o.url });
-      console.log(`added destination "${d.name}" (${d.kind}); use it with: mako sync SOURCE --destination ${d.name}`);
+      console.log(`added destination "${d.name}" (${d.kind}); use it with: npx mako sync SOURCE --destination ${d.name}`);
     });
   destinations
     .command("list")

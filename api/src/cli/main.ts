@@ -37,6 +37,14 @@ connectors.action(async () => {
 });
 
 connectors
+  .command("show <id>")
+  .description("print a connector's config fields (type, required, secret, default, description) and its entities")
+  .action(async (id: string) => {
+    const { connectorDetails } = await import("./connectorDetails");
+    for (const line of connectorDetails((await mako()).connectors.get(id))) console.log(line);
+  });
+
+connectors
   .command("check <id>")
   .description("run the conformance kit on a connector: crash/resume, idempotency, incremental, credentials")
   .option("--config-json <json>", "a working config for the connector")
@@ -64,23 +72,23 @@ const sources = program.command("sources").description("manage data sources (con
 sources
   .command("add <name>")
   .description("store a data source after validating its config")
-  .requiredOption("--connector <id>", "connector id (see: mako connectors)")
+  .requiredOption("--connector <id>", "connector id (see: npx mako connectors)")
   .option("--config-json <json>", "the connector's config as JSON")
   .option("--config-file <path>", "the connector's config in a JSON or YAML file")
   .option("--settings-json <json>", 'sync settings, e.g. {"batchSize":500,"requestsPerSecond":5}')
-  .option("--destination <name>", "default destination for this source (see: mako destinations)")
+  .option("--destination <name>", "default destination for this source (see: npx mako destinations list)")
   .action(async (name: string, o) => {
     const config = await readConfig(o);
     const settings = o.settingsJson ? ((await readConfig({ configJson: o.settingsJson }, "settings")) as Record<string, unknown>) : {};
     const added = await (await mako()).sources.add({ name, connector: o.connector, config, settings, destination: o.destination });
-    console.log(`added source "${added.name}" (${added.connector}); sync it with: mako sync ${added.name}`);
+    console.log(`added source "${added.name}" (${added.connector}); sync it with: npx mako sync ${added.name}`);
   });
 sources
   .command("list")
   .description("list data sources (secrets are never shown)")
   .action(async () => {
     const list = await (await mako()).sources.list();
-    if (list.length === 0) console.log("no sources yet: mako sources add NAME --connector ID --config-json '{…}'");
+    if (list.length === 0) console.log("no sources yet: npx mako sources add NAME --connector ID --config-json '{…}'");
     for (const s of list) console.log(`${s.name.padEnd(16)} ${s.connector.padEnd(10)} ${JSON.stringify(s.config)}${s.destination ? ` → ${s.destination}` : ""}`);
   });
 sources
@@ -109,7 +117,7 @@ program
   .action(async (name: string, o) => syncCommand(await mako(), name, o));
 
 // --- runs ---------------------------------------------------------------------------------
-program
+const runs = program
   .command("runs [name]")
   .description("list runs (all, or one source's) with status, counts and errors")
   .option("--limit <n>", "how many runs", "20")
@@ -126,6 +134,40 @@ program
       for (const e of r.entities) console.log(`    ${e.entity.padEnd(18)} ${e.status.padEnd(9)} ${fmt(e.records)} records${e.error ? `  ${e.error}` : ""}`);
     }
   });
+runs
+  .command("cancel <run-or-source>")
+  .description("stop a running sync (of any process) at its next chunk boundary; its checkpoint is kept and the next sync resumes")
+  .option("--wait <seconds>", "how long to wait for the run to stop (0: do not wait)", "30")
+  .action(async (target: string, o) => {
+    const m = await mako();
+    const run = await runToCancel(m, target);
+    if (!(await m.runs.cancel(run.id))) throw new CliError(`run ${run.id} of "${run.source}" ended before it could be cancelled`);
+    console.log(`asked run ${run.id} of "${run.source}" to stop at its next chunk boundary`);
+    const deadline = Date.now() + Math.max(0, Number(o.wait) || 0) * 1000;
+    while (Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const now = await m.runs.get(run.id);
+      if (now.status !== "running") {
+        console.log(`run ${now.id} ${now.status}; the next sync resumes from its checkpoint: npx mako sync ${now.source}`);
+        return;
+      }
+    }
+    if (Number(o.wait) > 0) console.log(`run ${run.id} is still stopping; see: npx mako runs ${run.source}`);
+  });
+
+/** A run id, or a source name meaning its running run. */
+async function runToCancel(m: Mako, target: string) {
+  if (/^run_/.test(target)) {
+    const run = await m.runs.get(target);
+    if (run.status !== "running") throw new CliError(`run ${run.id} is not running (it ${run.status})`);
+    return run;
+  }
+  const [latest] = await m.runs.list({ source: target, limit: 1 });
+  if (!latest) await m.sources.get(target);
+  if (latest?.status !== "running") throw new CliError(`source "${target}" is not syncing${latest ? ` (its last run ${latest.status})` : ""}`);
+  return latest;
+}
+
 program
   .command("logs <run-id>")
   .description("print a run's log")

@@ -81,7 +81,8 @@ export class PostgresStore implements MetadataStore {
         CREATE TABLE IF NOT EXISTS ${METADATA_SCHEMA}.run_logs (
           id bigserial PRIMARY KEY, run_id text NOT NULL, at timestamptz NOT NULL, level text NOT NULL,
           entity text, message text NOT NULL);
-        CREATE INDEX IF NOT EXISTS run_logs_run ON ${METADATA_SCHEMA}.run_logs (run_id, id);`);
+        CREATE INDEX IF NOT EXISTS run_logs_run ON ${METADATA_SCHEMA}.run_logs (run_id, id);
+        ALTER TABLE ${METADATA_SCHEMA}.runs ADD COLUMN IF NOT EXISTS cancel_requested boolean NOT NULL DEFAULT false;`);
     });
   }
 
@@ -187,12 +188,18 @@ export class PostgresStore implements MetadataStore {
     return this.getRun(run.id);
   }
 
-  async updateRun(id: string, patch: Pick<RunRecord, "entities" | "stats">): Promise<void> {
-    await this.pool.query(`UPDATE ${METADATA_SCHEMA}.runs SET entities_json = $1, stats_json = $2 WHERE id = $3`, [
-      JSON.stringify(patch.entities),
-      JSON.stringify(patch.stats),
-      id,
-    ]);
+  async updateRun(id: string, patch: Pick<RunRecord, "entities" | "stats">): Promise<{ cancelRequested: boolean }> {
+    const { rows } = await this.pool.query<{ cancel_requested: boolean }>(
+      `UPDATE ${METADATA_SCHEMA}.runs SET entities_json = $1, stats_json = $2 WHERE id = $3 RETURNING cancel_requested`,
+      [JSON.stringify(patch.entities), JSON.stringify(patch.stats), id],
+    );
+    return { cancelRequested: rows[0]?.cancel_requested === true };
+  }
+
+  async requestCancel(id: string): Promise<boolean> {
+    await this.reapDeadRuns(this.pool);
+    const { rowCount } = await this.pool.query(`UPDATE ${METADATA_SCHEMA}.runs SET cancel_requested = true WHERE id = $1 AND status = 'running'`, [id]);
+    return (rowCount ?? 0) > 0;
   }
 
   async finishRun(id: string, patch: Pick<RunRecord, "status" | "entities" | "stats" | "error">): Promise<void> {

@@ -89,9 +89,9 @@ export const sealConfig = (secrets: SecretBox, config: Record<string, unknown>) 
 /** Messages both stores give, so a user sees the same words whichever holds the metadata. */
 export const storeMessages = {
   sourceExists: (name: string) => `a source named "${name}" already exists`,
-  noSource: (name: string) => `no source named "${name}" (see: mako sources list)`,
+  noSource: (name: string) => `no source named "${name}" (see: npx mako sources list)`,
   destinationExists: (name: string) => `a destination named "${name}" already exists`,
-  noDestination: (name: string) => `no destination named "${name}" (see: mako destinations list)`,
+  noDestination: (name: string) => `no destination named "${name}" (see: npx mako destinations list)`,
   destinationInUse: (name: string, sources: string[]) =>
     `destination "${name}" is the default of source ${sources.map((u) => `"${u}"`).join(", ")}`,
   noRun: (id: string) => `no run with id "${id}"`,

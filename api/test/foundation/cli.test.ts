@@ -59,6 +59,7 @@ describe("mako CLI", () => {
     const commands = [
       [],
       ["connectors"],
+      ["connectors", "show"],
       ["sources"],
       ["sources", "add"],
       ["sources", "list"],
@@ -66,6 +67,7 @@ describe("mako CLI", () => {
       ["sources", "remove"],
       ["sync"],
       ["runs"],
+      ["runs", "cancel"],
       ["logs"],
       ["start"],
       ["destinations"],
@@ -213,6 +215,86 @@ describe("mako CLI", () => {
     expect(kept.code, kept.stderr).toBe(0);
     expect(kept.stdout).toMatch(/^run_\S+\s+slow\s+failed/m);
   });
+
+  it("connectors show prints a connector's config fields and entities", async () => {
+    const home = newHome();
+    const r = await mako(home, ["connectors", "show", "stripe"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^\s+FIELD\s+TYPE\s+REQUIRED\s+SECRET\s+DEFAULT\s+DESCRIPTION$/m);
+    expect(r.stdout).toMatch(/^\s+api_key\s+string\s+yes\s+yes\s+Secret key/m);
+    expect(r.stdout).toMatch(/^\s+base_url\s+URL\s+no\s+API base URL/m);
+    expect(r.stdout).toMatch(/^\s+customers\s+id\s+yes\b/m);
+    expect(r.stdout).toMatch(/^\s+balance_transactions\s+id\s+yes, by created\b/m);
+    const sample = await mako(home, ["connectors", "show", "sample"]);
+    expect(sample.stdout).toMatch(/^\s+count\s+integer\s+no\s+1000\s+Number of users/m);
+    const rest = await mako(home, ["connectors", "show", "rest"]);
+    expect(rest.stdout).toMatch(/^\s+paginator\.total_header\s+string\s+no\s+\(type page_number, offset\)/m);
+    expect(rest.stdout).toMatch(/named by the config's `entities` list/);
+    expectOneLineError(await mako(home, ["connectors", "show", "nope"]), /unknown connector "nope"/);
+  });
+
+  it("mako sql prints an aligned table, or JSON lines, or CSV", async () => {
+    const home = newHome();
+    const added = await mako(home, ["sources", "add", "shop", "--connector", "sample", "--config-json", '{"count":3}']);
+    expect(added.stdout).toMatch(/sync it with: npx mako sync shop$/m);
+    expect((await mako(home, ["sync", "shop", "--entity", "users"])).code).toBe(0);
+    const query = `SELECT id, 'a, "b"' AS text, NULL AS missing, id * 1000 AS big FROM shop__users ORDER BY id`;
+    const table = await mako(home, ["sql", query]);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout.split("\n")).toEqual([
+      "id  text    missing   big",
+      "--  ------  -------  ----",
+      ' 1  a, "b"     NULL  1000',
+      ' 2  a, "b"     NULL  2000',
+      ' 3  a, "b"     NULL  3000',
+      "(3 rows)",
+      "",
+    ]);
+    const json = await mako(home, ["sql", query, "--json"]);
+    expect(json.stdout.trim().split("\n").map((l) => JSON.parse(l))).toEqual([1, 2, 3].map((id) => ({ id, text: 'a, "b"', missing: null, big: id * 1000 })));
+    const csv = await mako(home, ["sql", query, "--csv"]);
+    expect(csv.stdout).toBe('id,text,missing,big\n1,"a, ""b""",,1000\n2,"a, ""b""",,2000\n3,"a, ""b""",,3000\n');
+    expectOneLineError(await mako(home, ["sql", query, "--csv", "--json"]), /--json or --csv, not both/);
+  });
+
+  it("runs cancel stops another process's sync at a chunk boundary, and the next sync resumes", async () => {
+    const home = newHome();
+    await mako(home, ["sources", "add", "slow", "--connector", "sample", "--config-json", '{"count":20000,"page_delay_ms":20}', "--settings-json", '{"batchSize":100,"maxIterations":1}']);
+    expectOneLineError(await mako(home, ["runs", "cancel", "slow"]), /source "slow" is not syncing/);
+
+    const child = spawn(process.execPath, [bin, "sync", "slow"], { cwd: repo, env: { ...process.env, MAKO_HOME: home }, stdio: ["ignore", "pipe", "pipe"] });
+    let childErr = "";
+    child.stderr.on("data", (d) => (childErr += d));
+    const exited = new Promise<number | null>((ok) => child.on("exit", (code) => ok(code)));
+    const db = new Database(join(home, "mako.db"), { readonly: true });
+    try {
+      for (let i = 0; i < 500; i++) {
+        const row = db.prepare(`SELECT entities_json AS e FROM mako_runs WHERE status = 'running'`).get() as { e: string } | undefined;
+        if (row && /"records":[1-9]/.test(row.e)) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    } finally {
+      db.close();
+    }
+    // A second sync is refused with the way out.
+    expectOneLineError(await mako(home, ["sync", "slow"]), /already syncing \(run run_\S+\); wait for it or cancel it: npx mako runs cancel slow/);
+
+    const started = Date.now();
+    const cancel = await mako(home, ["runs", "cancel", "slow"]);
+    expect(cancel.code, cancel.stderr).toBe(0);
+    expect(cancel.stdout).toMatch(/asked run run_\S+ of "slow" to stop at its next chunk boundary/);
+    expect(cancel.stdout).toMatch(/run run_\S+ cancelled; the next sync resumes from its checkpoint: npx mako sync slow/);
+    expect(await exited).toBe(1);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(childErr).toMatch(/sync of "slow" cancelled/);
+
+    const runs = await mako(home, ["runs", "slow"]);
+    expect(runs.stdout).toMatch(/^run_\S+\s+slow\s+cancelled/m);
+    expect(runs.stdout).toMatch(/^\s+users\s+cancelled [\d,]+ records\s+cancelled; the checkpoint is kept/m);
+    const resumed = await mako(home, ["sync", "slow", "--entity", "users"]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toMatch(/^users: [\d,]+ records .*\[resumed/m);
+  }, 120_000);
 
   it("lists runs with their status and per-entity counts", async () => {
     const home = newHome();
