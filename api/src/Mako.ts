@@ -12,6 +12,7 @@ import type { Destination } from "./destinations/Destination";
 import { SqliteDestination } from "./destinations/sqlite/SqliteDestination";
 import { ConflictError, NotFoundError, type DestinationRecord, type MetadataStore, type SourceRecord } from "./store/MetadataStore";
 import { SecretBox } from "./store/SecretBox";
+import { storeMessages } from "./store/storeRows";
 import { SqliteStore } from "./store/SqliteStore";
 import { METADATA_SCHEMA, isPostgresUrl } from "./store/postgresUrl";
 import { REDACTED, redactConfig, secretFieldNames } from "./store/redact";
@@ -25,6 +26,13 @@ export class ValidationError extends Error {
   readonly retryable = false;
   constructor(message: string, readonly field?: string) {
     super(message);
+  }
+}
+
+/** A source or destination whose connection test failed when it was added: nothing was stored. */
+export class ConnectionTestError extends ValidationError {
+  constructor(message: string) {
+    super(message, "test");
   }
 }
 
@@ -57,7 +65,19 @@ export interface StartedSync {
   done: Promise<RunResult>;
 }
 
+export interface NewSource {
+  name: string;
+  connector: string;
+  config: unknown;
+  settings?: DataSourceSettings;
+  destination?: string | null;
+  /** Test the connection first and store nothing when it fails. */
+  test?: boolean;
+}
+
 const SOURCE_NAME = /^[a-z][a-z0-9_]{0,62}$/;
+/** A connection test on add retries a failed request once: it is a probe, not a sync. */
+const TEST_MAX_RETRIES = 1;
 
 /** How long a write waits for another process's lock on mako.db (MAKO_BUSY_TIMEOUT_MS, default 5 s). */
 export const busyTimeoutMs = (env: NodeJS.ProcessEnv = process.env) => {
@@ -81,8 +101,8 @@ export class Mako {
   };
 
   readonly sources = {
-    add: (input: { name: string; connector: string; config: unknown; settings?: DataSourceSettings; destination?: string | null }) =>
-      this.addSource(input),
+    /** Stores a source; with `test`, only once its connection test passes (ConnectionTestError otherwise). */
+    add: (input: NewSource) => this.addSource(input),
     list: async () => (await this.store.listSources()).map((s) => this.redacted(s)),
     get: async (name: string) => this.redacted(await this.store.getSource(name)),
     /** The stored source with secrets in clear: for running it, never for showing it. */
@@ -94,7 +114,8 @@ export class Mako {
   };
 
   readonly destinations = {
-    add: (input: { name: string; kind: string; url: string }) => this.addDestination(input),
+    /** Stores a destination; with `test`, only once it accepts a connection (ConnectionTestError otherwise). */
+    add: (input: { name: string; kind: string; url: string; test?: boolean }) => this.addDestination(input),
     list: async () => (await this.store.listDestinations()).map(redactDestination),
     test: (name: string) => this.testDestination(name),
     remove: (name: string) => this.store.removeDestination(name),
@@ -306,7 +327,7 @@ export class Mako {
     return result.config as Record<string, unknown>;
   }
 
-  private async addSource(input: { name: string; connector: string; config: unknown; settings?: DataSourceSettings; destination?: string | null }) {
+  private async addSource(input: NewSource) {
     if (typeof input.name !== "string" || !SOURCE_NAME.test(input.name)) {
       throw new ValidationError(
         `invalid source name "${input.name}": use lowercase letters, digits and _ (starting with a letter, at most 63)`,
@@ -319,6 +340,10 @@ export class Mako {
     const config = this.validated(input.connector, input.config);
     const settings = validSettings(input.settings);
     if (input.destination) await this.store.getDestination(input.destination);
+    if (input.test) {
+      await this.refuseTaken(input.name);
+      await this.probeSource(input.connector, { name: input.name, config, settings });
+    }
     const stored = await this.store.addSource({
       name: input.name,
       connector: input.connector,
@@ -343,6 +368,29 @@ export class Mako {
     return this.redacted(await this.store.updateSource(name, changes));
   }
 
+  /** A name already taken is said before a connection test that may take seconds. */
+  private async refuseTaken(name: string): Promise<void> {
+    try {
+      await this.store.getSource(name);
+    } catch (err) {
+      if (err instanceof NotFoundError) return;
+      throw err;
+    }
+    throw new ConflictError(storeMessages.sourceExists(name));
+  }
+
+  private async probeSource(connectorId: string, source: { name: string; config: Record<string, unknown>; settings: DataSourceSettings }) {
+    const retries = Math.min(source.settings.maxRetries ?? TEST_MAX_RETRIES, TEST_MAX_RETRIES);
+    const connector = this.createConnector(connectorId, { ...source, settings: { ...source.settings, maxRetries: retries } });
+    let result: { success: boolean; message: string };
+    try {
+      result = await connector.testConnection();
+    } catch (err) {
+      result = { success: false, message: err.message };
+    }
+    if (!result.success) throw new ConnectionTestError(`connection test of source "${source.name}" failed: ${result.message}`);
+  }
+
   private async testSource(name: string) {
     const source = await this.store.getSource(name);
     const connector = this.createConnector(source.connector, source);
@@ -353,15 +401,35 @@ export class Mako {
     }
   }
 
-  private async addDestination(input: { name: string; kind: string; url: string }) {
+  private async addDestination(input: { name: string; kind: string; url: string; test?: boolean }) {
     if (!SOURCE_NAME.test(input.name)) throw new ValidationError(`invalid destination name "${input.name}"`, "name");
     const [{ isDestinationKind }, { destinationKinds }] = await Promise.all([import("./destinations/open"), import("./destinations/factory")]);
     if (!isDestinationKind(input.kind)) {
       throw new ValidationError(`invalid destination type "${input.kind}": use one of ${destinationKinds.join(", ")}`, "kind");
     }
     if (!input.url) throw new ValidationError("a destination needs --url (a connection URL or a file path)", "url");
-    const record = await this.store.addDestination(input);
+    if (input.test) await this.probeDestination({ name: input.name, kind: input.kind, url: input.url });
+    const record = await this.store.addDestination({ name: input.name, kind: input.kind, url: input.url });
     return redactDestination(record);
+  }
+
+  private async probeDestination(record: { name: string; kind: string; url: string }) {
+    try {
+      await this.store.getDestination(record.name);
+      throw new ConflictError(storeMessages.destinationExists(record.name));
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err;
+    }
+    const { openDestinationFor } = await import("./destinations/open");
+    let destination: Destination | undefined;
+    try {
+      destination = await openDestinationFor(record, this.home);
+      await destination.test();
+    } catch (err) {
+      throw new ConnectionTestError(`connection test of destination "${record.name}" failed: ${redactUrls(err.message)}`);
+    } finally {
+      await destination?.close();
+    }
   }
 
   private async testDestination(name: string) {
@@ -397,7 +465,12 @@ function validSettings(input: unknown): DataSourceSettings {
 }
 
 function redactDestination(d: DestinationRecord): DestinationRecord {
-  return { ...d, url: d.url.replace(/\/\/([^:/@]+):([^@]+)@/, `//$1:${REDACTED}@`) };
+  return { ...d, url: redactUrls(d.url) };
+}
+
+/** Passwords in connection URLs (in a URL or in an error message quoting one) replaced. */
+function redactUrls(text: string): string {
+  return text.replace(/\/\/([^:/@\s]+):([^@\s]+)@/g, `//$1:${REDACTED}@`);
 }
 
 /** Puts stored secrets back where a patch carries the redaction placeholder. */

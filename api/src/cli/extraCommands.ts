@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import type { Mako } from "../Mako";
-import { CliError } from "./output";
+import { CliError, withNoTestHint } from "./output";
 import { sqlCsv, sqlJsonLines, sqlTable } from "./sqlOutput";
 import { untilInterrupted } from "./startCommand";
 
@@ -49,9 +49,10 @@ export function registerExtraCommands(program: Command, mako: () => Promise<Mako
     .description("store a destination")
     .requiredOption("--type <kind>", "sqlite | postgres | mysql | duckdb")
     .requiredOption("--url <url>", "connection URL (postgres://…, mysql://…) or file path (sqlite, duckdb)")
+    .option("--no-test", "store it without connecting to it first")
     .action(async (name: string, o) => {
-      const d = await (await mako()).destinations.add({ name, kind: o.type, url: o.url });
-      console.log(`added destination "${d.name}" (${d.kind}); use it with: npx mako sync SOURCE --destination ${d.name}`);
+      const d = await withNoTestHint((await mako()).destinations.add({ name, kind: o.type, url: o.url, test: o.test }));
+      console.log(`added destination "${d.name}" (${d.kind})${o.test ? ", connection tested" : ""}; use it with: npx mako sync SOURCE --destination ${d.name}`);
     });
   destinations
     .command("list")

@@ -1,7 +1,7 @@
 import { Command, CommanderError } from "commander";
 import type { Mako } from "../Mako";
 import { ConflictError, NotFoundError } from "../store/MetadataStore";
-import { fmt, CliError } from "./output";
+import { fmt, CliError, withNoTestHint } from "./output";
 import { readConfig } from "./parseJson";
 import { syncCommand } from "./syncCommand";
 import { startCommand } from "./startCommand";
@@ -77,11 +77,13 @@ sources
   .option("--config-file <path>", "the connector's config in a JSON or YAML file")
   .option("--settings-json <json>", 'sync settings, e.g. {"batchSize":500,"requestsPerSecond":5}')
   .option("--destination <name>", "default destination for this source (see: npx mako destinations list)")
+  .option("--no-test", "store it without testing the connection first")
   .action(async (name: string, o) => {
     const config = await readConfig(o);
     const settings = o.settingsJson ? ((await readConfig({ configJson: o.settingsJson }, "settings")) as Record<string, unknown>) : {};
-    const added = await (await mako()).sources.add({ name, connector: o.connector, config, settings, destination: o.destination });
-    console.log(`added source "${added.name}" (${added.connector}); sync it with: npx mako sync ${added.name}`);
+    const m = await mako();
+    const added = await withNoTestHint(m.sources.add({ name, connector: o.connector, config, settings, destination: o.destination, test: o.test }));
+    console.log(`added source "${added.name}" (${added.connector})${o.test ? ", connection tested" : ""}; sync it with: npx mako sync ${added.name}`);
   });
 sources
   .command("list")

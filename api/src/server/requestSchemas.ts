@@ -13,6 +13,8 @@ export const addSourceBody = z.object({
   config: z.record(z.string(), z.unknown()).default({}),
   settings: settings.optional(),
   destination: z.string().min(1).nullish(),
+  /** Test the connection first; on failure nothing is stored (a 400 with `field: "test"`). */
+  test: z.boolean().optional(),
 });
 
 export const patchSourceBody = z

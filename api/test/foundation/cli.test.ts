@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { startStripeFake } from "../../../bench/fakes/stripe";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 const bin = join(repo, "api/bin/mako.js");
@@ -160,7 +161,7 @@ describe("mako CLI", () => {
   it("never prints a secret and keeps it encrypted in mako.db", async () => {
     const home = newHome();
     const key = "sk_test_PLAINTEXT_7f3a9c21d4e8";
-    const added = await mako(home, ["sources", "add", "pay", "--connector", "stripe", "--config-json", JSON.stringify({ api_key: key })]);
+    const added = await mako(home, ["sources", "add", "pay", "--connector", "stripe", "--config-json", JSON.stringify({ api_key: key }), "--no-test"]);
     expect(added.code, added.stderr).toBe(0);
     const listed = await mako(home, ["sources", "list"]);
     expect(listed.code).toBe(0);
@@ -294,6 +295,43 @@ describe("mako CLI", () => {
     const resumed = await mako(home, ["sync", "slow", "--entity", "users"]);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stdout).toMatch(/^users: [\d,]+ records .*\[resumed/m);
+  }, 120_000);
+
+  it("tests a source's and a destination's connection before storing them; --no-test skips it", async () => {
+    const home = newHome();
+    await mako(home, ["sources", "add", "shop", "--connector", "sample", "--config-json", "{}"]);
+    const before = snapshot(home);
+    const fake = await startStripeFake({ seed: 3 });
+    try {
+      const wrongKey = "sk_test_WRONG_0123456789";
+      const config = (api_key: string) => JSON.stringify({ api_key, base_url: fake.url });
+      const rejected = await mako(home, ["sources", "add", "pay", "--connector", "stripe", "--config-json", config(wrongKey)]);
+      expectOneLineError(rejected, /connection test of source "pay" failed: API key rejected: .*HTTP 401.*; nothing was stored \(--no-test stores it without the test\)$/);
+      expect(rejected.stderr).not.toContain(wrongKey);
+      const unreachable = await mako(home, ["sources", "add", "pay", "--connector", "stripe", "--config-json", JSON.stringify({ api_key: fake.apiKey, base_url: "http://127.0.0.1:1" })]);
+      expectOneLineError(unreachable, /connection test of source "pay" failed: .*127\.0\.0\.1:1/);
+      // The README's placeholder destination: no such role on the local PostgreSQL.
+      const readmeUrl = "postgres://user@127.0.0.1:5432/analytics";
+      const badDestination = await mako(home, ["destinations", "add", "wh", "--type", "postgres", "--url", readmeUrl]);
+      expectOneLineError(badDestination, /connection test of destination "wh" failed: .*(role "user"|password|authentication|does not exist).*; nothing was stored/);
+      expect(snapshot(home)).toEqual(before);
+      expect((await mako(home, ["destinations", "list"])).stdout).toMatch(/^no destinations/);
+
+      const good = await mako(home, ["sources", "add", "pay", "--connector", "stripe", "--config-json", config(fake.apiKey)]);
+      expect(good.code, good.stderr).toBe(0);
+      expect(good.stdout).toMatch(/added source "pay" \(stripe\), connection tested; sync it with: npx mako sync pay/);
+      const untested = await mako(home, ["sources", "add", "later", "--connector", "stripe", "--config-json", config(wrongKey), "--no-test"]);
+      expect(untested.code, untested.stderr).toBe(0);
+      expect(untested.stdout).not.toMatch(/connection tested/);
+      const wh = await mako(home, ["destinations", "add", "wh", "--type", "postgres", "--url", "postgres://postgres@127.0.0.1:5432/test"]);
+      expect(wh.code, wh.stderr).toBe(0);
+      expect(wh.stdout).toMatch(/added destination "wh" \(postgres\), connection tested/);
+      const later = await mako(home, ["destinations", "add", "later", "--type", "postgres", "--url", readmeUrl, "--no-test"]);
+      expect(later.code, later.stderr).toBe(0);
+      expect((await mako(home, ["sources", "list"])).stdout).toMatch(/^later\s+stripe.*\n(.*\n)*pay\s+stripe/m);
+    } finally {
+      await fake.close();
+    }
   }, 120_000);
 
   it("lists runs with their status and per-entity counts", async () => {

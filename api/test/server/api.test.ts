@@ -125,6 +125,23 @@ describe("sources", () => {
     expect((await call("GET", "/api/sources")).json.map((s: any) => s.name)).not.toContain("shop");
   });
 
+  it("tests the connection first when asked (test: true), storing nothing when it fails", async () => {
+    const failed = await call("POST", "/api/sources", { name: "tested", connector: "keyed", config: { account: "a", api_key: "wrong-key-123" }, test: true });
+    expect(failed.status).toBe(400);
+    expect(failed.json).toEqual({ field: "test", error: 'connection test of source "tested" failed: credentials rejected: wrong api_key' });
+    expect((await call("GET", "/api/sources")).json.map((s: any) => s.name)).not.toContain("tested");
+    const notBoolean = await call("POST", "/api/sources", { name: "tested", connector: "keyed", config: { account: "a", api_key: "wrong-key-123" }, test: "yes" });
+    expect(notBoolean.status).toBe(400);
+    expect(notBoolean.json.field).toBe("test");
+
+    // Without the flag (the default), the same source is stored untested.
+    const untested = await call("POST", "/api/sources", { name: "tested", connector: "keyed", config: { account: "a", api_key: "wrong-key-123" } });
+    expect(untested.status).toBe(201);
+    const passed = await call("POST", "/api/sources", { name: "tested_ok", connector: "keyed", config: { account: "a", api_key: SECRET }, test: true });
+    expect(passed.status).toBe(201);
+    for (const name of ["tested", "tested_ok"]) expect((await call("DELETE", `/api/sources/${name}`)).status).toBe(200);
+  });
+
   it("answers 404 with a JSON error for an unknown source on every route", async () => {
     for (const [method, path] of [
       ["GET", "/api/sources/ghost"],

@@ -26,7 +26,7 @@ export function sourceRoutes(mako: Mako, live: LiveRuns): Hono {
     const body = parseOr400(addSourceBody, await jsonBody(c.req), "source");
     // Checked here so the error names `config.<field>`; the facade checks the name.
     const config = checkConfig(body.connector, body.config);
-    const created = await mako.sources.add({ ...body, config });
+    const created = await mako.sources.add({ ...body, config, test: body.test ?? false });
     return c.json(await view(created.name), 201);
   });
 
