@@ -2,6 +2,7 @@
 // judged against `node -e 0` measured in the same run (alternating, median of several runs);
 // memory is the sync process's own peak RSS (VmHWM from /proc, polled while it runs).
 import { spawn, spawnSync } from "node:child_process";
+import { createServer } from "node:net";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -67,6 +68,41 @@ export async function measureSyncProcess(users: number): Promise<{ peakRssMb: nu
     if (code !== 0) throw new Error(`mako sync exited with ${code}: ${stderr.trim().split("\n").pop()}`);
     if (peakKb === 0) throw new Error("cannot read the sync process's peak RSS (needs Linux's /proc)");
     return { peakRssMb: peakKb / 1024, seconds: (Date.now() - started) / 1000 };
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+}
+
+/** A loopback port nothing listens on (bound, then closed). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((ok) => server.close(ok));
+  return port;
+}
+
+/**
+ * Whole-process time of `mako sync` of a Stripe source (10 entities) that cannot be reached:
+ * nothing listens on its port, or its host name does not resolve (.invalid, RFC 2606).
+ */
+export async function measureUnreachableSync(): Promise<Record<string, number>> {
+  const home = mkdtempSync(join(tmpdir(), "mako-bench-cli-"));
+  try {
+    const env = { ...process.env, MAKO_HOME: home };
+    const cases = { "closed port": `http://127.0.0.1:${await closedPort()}`, "unresolvable host": "http://stripe.mako-bench.invalid" };
+    const seconds: Record<string, number> = {};
+    for (const [name, baseUrl] of Object.entries(cases)) {
+      const source = name.replace(/\W/g, "_");
+      const config = JSON.stringify({ api_key: "sk_test_bench", base_url: baseUrl });
+      const add = spawnSync(process.execPath, [bin, "sources", "add", source, "--connector", "stripe", "--config-json", config, "--no-test"], { env, encoding: "utf8" });
+      if (add.status !== 0) throw new Error(`sources add failed: ${add.stderr}`);
+      const started = process.hrtime.bigint();
+      const sync = spawnSync(process.execPath, [bin, "sync", source], { env, encoding: "utf8" });
+      seconds[name] = Number(process.hrtime.bigint() - started) / 1e9;
+      if (sync.status === 0) throw new Error(`mako sync of an unreachable source (${name}) succeeded`);
+    }
+    return seconds;
   } finally {
     rmSync(home, { recursive: true, force: true });
   }

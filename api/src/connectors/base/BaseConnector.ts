@@ -32,6 +32,7 @@ export type {
   RequestMetric,
   ResumableFetchOptions,
   Since,
+  WaitReason,
 } from "./types";
 
 /** A vendor's documented request limit, the default for the shared HTTP client. */

@@ -9,6 +9,10 @@ export interface HttpErrorDetails {
   bodySnippet?: string;
   retryable: boolean;
   retryAfterMs?: number;
+  /** A network failure's code (ECONNREFUSED, ENOTFOUND, CERT_HAS_EXPIRED…). */
+  code?: string;
+  /** The connection was never made: DNS, refused, unreachable, TLS. */
+  unreachable?: boolean;
 }
 
 /**
@@ -24,6 +28,9 @@ export class HttpError extends Error {
   retryable: boolean;
   readonly retryAfterMs?: number;
   readonly credentialsRejected: boolean;
+  readonly code?: string;
+  /** The connection was never made (DNS, refused, unreachable, TLS): the data source's other requests would meet the same. */
+  readonly unreachable: boolean;
 
   constructor(message: string, details: HttpErrorDetails, options?: { cause?: unknown }) {
     super(message, options);
@@ -36,6 +43,8 @@ export class HttpError extends Error {
     this.retryable = details.retryable;
     this.retryAfterMs = details.retryAfterMs;
     this.credentialsRejected = details.status === 401 || details.status === 403;
+    this.code = details.code;
+    this.unreachable = details.unreachable === true;
   }
 
   /** The same failure, final: retries are exhausted, so the engine must not retry it blindly. */
@@ -50,6 +59,8 @@ export class HttpError extends Error {
         bodySnippet: this.bodySnippet,
         retryable: false,
         retryAfterMs: this.retryAfterMs,
+        code: this.code,
+        unreachable: this.unreachable,
       },
       { cause: this.cause },
     );
