@@ -9,6 +9,7 @@ import { Mako } from "../../src/Mako";
 import type { DataSourceSettings } from "../../src/connectors/base/types";
 import { validateConfig } from "../../src/connectors/base/validateConfig";
 import { connectorRegistry } from "../../src/connectors/registry";
+import { resolveLimiterConfig } from "../../src/connectors/base/http";
 import { parseConnectorConfigText, RestConnector, restConfigSchema, validateRestConfig } from "../../src/connectors/rest";
 import { nextLink, nextPosition, type PagePosition } from "../../src/connectors/rest/paginators";
 import { docExample } from "./docExample";
@@ -149,6 +150,14 @@ describe("REST rate limit from the config", () => {
     await drainEntity(connector, "users", { batchSize: 5, maxIterations: 10 }); // 5 requests
     // Burst 1 at 10/s: the 4 requests after the first wait ~100 ms each.
     expect(Date.now() - started).toBeGreaterThanOrEqual(350);
+  });
+
+  it("paces an API whose config names no limit at 25 requests per second (burst 25)", async () => {
+    const config = { base_url: api.url, entities: [{ name: "users", path: "/offset/users", paginator: { type: "offset", total_path: "total" } }] };
+    const connector = new RestConnector({ name: "default_rate", connector: "rest", config, settings: {} });
+    expect(connector.getDefaultRateLimit()).toEqual({ requestsPerSecond: 25, burst: 25 });
+    const settings = resolveLimiterConfig({}, connector.getDefaultRateLimit());
+    expect(settings).toMatchObject({ requestsPerSecond: 25, burst: 25, maxConcurrentRequests: 4 });
   });
 });
 
