@@ -2,7 +2,7 @@
 // ratios (the machines are shared and noisy, so absolute figures mean little on their own).
 //   npm run bench                      1,000,000 records (SQLite), 200,000 (HTTP), 100,000 (BigQuery, servers)
 //   npm run bench -- --quick           10,000 everywhere (what CI runs, so the bench never rots)
-//   npm run bench -- --only sqlite,http,bigquery,servers,memory,webhooks
+//   npm run bench -- --only sqlite,http,bigquery,servers,memory,webhooks,cli
 import { spawn } from "node:child_process";
 import { writeFileSync, mkdirSync } from "node:fs";
 import { arch, cpus, totalmem } from "node:os";
@@ -10,12 +10,13 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { CaseResult } from "./cases";
 import { startBigQueryBench } from "./bigqueryData";
+import { measureStartup, measureSyncProcess, measureUnreachableSync } from "./cliProcess";
 import { startFaultyApi } from "./fakes/faultyApi";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
 const quick = argv.includes("--quick");
-const only = argv.includes("--only") ? argv[argv.indexOf("--only") + 1].split(",") : ["sqlite", "http", "bigquery", "servers", "memory", "webhooks"];
+const only = argv.includes("--only") ? argv[argv.indexOf("--only") + 1].split(",") : ["sqlite", "http", "bigquery", "servers", "memory", "webhooks", "cli"];
 const N = {
   sqlite: quick ? 10_000 : 1_000_000,
   http: quick ? 10_000 : 200_000,
@@ -142,9 +143,35 @@ async function webhooks() {
   }
 }
 
+/** Start-up of the `mako` command against `node -e 0`, and the whole sync process's peak RSS. */
+async function cli() {
+  const runs = quick ? 5 : 15;
+  console.log(`\n## the mako command: start-up (median of ${runs} runs), sync peak RSS, time to fail on an unreachable source`);
+  const { medians } = measureStartup({ "mako --help": ["--help"], "mako sources list": ["sources", "list"] }, runs);
+  const node = medians["node -e 0"];
+  for (const [name, ms] of Object.entries(medians)) {
+    const ratio = ms / node;
+    const verdict = name === "node -e 0" ? "" : ratio <= 3 ? "ok (≤ 3)" : "ABOVE 3";
+    if (verdict === "ABOVE 3") failures.push(`${name}: ${ratio.toFixed(2)}× node -e 0 > 3`);
+    console.log(`${name.padEnd(34)} ${ms.toFixed(0).padStart(6)} ms  ×${ratio.toFixed(2)} ${verdict}`);
+  }
+  const sync = await measureSyncProcess(N.sqlite);
+  const verdict = sync.peakRssMb < 300 ? "ok (< 300 MB)" : "ABOVE 300 MB";
+  if (sync.peakRssMb >= 300) failures.push(`mako sync process peak RSS ${fmt(sync.peakRssMb)} MB ≥ 300 MB`);
+  console.log(`${`mako sync, ${fmt(N.sqlite)} sample users`.padEnd(34)} ${sync.seconds.toFixed(1).padStart(6)} s   peak RSS ${fmt(sync.peakRssMb)} MB ${verdict}`);
+  const unreachable = await measureUnreachableSync();
+  for (const [name, seconds] of Object.entries(unreachable)) {
+    const ok = seconds < 15;
+    if (!ok) failures.push(`mako sync of a Stripe source at a ${name}: ${seconds.toFixed(1)} s ≥ 15 s`);
+    console.log(`${`mako sync, Stripe at a ${name}`.padEnd(34)} ${seconds.toFixed(1).padStart(6)} s   to fail ${ok ? "ok (< 15 s)" : "ABOVE 15 s"}`);
+  }
+  cliFigures = { startupMs: medians, syncPeakRssMb: sync.peakRssMb, syncSeconds: sync.seconds, unreachableSyncSeconds: unreachable };
+}
+let cliFigures: unknown;
+
 const started = Date.now();
 console.log(`Mako benchmarks — ${new Date().toISOString()} — node ${process.version}, ${cpus().length}× ${cpus()[0]?.model ?? arch()}, ${fmt(totalmem() / 2 ** 30)} GiB`);
-for (const [name, fn] of Object.entries({ sqlite, http, bigquery, servers, memory, webhooks })) {
+for (const [name, fn] of Object.entries({ sqlite, http, bigquery, servers, memory, webhooks, cli })) {
   if (!only.includes(name)) continue;
   try {
     await fn();
@@ -156,6 +183,6 @@ for (const [name, fn] of Object.entries({ sqlite, http, bigquery, servers, memor
 }
 console.log(`\n${failures.length ? `targets missed:\n- ${failures.join("\n- ")}` : "all targets met"} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
 mkdirSync(join(here, "out"), { recursive: true });
-writeFileSync(join(here, "out", "latest.json"), JSON.stringify({ date: new Date().toISOString(), quick, rows, failures }, null, 2));
+writeFileSync(join(here, "out", "latest.json"), JSON.stringify({ date: new Date().toISOString(), quick, rows, cli: cliFigures, failures }, null, 2));
 // Quick runs (CI) prove the bench works; targets are judged on full runs only.
 process.exitCode = crashed || (!quick && failures.length > 0) ? 1 : 0;

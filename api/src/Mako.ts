@@ -10,14 +10,12 @@ import { validateConfig } from "./connectors/base/validateConfig";
 import { connectorRegistry, type SourceConnector } from "./connectors/registry";
 import type { Destination } from "./destinations/Destination";
 import { SqliteDestination } from "./destinations/sqlite/SqliteDestination";
-import { destinationKinds } from "./destinations/factory";
-import { isDestinationKind, openDestinationFor } from "./destinations/open";
 import { ConflictError, NotFoundError, type DestinationRecord, type MetadataStore, type SourceRecord } from "./store/MetadataStore";
 import { SecretBox } from "./store/SecretBox";
+import { storeMessages } from "./store/storeRows";
 import { SqliteStore } from "./store/SqliteStore";
-import { METADATA_SCHEMA, PostgresStore, isPostgresUrl, serverOf } from "./store/PostgresStore";
-import { PostgresDestination } from "./destinations/postgres/PostgresDestination";
-import { redactConfig, redactUrl, secretPaths } from "./store/redact";
+import { METADATA_SCHEMA, isPostgresUrl } from "./store/postgresUrl";
+import { REDACTED, redactConfig, redactUrl, secretPaths } from "./store/redact";
 import { applyConfigEdit, applyDestinationUrlEdit, SecretsMustBeReenteredError } from "./store/secretBinding";
 import { secretValues } from "./connectors/base/configMarks";
 import { MAX_CONFIG_DEPTH, deeperThan, pathPastDepth } from "./connectors/base/nesting";
@@ -32,6 +30,13 @@ export class ValidationError extends Error {
   readonly retryable = false;
   constructor(message: string, readonly field?: string) {
     super(message);
+  }
+}
+
+/** A source or destination whose connection test failed when it was added: nothing was stored. */
+export class ConnectionTestError extends ValidationError {
+  constructor(message: string) {
+    super(message, "test");
   }
 }
 
@@ -67,6 +72,8 @@ export interface NewSourceInput {
   destination?: string | null;
   /** The entities a sync reads when it is not told which; null or empty = all. */
   entities?: string[] | null;
+  /** Test the connection first and store nothing when it fails. */
+  test?: boolean;
 }
 
 /** Fields left out stay as they are; `entities: null` (or []) goes back to all entities. */
@@ -83,6 +90,8 @@ export interface StartedSync {
 }
 
 const SOURCE_NAME = /^[a-z][a-z0-9_]{0,62}$/;
+/** A connection test on add retries a failed request once: it is a probe, not a sync. */
+const TEST_MAX_RETRIES = 1;
 
 /** How long a write waits for another process's lock on mako.db (MAKO_BUSY_TIMEOUT_MS, default 5 s). */
 export const busyTimeoutMs = (env: NodeJS.ProcessEnv = process.env) => {
@@ -101,9 +110,12 @@ export class Mako {
   readonly connectors = {
     list: (): ConnectorInfo[] => Object.keys(connectorRegistry).map((id) => this.connectorInfo(id)),
     get: (id: string): ConnectorInfo => this.connectorInfo(id),
+    /** The config as the connector will read it (defaults applied); unknown or bad fields are a ValidationError. */
+    validateConfig: (id: string, config: unknown): Record<string, unknown> => this.validated(id, config),
   };
 
   readonly sources = {
+    /** Stores a source; with `test`, only once its connection test passes (ConnectionTestError otherwise). */
     add: (input: NewSourceInput) => this.addSource(input),
     list: async () => (await this.store.listSources()).map((s) => this.redacted(s)),
     get: async (name: string) => this.redacted(await this.store.getSource(name)),
@@ -115,7 +127,8 @@ export class Mako {
   };
 
   readonly destinations = {
-    add: (input: { name: string; kind: string; url: string }) => this.addDestination(input),
+    /** Stores a destination; with `test`, only once it accepts a connection (ConnectionTestError otherwise). */
+    add: (input: { name: string; kind: string; url: string; test?: boolean }) => this.addDestination(input),
     list: async () => (await this.store.listDestinations()).map(redactDestination),
     /** A new connection URL; the stored password is kept only while the server stays the same. */
     update: (name: string, input: { url: string }) => this.updateDestination(name, input),
@@ -127,12 +140,18 @@ export class Mako {
     list: (filter?: { source?: string; limit?: number }) => this.store.listRuns(filter),
     get: (id: string) => this.store.getRun(id),
     logs: (id: string, options?: { afterId?: number; limit?: number }) => this.store.getLogs(id, options),
-    /** Stops a run of this process at its next chunk boundary; the checkpoint is kept. */
-    cancel: (id: string) => {
+    /**
+     * Stops a run at its next chunk boundary, the checkpoint kept: at once when this process
+     * runs it, else through the store (its process reads the flag within a second). False when
+     * the run is not running.
+     */
+    cancel: async (id: string): Promise<boolean> => {
       const controller = this.active.get(id);
-      if (!controller) return false;
-      controller.abort(new Error("cancelled"));
-      return true;
+      if (controller) {
+        controller.abort(new Error("cancelled"));
+        return true;
+      }
+      return this.store.requestCancel(id);
     },
   };
 
@@ -185,6 +204,11 @@ export class Mako {
     if (!isPostgresUrl(url)) {
       throw new ValidationError(`databaseUrl must start with postgres:// or postgresql:// (got "${url.split(":")[0]}:…")`, "databaseUrl");
     }
+    // Loaded here, not at the top: commands on the embedded file never load the pg driver.
+    const [{ PostgresStore, serverOf }, { PostgresDestination }] = await Promise.all([
+      import("./store/PostgresStore"),
+      import("./destinations/postgres/PostgresDestination"),
+    ]);
     const secrets = SecretBox.forHome(home);
     const store = await PostgresStore.open(url, secrets);
     try {
@@ -238,7 +262,7 @@ export class Mako {
     const controller = new AbortController();
     options.signal?.addEventListener("abort", () => controller.abort(options.signal!.reason), { once: true });
     this.active.set(runId, controller);
-    const recorder = new RunRecorder(this.store, runId, options.entities ?? known);
+    const recorder = new RunRecorder(this.store, runId, options.entities ?? known, () => controller.abort(new Error("cancelled")));
 
     const done = (async (): Promise<RunResult> => {
       try {
@@ -284,6 +308,7 @@ export class Mako {
   async openDestination(name: string | null): Promise<Destination> {
     if (name === null) return this.defaultDestination;
     const record = await this.store.getDestination(name);
+    const { openDestinationFor } = await import("./destinations/open");
     return openDestinationFor(record, this.home);
   }
 
@@ -372,6 +397,10 @@ export class Mako {
     const settings = validSettings(input.settings);
     const entities = this.validEntities(input.connector, config, input.entities);
     if (input.destination) await this.store.getDestination(input.destination);
+    if (input.test) {
+      await this.refuseTaken(input.name);
+      await this.probeSource(input.connector, { name: input.name, config, settings });
+    }
     const stored = await this.store.addSource({
       name: input.name,
       connector: input.connector,
@@ -413,6 +442,29 @@ export class Mako {
     return redactDestination(await this.store.updateDestination(name, { url }));
   }
 
+  /** A name already taken is said before a connection test that may take seconds. */
+  private async refuseTaken(name: string): Promise<void> {
+    try {
+      await this.store.getSource(name);
+    } catch (err) {
+      if (err instanceof NotFoundError) return;
+      throw err;
+    }
+    throw new ConflictError(storeMessages.sourceExists(name));
+  }
+
+  private async probeSource(connectorId: string, source: { name: string; config: Record<string, unknown>; settings: DataSourceSettings }) {
+    const retries = Math.min(source.settings.maxRetries ?? TEST_MAX_RETRIES, TEST_MAX_RETRIES);
+    const connector = this.createConnector(connectorId, { ...source, settings: { ...source.settings, maxRetries: retries } });
+    let result: { success: boolean; message: string };
+    try {
+      result = await connector.testConnection();
+    } catch (err) {
+      result = { success: false, message: err.message };
+    }
+    if (!result.success) throw new ConnectionTestError(`connection test of source "${source.name}" failed: ${result.message}`);
+  }
+
   private async testSource(name: string) {
     const source = await this.store.getSource(name);
     const connector = this.createConnector(source.connector, source);
@@ -426,14 +478,35 @@ export class Mako {
     }
   }
 
-  private async addDestination(input: { name: string; kind: string; url: string }) {
+  private async addDestination(input: { name: string; kind: string; url: string; test?: boolean }) {
     if (!SOURCE_NAME.test(input.name)) throw new ValidationError(`invalid destination name "${input.name}"`, "name");
+    const [{ isDestinationKind }, { destinationKinds }] = await Promise.all([import("./destinations/open"), import("./destinations/factory")]);
     if (!isDestinationKind(input.kind)) {
       throw new ValidationError(`invalid destination type "${input.kind}": use one of ${destinationKinds.join(", ")}`, "kind");
     }
     if (!input.url) throw new ValidationError("a destination needs --url (a connection URL or a file path)", "url");
-    const record = await this.store.addDestination(input);
+    if (input.test) await this.probeDestination({ name: input.name, kind: input.kind, url: input.url });
+    const record = await this.store.addDestination({ name: input.name, kind: input.kind, url: input.url });
     return redactDestination(record);
+  }
+
+  private async probeDestination(record: { name: string; kind: string; url: string }) {
+    try {
+      await this.store.getDestination(record.name);
+      throw new ConflictError(storeMessages.destinationExists(record.name));
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err;
+    }
+    const { openDestinationFor } = await import("./destinations/open");
+    let destination: Destination | undefined;
+    try {
+      destination = await openDestinationFor(record, this.home);
+      await destination.test();
+    } catch (err) {
+      throw new ConnectionTestError(`connection test of destination "${record.name}" failed: ${redactUrls(err.message)}`);
+    } finally {
+      await destination?.close();
+    }
   }
 
   private async testDestination(name: string) {
@@ -450,7 +523,7 @@ export class Mako {
 
   /** In PostgreSQL a source's tables go in the schema of its name: Mako's own schema is taken. */
   private reservesName(name: string): boolean {
-    return this.store instanceof PostgresStore && name === METADATA_SCHEMA;
+    return this.embedded === null && name === METADATA_SCHEMA;
   }
 
   private redacted(source: SourceRecord): SourceRecord {
@@ -459,19 +532,22 @@ export class Mako {
   }
 }
 
-/** Settings checked against `settingsSchema`; errors name the field (`settings.burst: …`). */
+/** Settings checked against `settingsSchema`; errors name the field (`settings.burst: …`) or list the real ones. */
 function validSettings(input: unknown): DataSourceSettings {
-  const result = validateConfig(settingsSchema, input ?? {});
+  const result = validateConfig(settingsSchema, input ?? {}, "setting");
   if (!result.ok) {
-    const unknown = result.errors.some((e) => e.startsWith("unknown setting"));
-    const hint = unknown ? ` (settings are: ${Object.keys(settingsSchema.shape).join(", ")})` : "";
-    throw new ValidationError(`invalid settings: ${result.errors.join("; ")}${hint}`, result.field ? `settings.${result.field}` : "settings");
+    throw new ValidationError(`invalid settings: ${result.errors.join("; ")}`, result.field ? `settings.${result.field}` : "settings");
   }
   return result.config as DataSourceSettings;
 }
 
 function redactDestination(d: DestinationRecord): DestinationRecord {
   return { ...d, url: redactUrl(d.url) };
+}
+
+/** Passwords in connection URLs quoted by an error message, replaced. */
+function redactUrls(text: string): string {
+  return text.replace(/\/\/([^:/@\s]+):([^@\s]+)@/g, `//$1:${REDACTED}@`);
 }
 
 function scrubEvent(event: SyncEvent, redactor: SecretRedactor): SyncEvent {

@@ -1,8 +1,8 @@
 import type { Command } from "commander";
 import type { Mako } from "../Mako";
-import { READER_ROLE, readOnlyQuery } from "../destinations/readOnlyQuery";
-import { ensureUiBuilt, startServer } from "../server";
-import { CliError } from "./output";
+import { READER_ROLE } from "../store/postgresUrl";
+import { CliError, withNoTestHint } from "./output";
+import { sqlCsv, sqlJsonLines, sqlTable } from "./sqlOutput";
 import { untilInterrupted } from "./startCommand";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -16,6 +16,7 @@ export function registerExtraCommands(program: Command, mako: () => Promise<Mako
     .option("--host <host>", "address to bind; beyond loopback every API route needs the bearer token (MAKO_API_TOKEN)", "127.0.0.1")
     .option("--allowed-host <name>", "also answer requests addressed to this host name, e.g. a reverse proxy's (repeatable)", collect)
     .action(async (o) => {
+      const { ensureUiBuilt, startServer } = await import("../server");
       await ensureUiBuilt({ log: (line) => console.log(line) });
       const server = await startServer({ mako: await mako(), port: Number(o.port), host: o.host, allowedHosts: o.allowedHost });
       console.log(`Mako is serving ${server.url} — Ctrl-C to stop`);
@@ -29,9 +30,12 @@ export function registerExtraCommands(program: Command, mako: () => Promise<Mako
       "run a read-only SQL query on the default database (mako.db, or DATABASE_URL) and print the rows;\n" +
         `on PostgreSQL, as role ${READER_ROLE} (created, SELECT on the sources' schemas only) when DATABASE_URL's role could reach the server's files or programs`,
     )
-    .option("--json", "print rows as JSON lines")
+    .option("--json", "print rows as JSON, one object per line")
+    .option("--csv", "print rows as CSV (RFC 4180) with a header line")
     .action(async (query: string, o) => {
+      if (o.json && o.csv) throw new CliError("give --json or --csv, not both");
       const m = await mako();
+      const { readOnlyQuery } = await import("../destinations/readOnlyQuery");
       let rows: Record<string, unknown>[];
       try {
         const schemas = m.embedded ? [] : await m.store.listSourceNames();
@@ -39,9 +43,10 @@ export function registerExtraCommands(program: Command, mako: () => Promise<Mako
       } catch (err) {
         throw new CliError(`SQL error: ${err.message}`);
       }
-      if (o.json) return rows.forEach((r) => console.log(JSON.stringify(r)));
+      if (o.json) return sqlJsonLines(rows).forEach((line) => console.log(line));
+      if (o.csv) return sqlCsv(rows).forEach((line) => console.log(line));
       if (rows.length === 0) return console.log("(no rows)");
-      console.table(rows);
+      for (const line of sqlTable(rows)) console.log(line);
     });
 
   const destinations = program
@@ -52,9 +57,10 @@ export function registerExtraCommands(program: Command, mako: () => Promise<Mako
     .description("store a destination")
     .requiredOption("--type <kind>", "sqlite | postgres | mysql | duckdb")
     .requiredOption("--url <url>", "connection URL (postgres://…, mysql://…) or file path (sqlite, duckdb)")
+    .option("--no-test", "store it without connecting to it first")
     .action(async (name: string, o) => {
-      const d = await (await mako()).destinations.add({ name, kind: o.type, url: o.url });
-      console.log(`added destination "${d.name}" (${d.kind}); use it with: mako sync SOURCE --destination ${d.name}`);
+      const d = await withNoTestHint((await mako()).destinations.add({ name, kind: o.type, url: o.url, test: o.test }));
+      console.log(`added destination "${d.name}" (${d.kind})${o.test ? ", connection tested" : ""}; use it with: npx mako sync SOURCE --destination ${d.name}`);
     });
   destinations
     .command("update <name>")

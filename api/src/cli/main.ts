@@ -1,6 +1,7 @@
-import { Command, CommanderError, Option } from "commander";
-import { ConflictError, Mako, NotFoundError, SecretsMustBeReenteredError, ValidationError, busyTimeoutMs } from "../Mako";
-import { fmt, CliError } from "./output";
+import { Command, CommanderError } from "commander";
+import type { Mako } from "../Mako";
+import { ConflictError, NotFoundError } from "../store/MetadataStore";
+import { fmt, CliError, withNoTestHint } from "./output";
 import { readConfig } from "./parseJson";
 import { syncCommand } from "./syncCommand";
 import { startCommand } from "./startCommand";
@@ -13,8 +14,10 @@ process.stdout.on("error", (err: NodeJS.ErrnoException) => {
   throw err;
 });
 
+// Mako (the engine, every connector, the store) is loaded by the commands that use it, not by
+// `--help`: start-up time is what a user waits for on every command.
 let opened: Mako | undefined;
-const mako = async () => (opened ??= await Mako.open());
+const mako = async () => (opened ??= await (await import("../Mako")).Mako.open());
 
 const program = new Command()
   .name("mako")
@@ -35,6 +38,14 @@ connectors.action(async () => {
 });
 
 connectors
+  .command("show <id>")
+  .description("print a connector's config fields (type, required, secret, default, description) and its entities")
+  .action(async (id: string) => {
+    const { connectorDetails } = await import("./connectorDetails");
+    for (const line of connectorDetails((await mako()).connectors.get(id))) console.log(line);
+  });
+
+connectors
   .command("check <id>")
   .description("run the conformance kit on a connector: crash/resume, idempotency, incremental, credentials")
   .option("--config-json <json>", "a working config for the connector")
@@ -47,7 +58,7 @@ connectors
     const info = m.connectors.get(id);
     const { connectorRegistry } = await import("../connectors/registry");
     const { checkConnector } = await import("../conformance");
-    const config = (await readConfig(o)) as Record<string, unknown>;
+    const config = m.connectors.validateConfig(id, await readConfig(o));
     const badConfig = o.badConfigJson ? ((await readConfig({ configJson: o.badConfigJson }, "bad-config")) as Record<string, unknown>) : undefined;
     const settings = o.settingsJson ? ((await readConfig({ configJson: o.settingsJson }, "settings")) as Record<string, unknown>) : undefined;
     console.log(`checking ${info.name} ${info.version}…`);
@@ -62,17 +73,19 @@ const sources = program.command("sources").description("manage data sources (con
 sources
   .command("add <name>")
   .description("store a data source after validating its config")
-  .requiredOption("--connector <id>", "connector id (see: mako connectors)")
+  .requiredOption("--connector <id>", "connector id (see: npx mako connectors)")
   .option("--config-json <json>", "the connector's config as JSON")
   .option("--config-file <path>", "the connector's config in a JSON or YAML file")
   .option("--settings-json <json>", 'sync settings, e.g. {"batchSize":500,"requestsPerSecond":5}')
-  .option("--destination <name>", "default destination for this source (see: mako destinations)")
+  .option("--destination <name>", "default destination for this source (see: npx mako destinations list)")
   .option("--entity <entity>", "sync only this entity unless told otherwise (repeatable; default: all)", collect)
+  .option("--no-test", "store it without testing the connection first")
   .action(async (name: string, o) => {
     const config = await readConfig(o);
     const settings = o.settingsJson ? ((await readConfig({ configJson: o.settingsJson }, "settings")) as Record<string, unknown>) : {};
-    const added = await (await mako()).sources.add({ name, connector: o.connector, config, settings, destination: o.destination, entities: o.entity });
-    console.log(`added source "${added.name}" (${added.connector}); sync it with: mako sync ${added.name}`);
+    const m = await mako();
+    const added = await withNoTestHint(m.sources.add({ name, connector: o.connector, config, settings, destination: o.destination, entities: o.entity, test: o.test }));
+    console.log(`added source "${added.name}" (${added.connector})${o.test ? ", connection tested" : ""}; sync it with: npx mako sync ${added.name}`);
   });
 sources
   .command("update <name>")
@@ -102,7 +115,7 @@ sources
   .description("list data sources (secrets are never shown)")
   .action(async () => {
     const list = await (await mako()).sources.list();
-    if (list.length === 0) console.log("no sources yet: mako sources add NAME --connector ID --config-json '{…}'");
+    if (list.length === 0) console.log("no sources yet: npx mako sources add NAME --connector ID --config-json '{…}'");
     for (const s of list) {
       const only = s.entities ? `  entities: ${s.entities.join(", ")}` : "";
       console.log(`${s.name.padEnd(16)} ${s.connector.padEnd(10)} ${JSON.stringify(s.config)}${s.destination ? ` → ${s.destination}` : ""}${only}`);
@@ -136,13 +149,16 @@ program
   .action(async (name: string, o) => syncCommand(await mako(), name, o));
 
 // --- runs ---------------------------------------------------------------------------------
-program
+const runs = program
   .command("runs [name]")
   .description("list runs (all, or one source's) with status, counts and errors")
   .option("--limit <n>", "how many runs", "20")
   .action(async (name: string | undefined, o) => {
-    const runs = await (await mako()).runs.list({ source: name, limit: Number(o.limit) });
-    if (runs.length === 0) console.log("no runs yet");
+    const m = await mako();
+    const runs = await m.runs.list({ source: name, limit: Number(o.limit) });
+    // A removed source keeps its history; a name that never was a source is a typo.
+    if (name !== undefined && runs.length === 0) await m.sources.get(name);
+    if (runs.length === 0) console.log(name === undefined ? "no runs yet" : `no runs of "${name}" yet: npx mako sync ${name}`);
     for (const r of runs) {
       const records = r.entities.reduce((n, e) => n + e.records, 0);
       const took = r.finishedAt ? `${((Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000).toFixed(1)} s` : "…";
@@ -150,6 +166,40 @@ program
       for (const e of r.entities) console.log(`    ${e.entity.padEnd(18)} ${e.status.padEnd(9)} ${fmt(e.records)} records${e.error ? `  ${e.error}` : ""}`);
     }
   });
+runs
+  .command("cancel <run-or-source>")
+  .description("stop a running sync (of any process) at its next chunk boundary; its checkpoint is kept and the next sync resumes")
+  .option("--wait <seconds>", "how long to wait for the run to stop (0: do not wait)", "30")
+  .action(async (target: string, o) => {
+    const m = await mako();
+    const run = await runToCancel(m, target);
+    if (!(await m.runs.cancel(run.id))) throw new CliError(`run ${run.id} of "${run.source}" ended before it could be cancelled`);
+    console.log(`asked run ${run.id} of "${run.source}" to stop at its next chunk boundary`);
+    const deadline = Date.now() + Math.max(0, Number(o.wait) || 0) * 1000;
+    while (Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const now = await m.runs.get(run.id);
+      if (now.status !== "running") {
+        console.log(`run ${now.id} ${now.status}; the next sync resumes from its checkpoint: npx mako sync ${now.source}`);
+        return;
+      }
+    }
+    if (Number(o.wait) > 0) console.log(`run ${run.id} is still stopping; see: npx mako runs ${run.source}`);
+  });
+
+/** A run id, or a source name meaning its running run. */
+async function runToCancel(m: Mako, target: string) {
+  if (/^run_/.test(target)) {
+    const run = await m.runs.get(target);
+    if (run.status !== "running") throw new CliError(`run ${run.id} is not running (it ${run.status})`);
+    return run;
+  }
+  const [latest] = await m.runs.list({ source: target, limit: 1 });
+  if (!latest) await m.sources.get(target);
+  if (latest?.status !== "running") throw new CliError(`source "${target}" is not syncing${latest ? ` (its last run ${latest.status})` : ""}`);
+  return latest;
+}
+
 program
   .command("logs <run-id>")
   .description("print a run's log")
@@ -182,16 +232,12 @@ async function main(): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 || err.code === "commander.helpDisplayed" || err.code === "commander.version" ? 0 : 2;
     if (err?.code === "SQLITE_BUSY") {
+      const { busyTimeoutMs } = await import("../Mako");
       process.stderr.write(`error: ${opened?.home ?? "MAKO_HOME"}/mako.db is locked by another process (waited ${busyTimeoutMs() / 1000} s); try again when it is done\n`);
       return 1;
     }
-    const known =
-      err instanceof CliError ||
-      err instanceof ValidationError ||
-      err instanceof NotFoundError ||
-      err instanceof ConflictError ||
-      err instanceof SecretsMustBeReenteredError ||
-      err?.retryable === false;
+    // ValidationError (Mako.ts) carries `retryable: false`, like every error meant for the user.
+    const known = err instanceof CliError || err instanceof NotFoundError || err instanceof ConflictError || err?.retryable === false;
     process.stderr.write(`error: ${known ? err.message : err?.message ?? String(err)}\n`);
     if (!known && process.env.MAKO_DEBUG) process.stderr.write(`${err?.stack}\n`);
     return err instanceof CliError ? err.exitCode : 1;

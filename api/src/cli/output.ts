@@ -10,6 +10,16 @@ export class CliError extends Error {
   }
 }
 
+/** A failed connection test on add (`field: "test"`) says how to store the thing anyway. */
+export async function withNoTestHint<T>(adding: Promise<T>): Promise<T> {
+  try {
+    return await adding;
+  } catch (err) {
+    if (err?.field === "test") throw new CliError(`${err.message}; nothing was stored (--no-test stores it without the test)`);
+    throw err;
+  }
+}
+
 export function summaryLine(r: EntityResult): string {
   const rate = r.seconds > 0 ? r.records / r.seconds : r.records;
   const base = `${r.entity}: ${fmt(r.records)} records in ${r.seconds.toFixed(1)} s (${fmt(rate)} records/s)`;

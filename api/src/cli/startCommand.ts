@@ -1,6 +1,5 @@
 import { join, relative } from "node:path";
 import type { Mako } from "../Mako";
-import { ensureUiBuilt, startServer } from "../server";
 import { NotFoundError } from "../store/MetadataStore";
 import { syncCommand } from "./syncCommand";
 
@@ -43,6 +42,7 @@ export async function startCommand(
 }
 
 async function serveUi(mako: Mako, port: number, allowedHosts?: string[]) {
+  const { ensureUiBuilt, startServer } = await import("../server");
   await ensureUiBuilt({ log: (line) => console.log(line) });
   return startServer({ mako, port, allowedHosts });
 }

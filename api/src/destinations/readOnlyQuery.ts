@@ -4,8 +4,9 @@ import type { Destination } from "./Destination";
 import { PostgresDestination } from "./postgres/PostgresDestination";
 import { SqliteDestination } from "./sqlite/SqliteDestination";
 
-/** The PostgreSQL role `mako sql` runs as when DATABASE_URL's own role could reach the server's OS. */
-export const READER_ROLE = "mako_reader";
+import { READER_ROLE } from "../store/postgresUrl";
+
+export { READER_ROLE };
 
 export interface ReadOnlyQueryOptions {
   /** Schemas the reader role may read (the sources' own). */

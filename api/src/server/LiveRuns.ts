@@ -1,6 +1,6 @@
-import type { LogLevel } from "../connectors/base/types";
+import type { LogLevel, WaitReason } from "../connectors/base/types";
 import type { Mako, SyncOptions } from "../Mako";
-import { emptyStats, type RequestStats, type SyncEvent } from "../sync/events";
+import { emptyStats, type EntityStatus, type RequestStats, type SyncEvent } from "../sync/events";
 import { runView, type RunView } from "./views";
 
 /** Live figures of one entity, as the `progress` Server-Sent Event carries them. */
@@ -14,9 +14,11 @@ export interface ProgressPayload {
   recordsPerSecond: number;
   retries: number;
   rateLimited: number;
-  /** True from a rate-limit wait until the entity makes progress again. */
+  /** True from a wait (rate limit, or a retry's backoff) until the entity makes progress again. */
   waiting: boolean;
-  status: "pending" | "running" | "succeeded" | "failed" | "cancelled";
+  /** What it waits on, while `waiting`: the rate limit, or a retry after a network error, a timeout or a server error. */
+  waitingOn?: WaitReason;
+  status: "pending" | EntityStatus;
 }
 
 export interface LogPayload {
@@ -66,7 +68,7 @@ export class LiveRun {
   handle(event: SyncEvent): void {
     switch (event.type) {
       case "entity_started":
-        this.update(event.entity, { status: "running", waiting: false }, true);
+        this.update(event.entity, { status: "running", waiting: false, waitingOn: undefined }, true);
         break;
       case "progress": {
         const seconds = event.elapsedMs / 1000;
@@ -77,6 +79,7 @@ export class LiveRun {
           total: event.total,
           recordsPerSecond: seconds > 0 ? Math.round(event.fetched / seconds) : 0,
           waiting: false,
+          waitingOn: undefined,
         });
         break;
       }
@@ -90,6 +93,7 @@ export class LiveRun {
             committed: r.records,
             recordsPerSecond: r.seconds > 0 ? Math.round(r.records / r.seconds) : 0,
             waiting: false,
+            waitingOn: undefined,
             retries: (this.progress.get(r.entity)?.retries ?? 0) + r.chunkRetries,
           },
           true,
@@ -98,6 +102,11 @@ export class LiveRun {
       }
       case "stats":
         this.attribute(event.stats);
+        break;
+      case "waiting":
+        for (const p of this.progress.values()) {
+          if (p.status === "running") this.update(p.entity, { waiting: true, waitingOn: event.reason });
+        }
         break;
       case "log": {
         const line: LogPayload = { at: new Date().toISOString(), level: event.level, message: event.message, ...(event.entity ? { entity: event.entity } : {}) };
@@ -132,6 +141,8 @@ export class LiveRun {
         retries: p.retries + Math.max(0, retries),
         rateLimited: p.rateLimited + Math.max(0, limited),
         waiting: p.waiting || limited > 0 || waited > 0,
+        // Waits no one explained (token-bucket pacing, a paused limiter) are the rate limit's.
+        waitingOn: p.waitingOn ?? (limited > 0 || waited > 0 ? "rate_limit" : undefined),
       });
     }
   }

@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { ValidationError } from "../Mako";
+import { ConnectionTestError, ValidationError } from "../Mako";
 import { ConflictError, NotFoundError, SourceBusyError } from "../store/MetadataStore";
 import { UnknownEntityError } from "../sync/SyncEngine";
 
@@ -28,6 +28,8 @@ function classify(err: Error): { status: ContentfulStatusCode; field?: string } 
   if (err instanceof HTTPException) return { status: err.status as ContentfulStatusCode };
   // A malformed %-escape in a path or query: the request's fault, not a crash.
   if (err instanceof URIError) return { status: 400 };
+  // A connection test that failed on add: the input was well formed, the source said no.
+  if (err instanceof ConnectionTestError) return { status: 422, field: err.field };
   if (err instanceof ValidationError) return { status: 400, field: err.field };
   if (err instanceof UnknownEntityError) return { status: 400, field: "entities" };
   if (err instanceof NotFoundError) return { status: 404 };

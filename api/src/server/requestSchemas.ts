@@ -17,7 +17,7 @@ export const addSourceBody = z.object({
   settings: settings.optional(),
   destination: z.string().min(1).nullish(),
   entities,
-  /** Test the connection first; on failure answer 422 and store nothing. */
+  /** Test the connection first; on failure nothing is stored (a 422 with `field: "test"`). */
   test: z.boolean().optional(),
 });
 

@@ -1,10 +1,10 @@
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
 import { promisify } from "node:util";
+import { apiRoot } from "../apiRoot";
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+const repoRoot = dirname(apiRoot);
 
 /** Where `vite build` puts the web UI, and where the server serves it from. */
 export const uiDistDir = join(repoRoot, "app", "dist");

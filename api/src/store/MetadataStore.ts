@@ -54,7 +54,7 @@ export interface LogLine {
 
 export class SourceBusyError extends Error {
   constructor(readonly source: string, readonly runId: string) {
-    super(`source "${source}" is already syncing (run ${runId}); wait for it or cancel it`);
+    super(`source "${source}" is already syncing (run ${runId}); wait for it or cancel it: npx mako runs cancel ${source}`);
   }
 }
 
@@ -82,7 +82,10 @@ export interface MetadataStore {
 
   /** Records a new run; fails with SourceBusyError while a live run holds the source. */
   startRun(run: Pick<RunRecord, "id" | "source" | "fullRefresh" | "destination">): Promise<RunRecord>;
-  updateRun(id: string, patch: Pick<RunRecord, "entities" | "stats">): Promise<void>;
+  /** Saves a live run's progress; says whether someone asked it to stop (`requestCancel`). */
+  updateRun(id: string, patch: Pick<RunRecord, "entities" | "stats">): Promise<{ cancelRequested: boolean }>;
+  /** Asks a running run to stop, whichever process runs it; false when it is not running. */
+  requestCancel(id: string): Promise<boolean>;
   finishRun(id: string, patch: Pick<RunRecord, "status" | "entities" | "stats" | "error">): Promise<void>;
   getRun(id: string): Promise<RunRecord>;
   listRuns(filter?: { source?: string; limit?: number }): Promise<RunRecord[]>;

@@ -15,9 +15,8 @@ import {
 import { PostgresWebhookInbox, postgresInboxDdl } from "./PostgresWebhookInbox";
 import type { SecretBox } from "./SecretBox";
 import { type DestinationRow, type RunRow, type SourceRow, destinationFrom, entitiesJson, isAlive, runFrom, sealConfig, sourceFrom, storeMessages as say } from "./storeRows";
-
-/** The schema of Mako's own tables; a data source cannot take this name. */
-export const METADATA_SCHEMA = "mako";
+import { METADATA_SCHEMA } from "./postgresUrl";
+export { METADATA_SCHEMA, isPostgresUrl } from "./postgresUrl";
 
 const UNIQUE_VIOLATION = "23505";
 /** How long connecting may take before DATABASE_URL is reported unreachable. */
@@ -36,8 +35,6 @@ const getTypeParser = ((oid: number, format?: string) => {
 export function describePostgresUrl(url: string): string {
   return url.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@");
 }
-
-export const isPostgresUrl = (url: string): boolean => !!url && /^postgres(ql)?:\/\//i.test(url);
 
 /**
  * Mako's metadata in PostgreSQL (DATABASE_URL), schema `mako`: the same records and rules as
@@ -93,7 +90,8 @@ export class PostgresStore implements MetadataStore {
           id bigserial PRIMARY KEY, run_id text NOT NULL, at timestamptz NOT NULL, level text NOT NULL,
           entity text, message text NOT NULL);
         CREATE INDEX IF NOT EXISTS run_logs_run ON ${METADATA_SCHEMA}.run_logs (run_id, id);
-        ${postgresInboxDdl(METADATA_SCHEMA)}`);
+        ${postgresInboxDdl(METADATA_SCHEMA)}
+        ALTER TABLE ${METADATA_SCHEMA}.runs ADD COLUMN IF NOT EXISTS cancel_requested boolean NOT NULL DEFAULT false;`);
     });
   }
 
@@ -210,12 +208,18 @@ export class PostgresStore implements MetadataStore {
     return this.getRun(run.id);
   }
 
-  async updateRun(id: string, patch: Pick<RunRecord, "entities" | "stats">): Promise<void> {
-    await this.pool.query(`UPDATE ${METADATA_SCHEMA}.runs SET entities_json = $1, stats_json = $2 WHERE id = $3`, [
-      JSON.stringify(patch.entities),
-      JSON.stringify(patch.stats),
-      id,
-    ]);
+  async updateRun(id: string, patch: Pick<RunRecord, "entities" | "stats">): Promise<{ cancelRequested: boolean }> {
+    const { rows } = await this.pool.query<{ cancel_requested: boolean }>(
+      `UPDATE ${METADATA_SCHEMA}.runs SET entities_json = $1, stats_json = $2 WHERE id = $3 RETURNING cancel_requested`,
+      [JSON.stringify(patch.entities), JSON.stringify(patch.stats), id],
+    );
+    return { cancelRequested: rows[0]?.cancel_requested === true };
+  }
+
+  async requestCancel(id: string): Promise<boolean> {
+    await this.reapDeadRuns(this.pool);
+    const { rowCount } = await this.pool.query(`UPDATE ${METADATA_SCHEMA}.runs SET cancel_requested = true WHERE id = $1 AND status = 'running'`, [id]);
+    return (rowCount ?? 0) > 0;
   }
 
   async finishRun(id: string, patch: Pick<RunRecord, "status" | "entities" | "stats" | "error">): Promise<void> {

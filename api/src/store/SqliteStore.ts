@@ -47,6 +47,9 @@ export class SqliteStore implements MetadataStore {
     const columns = db.prepare(`SELECT name FROM pragma_table_info('mako_sources')`).pluck().all() as string[];
     if (!columns.includes("entities_json")) db.exec(`ALTER TABLE mako_sources ADD COLUMN entities_json TEXT`);
     this.inbox = new SqliteWebhookInbox(db);
+    // Added after the first release: files made before it get the column here.
+    const runColumns = db.prepare(`SELECT name FROM pragma_table_info('mako_runs')`).pluck().all() as string[];
+    if (!runColumns.includes("cancel_requested")) db.exec(`ALTER TABLE mako_runs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0`);
   }
 
   // --- sources ------------------------------------------------------------------------
@@ -166,10 +169,18 @@ export class SqliteStore implements MetadataStore {
     return this.getRun(run.id);
   }
 
-  async updateRun(id: string, patch: Pick<RunRecord, "entities" | "stats">): Promise<void> {
-    this.db
-      .prepare(`UPDATE mako_runs SET entities_json = ?, stats_json = ? WHERE id = ?`)
-      .run(JSON.stringify(patch.entities), JSON.stringify(patch.stats), id);
+  async updateRun(id: string, patch: Pick<RunRecord, "entities" | "stats">): Promise<{ cancelRequested: boolean }> {
+    const flag = this.db
+      .prepare(`UPDATE mako_runs SET entities_json = ?, stats_json = ? WHERE id = ? RETURNING cancel_requested`)
+      .pluck()
+      .get(JSON.stringify(patch.entities), JSON.stringify(patch.stats), id);
+    return { cancelRequested: flag === 1 };
+  }
+
+  async requestCancel(id: string): Promise<boolean> {
+    this.reapDeadRuns();
+    const { changes } = this.db.prepare(`UPDATE mako_runs SET cancel_requested = 1 WHERE id = ? AND status = 'running'`).run(id);
+    return changes > 0;
   }
 
   async finishRun(id: string, patch: Pick<RunRecord, "status" | "entities" | "stats" | "error">): Promise<void> {

@@ -73,7 +73,7 @@ export function runFrom(row: RunRow): RunRecord {
     destination: row.destination,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
-    entities: parsed(row.entities_json),
+    entities: settled(row.status, parsed(row.entities_json)),
     stats: { ...emptyStats(), ...parsed(row.stats_json) },
     error: row.error,
     pid: row.pid,
@@ -89,14 +89,20 @@ function entitiesFrom(value: Json<string[]> | null | undefined): string[] | null
 /** A source's saved entity selection as stored: null for "all" (an empty list means all too). */
 export const entitiesJson = (entities: string[] | null | undefined) => (entities?.length ? JSON.stringify(entities) : null);
 
+/** An ended run's entities that never finished (its process was killed, say) were interrupted. */
+function settled(status: RunRecord["status"], entities: EntityResult[]): EntityResult[] {
+  if (status === "running") return entities;
+  return entities.map((e) => (e.status === "running" ? { ...e, status: "interrupted" } : e));
+}
+
 export const sealConfig = (secrets: SecretBox, config: Record<string, unknown>) => secrets.encrypt(JSON.stringify(config));
 
 /** Messages both stores give, so a user sees the same words whichever holds the metadata. */
 export const storeMessages = {
   sourceExists: (name: string) => `a source named "${name}" already exists`,
-  noSource: (name: string) => `no source named "${name}" (see: mako sources list)`,
+  noSource: (name: string) => `no source named "${name}" (see: npx mako sources list)`,
   destinationExists: (name: string) => `a destination named "${name}" already exists`,
-  noDestination: (name: string) => `no destination named "${name}" (see: mako destinations list)`,
+  noDestination: (name: string) => `no destination named "${name}" (see: npx mako destinations list)`,
   destinationInUse: (name: string, sources: string[]) =>
     `destination "${name}" is the default of source ${sources.map((u) => `"${u}"`).join(", ")}`,
   noRun: (id: string) => `no run with id "${id}"`,

@@ -53,6 +53,8 @@ export class EntitySync {
   private chunkRetries = 0;
   private total?: number;
   private readonly started = Date.now();
+  /** What made the entity fail, as thrown: the engine reads it to tell an unreachable source. */
+  failure?: unknown;
 
   constructor(
     private readonly ctx: EntitySyncContext,
@@ -81,6 +83,7 @@ export class EntitySync {
       return this.result("succeeded", pass, resumed, deleted);
     } catch (err) {
       const cancelled = this.ctx.signal.aborted;
+      if (!cancelled) this.failure = err;
       const message = cancelled ? "cancelled; the checkpoint is kept" : describe(err);
       this.log(cancelled ? "warn" : "error", message);
       return this.result(cancelled ? "cancelled" : "failed", pass, resumed, 0, message);

@@ -2,10 +2,13 @@ import type { MetadataStore } from "../store/MetadataStore";
 import { emptyStats, type EntityResult, type RequestStats, type RunResult, type SyncEvent } from "./events";
 
 const FLUSH_MS = 500;
+/** A quiet run (waiting on a rate limit, say) still saves and reads its record this often. */
+const HEARTBEAT_MS = 1000;
 
 /**
  * Turns a run's events into its stored record: log lines and per-entity progress are
- * buffered and written every half second, so a busy sync does not write per batch.
+ * buffered and written every half second, so a busy sync does not write per batch. Each write
+ * reads back the run's cancel flag, so `mako runs cancel` stops a run of any process.
  */
 export class RunRecorder {
   private readonly entities = new Map<string, EntityResult>();
@@ -16,14 +19,23 @@ export class RunRecorder {
   private logs: Parameters<MetadataStore["appendLogs"]>[0] = [];
   private timer?: NodeJS.Timeout;
   private dirty = false;
+  private cancelSeen = false;
   private writing: Promise<void> = Promise.resolve();
+  private readonly heartbeat: NodeJS.Timeout;
 
   constructor(
     private readonly store: MetadataStore,
     private readonly runId: string,
     entities: string[],
+    /** Called (once) when the stored run says someone asked it to stop. */
+    private readonly onCancelRequested: () => void = () => {},
   ) {
     for (const entity of entities) this.entities.set(entity, pending(entity));
+    this.heartbeat = setInterval(() => {
+      this.dirty = true;
+      void this.flush().catch(() => {});
+    }, HEARTBEAT_MS);
+    this.heartbeat.unref();
   }
 
   record(event: SyncEvent): void {
@@ -58,11 +70,13 @@ export class RunRecorder {
   }
 
   async finish(result: RunResult): Promise<void> {
+    clearInterval(this.heartbeat);
     await this.flush();
     await this.store.finishRun(this.runId, { status: result.status, entities: result.entities.map(this.withRetries), stats: result.stats, error: result.error ?? null });
   }
 
   async fail(message: string): Promise<void> {
+    clearInterval(this.heartbeat);
     await this.flush();
     await this.store.finishRun(this.runId, { status: "failed", entities: [...this.entities.values()].map(this.withRetries), stats: this.stats, error: message });
   }
@@ -83,7 +97,11 @@ export class RunRecorder {
     const stats = this.stats;
     this.writing = this.writing.then(async () => {
       if (logs.length) await this.store.appendLogs(logs);
-      await this.store.updateRun(this.runId, { entities, stats });
+      const { cancelRequested } = await this.store.updateRun(this.runId, { entities, stats });
+      if (cancelRequested && !this.cancelSeen) {
+        this.cancelSeen = true;
+        this.onCancelRequested();
+      }
     });
     return this.writing;
   }

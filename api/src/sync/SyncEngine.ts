@@ -2,6 +2,7 @@ import type { BaseConnector } from "../connectors/base/BaseConnector";
 import type { DataSourceSettings } from "../connectors/base/types";
 import type { Destination } from "../destinations/Destination";
 import { EntitySync, type SyncHooks } from "./EntitySync";
+import { HttpError } from "../connectors/base/http/HttpError";
 import { emptyStats, type EntityResult, type RunResult, type SyncEvent } from "./events";
 
 export interface SyncJob {
@@ -51,16 +52,27 @@ export class SyncEngine {
         stats[metric] += amount;
         emit({ type: "stats", stats: { ...stats } });
       },
+      waiting: (reason, ms) => emit({ type: "waiting", reason, ms }),
     });
     const signal = job.signal ?? new AbortController().signal;
     const queue = descriptors.filter((d) => wanted.includes(d.name));
     const results: EntityResult[] = [];
     const concurrency = Math.max(1, Math.floor(job.settings.entityConcurrency ?? 1));
 
+    // Once an entity finds the source unreachable (DNS, refused, TLS) after its retries, the
+    // entities still waiting fail at once with that cause instead of each retrying for seconds.
+    let unreachable: { entity: string; cause: string } | undefined;
     const worker = async () => {
       for (let d = queue.shift(); d; d = queue.shift()) {
         if (signal.aborted) break;
-        const result = await new EntitySync(
+        if (unreachable) {
+          const result = notAttempted(d.name, job.fullRefresh ?? false, `not attempted: the source is unreachable (${unreachable.entity}: ${unreachable.cause})`);
+          emit({ type: "log", level: "error", entity: d.name, message: result.error! });
+          results.push(result);
+          emit({ type: "entity_finished", result });
+          continue;
+        }
+        const sync = new EntitySync(
           {
             runId: job.runId,
             namespace: job.namespace,
@@ -74,7 +86,10 @@ export class SyncEngine {
             secrets: job.secrets,
           },
           d,
-        ).run();
+        );
+        const result = await sync.run();
+        const wall = result.status === "failed" ? unreachableCause(sync.failure) : undefined;
+        if (wall) unreachable ??= { entity: d.name, cause: wall };
         results.push(result);
         emit({ type: "entity_finished", result });
       }
@@ -97,4 +112,28 @@ export class SyncEngine {
       error: results.find((r) => r.error)?.error,
     };
   }
+}
+
+/** The one-line cause when an error (or what it wraps) is a connection that could not be made. */
+function unreachableCause(err: unknown): string | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e instanceof HttpError && e.unreachable) return e.message;
+  }
+  return undefined;
+}
+
+function notAttempted(entity: string, fullRefresh: boolean, error: string): EntityResult {
+  return {
+    entity,
+    status: "failed",
+    records: 0,
+    chunks: 0,
+    seconds: 0,
+    deleted: 0,
+    resumed: false,
+    mode: fullRefresh ? "full_refresh" : "incremental",
+    since: null,
+    chunkRetries: 0,
+    error,
+  };
 }

@@ -1,6 +1,10 @@
-import type { LogLevel, RequestMetric, Since } from "../connectors/base/types";
+import type { LogLevel, RequestMetric, Since, WaitReason } from "../connectors/base/types";
 
-export type EntityStatus = "running" | "succeeded" | "failed" | "cancelled";
+/**
+ * "interrupted" appears only in stored runs: the run ended (its process died, or the run failed
+ * around it) while the entity was still running or waiting its turn.
+ */
+export type EntityStatus = "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
 export type RunStatus = "running" | "succeeded" | "failed" | "cancelled";
 
 /** Request counters reported by the shared HTTP client, summed over a run. */
@@ -45,6 +49,8 @@ export type SyncEvent =
   | { type: "progress"; entity: string; fetched: number; committed: number; total?: number; chunks: number; elapsedMs: number }
   | { type: "log"; level: LogLevel; message: string; entity?: string }
   | { type: "entity_finished"; result: EntityResult }
-  | { type: "stats"; stats: RequestStats };
+  | { type: "stats"; stats: RequestStats }
+  /** Requests of the source pause for `ms`: the rate limit, or a retry after a failure. */
+  | { type: "waiting"; reason: WaitReason; ms: number };
 
 export const emptyStats = (): RequestStats => ({ requests: 0, retries: 0, rateLimited: 0, waitMs: 0 });

@@ -9,6 +9,7 @@ import { Mako } from "../../src/Mako";
 import type { DataSourceSettings } from "../../src/connectors/base/types";
 import { validateConfig } from "../../src/connectors/base/validateConfig";
 import { connectorRegistry } from "../../src/connectors/registry";
+import { resolveLimiterConfig } from "../../src/connectors/base/http";
 import { parseConnectorConfigText, RestConnector, restConfigSchema, validateRestConfig } from "../../src/connectors/rest";
 import { nextLink, nextPosition, type PagePosition } from "../../src/connectors/rest/paginators";
 import { docExample } from "./docExample";
@@ -150,6 +151,14 @@ describe("REST rate limit from the config", () => {
     // Burst 1 at 10/s: the 4 requests after the first wait ~100 ms each.
     expect(Date.now() - started).toBeGreaterThanOrEqual(350);
   });
+
+  it("paces an API whose config names no limit at 25 requests per second (burst 25)", async () => {
+    const config = { base_url: api.url, entities: [{ name: "users", path: "/offset/users", paginator: { type: "offset", total_path: "total" } }] };
+    const connector = new RestConnector({ name: "default_rate", connector: "rest", config, settings: {} });
+    expect(connector.getDefaultRateLimit()).toEqual({ requestsPerSecond: 25, burst: 25 });
+    const settings = resolveLimiterConfig({}, connector.getDefaultRateLimit());
+    expect(settings).toMatchObject({ requestsPerSecond: 25, burst: 25, maxConcurrentRequests: 4 });
+  });
 });
 
 describe("REST sub-resources", () => {
@@ -239,7 +248,7 @@ describe("REST config validation", () => {
       'entities[0].paginator.type: "pages" is not one of: none, page_number, offset, cursor, next_url, link_header',
     ]);
     expect(errorsOf({ ...base, entities: [{ name: "a", paginator: { type: "offset", limt_param: "n" } }] })).toEqual([
-      'entities[0].paginator: unknown field "limt_param"',
+      'entities[0].paginator: unknown field "limt_param" (fields are: type, offset_param, limit_param, page_size, has_more_path, total_path, total_header)',
     ]);
     expect(errorsOf({ ...base, auth: { type: "bearer" }, entities: [{ name: "a" }] })).toEqual(["auth.token: required"]);
     expect(errorsOf({ base_url: "api.example.com", entities: [{ name: "a", method: "PUT" }] })).toEqual([

@@ -126,6 +126,23 @@ describe("sources", () => {
     expect((await call("GET", "/api/sources")).json.map((s: any) => s.name)).not.toContain("shop");
   });
 
+  it("tests the connection first when asked (test: true), storing nothing when it fails", async () => {
+    const failed = await call("POST", "/api/sources", { name: "tested", connector: "keyed", config: { account: "a", api_key: "wrong-key-123" }, test: true });
+    expect(failed.status).toBe(422);
+    expect(failed.json).toEqual({ field: "test", error: 'connection test of source "tested" failed: credentials rejected: wrong api_key' });
+    expect((await call("GET", "/api/sources")).json.map((s: any) => s.name)).not.toContain("tested");
+    const notBoolean = await call("POST", "/api/sources", { name: "tested", connector: "keyed", config: { account: "a", api_key: "wrong-key-123" }, test: "yes" });
+    expect(notBoolean.status).toBe(400);
+    expect(notBoolean.json.field).toBe("test");
+
+    // Without the flag (the default), the same source is stored untested.
+    const untested = await call("POST", "/api/sources", { name: "tested", connector: "keyed", config: { account: "a", api_key: "wrong-key-123" } });
+    expect(untested.status).toBe(201);
+    const passed = await call("POST", "/api/sources", { name: "tested_ok", connector: "keyed", config: { account: "a", api_key: SECRET }, test: true });
+    expect(passed.status).toBe(201);
+    for (const name of ["tested", "tested_ok"]) expect((await call("DELETE", `/api/sources/${name}`)).status).toBe(200);
+  });
+
   it("answers 404 with a JSON error for an unknown source on every route", async () => {
     for (const [method, path] of [
       ["GET", "/api/sources/ghost"],
@@ -229,7 +246,7 @@ describe("sources", () => {
     const body = { name: "tested", connector: "keyed", config: { account: "acme", api_key: "wrong-key-123" } };
     const failed = await call("POST", "/api/sources", { ...body, test: true });
     expect(failed.status).toBe(422);
-    expect(failed.json).toEqual({ error: "credentials rejected: wrong api_key" });
+    expect(failed.json).toEqual({ field: "test", error: 'connection test of source "tested" failed: credentials rejected: wrong api_key' });
     expect((await call("GET", "/api/sources/tested")).status).toBe(404);
     // A config that does not validate is still a 400 naming the field, before any test.
     const invalid = await call("POST", "/api/sources", { ...body, config: { account: "acme" }, test: true });
@@ -399,13 +416,34 @@ describe("runs started elsewhere", () => {
       await cli.sources.add({ name: "cli_made", connector: "sample", ...SLOW });
       const { runId, done } = await cli.sync("cli_made");
       const events = waitForRun(runId);
-      const cancel = await call("POST", `/api/runs/${runId}/cancel`);
-      expect(cancel.status).toBe(409);
-      expect(cancel.json.error).toMatch(/another process/);
       await done;
       const seen = await events;
       expect(seen.at(-1)).toMatchObject({ event: "end", data: { id: runId, status: "succeeded", records: 630 } });
       expect(seen.filter((e) => e.event === "progress").length).toBeGreaterThanOrEqual(3);
+    } finally {
+      await cli.close();
+    }
+  });
+});
+
+describe("runs of another process", () => {
+  it("cancels them through the store: the run stops at a chunk boundary, its checkpoint kept", async () => {
+    // A second facade on the same home plays the CLI: the server's facade did not start this run.
+    const cli = await Mako.open({ home: mako.home });
+    try {
+      await cli.sources.add({ name: "cli_cancelled", connector: "sample", ...SLOW });
+      const { runId, done } = await cli.sync("cli_cancelled");
+      const events = waitForRun(runId);
+      await new Promise((r) => setTimeout(r, 150));
+      const cancel = await call("POST", `/api/runs/${runId}/cancel`);
+      expect(cancel.status).toBe(202);
+      const result = await done;
+      expect(result.status).toBe("cancelled");
+      expect(result.entities[0].error).toBe("cancelled; the checkpoint is kept");
+      expect((await events).at(-1)).toMatchObject({ event: "end", data: { id: runId, status: "cancelled" } });
+      expect(result.entities[0].records).toBeLessThan(630);
+      const again = await call("POST", `/api/runs/${runId}/cancel`);
+      expect(again.status).toBe(409);
     } finally {
       await cli.close();
     }

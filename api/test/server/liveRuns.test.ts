@@ -28,7 +28,7 @@ describe("LiveRun: engine events to live progress", () => {
     expect(latest("orders").status).toBe("pending");
 
     run.handle({ type: "stats", stats: { ...emptyStats(), requests: 3, rateLimited: 1, waitMs: 800, retries: 1 } });
-    expect(latest("users")).toMatchObject({ waiting: true, rateLimited: 1, retries: 1 });
+    expect(latest("users")).toMatchObject({ waiting: true, waitingOn: "rate_limit", rateLimited: 1, retries: 1 });
     expect(latest("orders")).toMatchObject({ waiting: false, retries: 0 });
     // Counters that did not move (requests only) change nothing.
     run.handle({ type: "stats", stats: { ...emptyStats(), requests: 4, rateLimited: 1, waitMs: 800, retries: 1 } });
@@ -36,10 +36,21 @@ describe("LiveRun: engine events to live progress", () => {
 
     run.handle({ type: "progress", entity: "users", fetched: 200, committed: 200, total: 400, chunks: 2, elapsedMs: 2000 });
     expect(latest("users")).toMatchObject({ waiting: false, records: 200, recordsPerSecond: 100 });
+    expect(latest("users").waitingOn).toBeUndefined();
+
+    // A retry's backoff after a network error is named as such, not as the rate limit.
+    run.handle({ type: "stats", stats: { ...emptyStats(), requests: 5, rateLimited: 1, waitMs: 800, retries: 2 } });
+    run.handle({ type: "waiting", reason: "network_error", ms: 1200 });
+    expect(latest("users")).toMatchObject({ waiting: true, waitingOn: "network_error", retries: 2 });
+    run.handle({ type: "stats", stats: { ...emptyStats(), requests: 5, rateLimited: 1, waitMs: 2000, retries: 2 } });
+    expect(latest("users").waitingOn).toBe("network_error");
+    run.handle({ type: "progress", entity: "users", fetched: 250, committed: 250, total: 400, chunks: 3, elapsedMs: 2500 });
+    expect(latest("users")).toMatchObject({ waiting: false, records: 250 });
+    expect(latest("users").waitingOn).toBeUndefined();
 
     run.handle({ type: "log", level: "warn", message: "slow down", entity: "users" });
     run.handle({ type: "entity_finished", result: finished("users", 400) });
-    expect(latest("users")).toMatchObject({ status: "succeeded", records: 400, recordsPerSecond: 200, retries: 2 });
+    expect(latest("users")).toMatchObject({ status: "succeeded", records: 400, recordsPerSecond: 200, retries: 3 });
 
     // Progress is coalesced: flushed immediately on start/finish, at most every 200 ms otherwise.
     await new Promise((r) => setTimeout(r, 250));

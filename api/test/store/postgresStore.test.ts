@@ -141,11 +141,16 @@ describe("PostgresStore", () => {
     const entities: EntityResult[] = [
       { entity: "users", status: "running", records: 10, chunks: 1, seconds: 0.5, deleted: 0, resumed: false, mode: "full_refresh", since: null, chunkRetries: 0 },
     ];
-    await store.updateRun("r1", { entities, stats: { requests: 3, retries: 1, rateLimited: 0, waitMs: 20 } });
+    expect(await store.updateRun("r1", { entities, stats: { requests: 3, retries: 1, rateLimited: 0, waitMs: 20 } })).toEqual({ cancelRequested: false });
     expect((await store.getRun("r1")).stats).toEqual({ requests: 3, retries: 1, rateLimited: 0, waitMs: 20 });
-    await store.finishRun("r1", { status: "succeeded", entities, stats: { requests: 4, retries: 1, rateLimited: 0, waitMs: 20 }, error: null });
+    // A cancel asked through the store is what the running process reads at its next write.
+    expect(await store.requestCancel("r1")).toBe(true);
+    expect(await store.updateRun("r1", { entities, stats: { requests: 3, retries: 1, rateLimited: 0, waitMs: 20 } })).toEqual({ cancelRequested: true });
+    const done = entities.map((e) => ({ ...e, status: "succeeded" as const }));
+    await store.finishRun("r1", { status: "succeeded", entities: done, stats: { requests: 4, retries: 1, rateLimited: 0, waitMs: 20 }, error: null });
     const finished = await store.getRun("r1");
-    expect(finished).toMatchObject({ status: "succeeded", entities, error: null });
+    expect(finished).toMatchObject({ status: "succeeded", entities: done, error: null });
+    expect(await store.requestCancel("r1")).toBe(false);
     expect(finished.finishedAt! >= finished.startedAt).toBe(true);
 
     // Eight starts on four connections of two stores at once: exactly one wins.

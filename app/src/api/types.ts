@@ -57,7 +57,7 @@ export type RunStatus = "queued" | "running" | "succeeded" | "failed" | "cancell
 
 export interface EntityRunInfo {
   entity: string;
-  status: RunStatus | "pending";
+  status: RunStatus | "pending" | "interrupted";
   records: number;
   durationMs?: number;
   recordsPerSecond?: number;
@@ -101,6 +101,8 @@ export interface RowsPage {
   offset: number;
 }
 
+export type WaitReason = "rate_limit" | "network_error" | "timeout" | "server_error";
+
 /** Server-Sent Events of GET /api/runs/:id/events. */
 export interface ProgressEvent {
   entity: string;
@@ -112,8 +114,10 @@ export interface ProgressEvent {
   recordsPerSecond: number;
   retries: number;
   rateLimited: number;
-  /** True while the entity waits on the source's rate limit. */
+  /** True while the entity waits: on the source's rate limit, or before a retry. */
   waiting: boolean;
+  /** What it waits on, while `waiting`. */
+  waitingOn?: WaitReason;
   status: EntityRunInfo["status"];
 }
 

@@ -1,6 +1,20 @@
-import type { ProgressEvent } from "../api/types";
+import type { ProgressEvent, WaitReason } from "../api/types";
 import { formatNumber } from "./format";
 import { StatusBadge } from "./StatusBadge";
+
+/** What an entity waits on, as the server's `waitingOn` says. */
+const waitLabels: Record<WaitReason, string> = {
+  rate_limit: "Waiting on rate limit",
+  network_error: "Retrying after a network error",
+  timeout: "Retrying after a timeout",
+  server_error: "Retrying after a server error",
+};
+const waitTitles: Record<WaitReason, string> = {
+  rate_limit: "Pausing to respect the source's rate limit",
+  network_error: "The source could not be reached; retrying with backoff",
+  timeout: "The source did not answer in time; retrying with backoff",
+  server_error: "The source answered with a server error; retrying with backoff",
+};
 
 /**
  * Per-entity progress of the run being followed. At phone width each row becomes a small
@@ -55,8 +69,8 @@ export function LiveProgress({ progress }: { progress: ProgressEvent[] }) {
                 </td>
                 <td className="cell-status">
                   {p.waiting ? (
-                    <span className="badge badge-waiting" title="Pausing to respect the source's rate limit">
-                      Waiting on rate limit
+                    <span className="badge badge-waiting" title={waitTitles[p.waitingOn ?? "rate_limit"]}>
+                      {waitLabels[p.waitingOn ?? "rate_limit"]}
                     </span>
                   ) : (
                     <StatusBadge status={p.status} />

@@ -5,6 +5,7 @@ const labels: Record<string, string> = {
   succeeded: "Succeeded",
   failed: "Failed",
   cancelled: "Cancelled",
+  interrupted: "Interrupted",
 };
 
 export function StatusBadge({ status }: { status: string }) {

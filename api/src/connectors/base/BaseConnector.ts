@@ -34,6 +34,7 @@ export type {
   RequestMetric,
   ResumableFetchOptions,
   Since,
+  WaitReason,
 } from "./types";
 export type { WebhookChange, WebhookEvent, WebhookSupport, WebhookVerification } from "./webhooks";
 

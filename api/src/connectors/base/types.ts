@@ -129,6 +129,11 @@ export interface ResumableFetchOptions extends FetchOptions {
 export interface ConnectorObserver {
   log(level: LogLevel, message: string): void;
   count(metric: RequestMetric, amount: number): void;
+  /** A pause of `ms` begins, and why: what a progress view says while nothing moves. */
+  waiting?(reason: WaitReason, ms: number): void;
 }
+
+/** Why requests pause: the source's rate limit, or a retry after a network error, a timeout or a server error. */
+export type WaitReason = "rate_limit" | "network_error" | "timeout" | "server_error";
 
 export type RequestMetric = "requests" | "retries" | "rateLimited" | "waitMs";

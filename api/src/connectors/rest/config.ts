@@ -41,6 +41,8 @@ export const paginatorSchema = typed(paginatorTypes, [
     total_path: optionalText(),
     /** Total number of pages, when the body tells. */
     total_pages_path: optionalText(),
+    /** Response header holding the total number of records (e.g. `X-Total-Count`). */
+    total_header: optionalText(),
   }),
   fields({
     type: z.literal("offset"),
@@ -49,6 +51,8 @@ export const paginatorSchema = typed(paginatorTypes, [
     page_size: positiveInt().optional(),
     ...stop,
     total_path: optionalText(),
+    /** Response header holding the total number of records (e.g. `X-Total-Count`). */
+    total_header: optionalText(),
   }),
   fields({
     type: z.literal("cursor"),

@@ -59,6 +59,7 @@ export function nextPosition(p: PaginatorConfig, pos: PagePosition, res: PageRes
       const current = pos.kind === "page" ? pos : { page: p.start, seen: 0 };
       const seen = current.seen + res.records.length;
       if (reached(readPath(res.body, p.total_path), seen)) return null;
+      if (reached(headerValue(res.headers, p.total_header), seen)) return null;
       if (reached(readPath(res.body, p.total_pages_path), current.page - p.start + 1)) return null;
       return { kind: "page", page: current.page + 1, seen };
     }
@@ -66,6 +67,7 @@ export function nextPosition(p: PaginatorConfig, pos: PagePosition, res: PageRes
       // Advance by what came back, not by the limit asked for: servers cap page sizes.
       const offset = (pos.kind === "offset" ? pos.offset : 0) + res.records.length;
       if (reached(readPath(res.body, p.total_path), offset)) return null;
+      if (reached(headerValue(res.headers, p.total_header), offset)) return null;
       return { kind: "offset", offset };
     }
     case "cursor": {
@@ -86,6 +88,13 @@ function urlPosition(next: unknown, base: string, pos: PagePosition, storable: (
   const url = storable(new URL(next, base).toString());
   if (pos.kind === "url" && pos.url === url) return null;
   return { kind: "url", url };
+}
+
+/** A header's value (a total, as text), when the paginator names one. */
+function headerValue(headers: Headers, name: string | undefined): string | undefined {
+  if (name === undefined) return undefined;
+  const value = headers.get(name)?.trim();
+  return value === "" || value === null ? undefined : value;
 }
 
 function isFalse(value: unknown): boolean {

@@ -1,14 +1,14 @@
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { Hono } from "hono";
+import { apiRoot } from "../../apiRoot";
 import type { Mako } from "../../Mako";
 import { checkConfig } from "../configValidation";
 import { ApiError } from "../httpErrors";
 import { jsonBody, parseOr400, testConfigBody } from "../requestSchemas";
 
-const connectorsDir = join(dirname(fileURLToPath(import.meta.url)), "../../connectors");
+const connectorsDir = join(apiRoot, "src", "connectors");
 
 /** GET /api/connectors, GET /api/connectors/:id/icon.svg, POST /api/connectors/:id/test. */
 export function connectorRoutes(mako: Mako): Hono {

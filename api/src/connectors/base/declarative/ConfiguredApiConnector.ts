@@ -20,6 +20,13 @@ export interface ApiConfig {
 const UNCONFIGURED_ENTITIES = ["records"];
 
 /**
+ * The rate of a described API whose config names none: 25 requests per second, 4 in flight.
+ * Most APIs allow more, and the client slows down on its own on 429, Retry-After and quota
+ * headers; `rate_limit` (the API's documented limit) or settings.requestsPerSecond change it.
+ */
+export const DESCRIBED_API_RATE_LIMIT: RateLimitDefaults = { requestsPerSecond: 25, burst: 25 };
+
+/**
  * The part the REST and GraphQL connectors share: a config validated on first use, its
  * entities, its rate limit, and one HTTP client carrying its auth and headers.
  */
@@ -60,7 +67,7 @@ export abstract class ConfiguredApiConnector<Config extends ApiConfig> extends B
 
   getDefaultRateLimit(): RateLimitDefaults {
     const limit = this.tryConfig()?.rate_limit;
-    if (!limit) return super.getDefaultRateLimit();
+    if (!limit) return DESCRIBED_API_RATE_LIMIT;
     return { requestsPerSecond: limit.requests_per_second, burst: limit.burst, maxConcurrentRequests: limit.max_concurrent };
   }
 

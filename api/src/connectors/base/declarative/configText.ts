@@ -1,4 +1,9 @@
-import { parse as parseYaml } from "yaml";
+import { createRequire } from "node:module";
+
+// Loaded on the first YAML text, not with the connectors: every `mako` command loads those,
+// and only a config written in YAML needs the parser.
+const load = createRequire(import.meta.url);
+const parseYaml = (text: string): unknown => (load("yaml") as typeof import("yaml")).parse(text);
 
 /**
  * Reads a connector config written as JSON or YAML (YAML is a superset of JSON, but JSON is

@@ -1,4 +1,4 @@
-import type { ConnectorObserver, LogLevel, RequestMetric } from "../types";
+import type { ConnectorObserver, LogLevel, RequestMetric, WaitReason } from "../types";
 import { abortableDelay } from "./abortableDelay";
 import { formatDuration } from "./formatDuration";
 import { HttpError, type HttpErrorKind } from "./HttpError";
@@ -20,6 +20,12 @@ export interface HttpClientRuntime {
   /** Source of jitter; tests may make it deterministic. */
   random?: () => number;
 }
+
+/**
+ * Longest wait between retries of a connection that could not be made (DNS, refused): such a
+ * failure either heals within seconds or not at all, so the run learns it within ~10 s.
+ */
+const CONNECT_MAX_DELAY_MS = 4000;
 
 /** Characters of a response body quoted in an error message. */
 const SNIPPET_LENGTH = 200;
@@ -70,6 +76,13 @@ async function readCapped(res: Response, limit: number): Promise<string | typeof
   return new TextDecoder().decode(Buffer.concat(chunks));
 }
 
+function waitReasonOf(err: HttpError, sourceWide: boolean): WaitReason {
+  if (sourceWide) return "rate_limit";
+  if (err.kind === "network") return "network_error";
+  if (err.kind === "timeout") return "timeout";
+  return "server_error";
+}
+
 function joinUrl(base: string, path: string): string {
   if (path === "") return base;
   return `${base.replace(/\/+$/, "")}/${path.replace(/^\/+/, "")}`;
@@ -86,6 +99,7 @@ export class HttpClient {
   private readonly limiter: RateLimiter;
   private readonly settings: ClientSettings;
   private readonly random: () => number;
+  private readonly connectRetrySettings: ClientSettings;
 
   constructor(
     private readonly options: HttpClientOptions,
@@ -103,6 +117,7 @@ export class HttpClient {
     this.redactor.addFromHeaders(options.headers);
     this.redactor.addFromQuery(options.query);
     this.settings = { ...DEFAULT_CLIENT_SETTINGS, ...runtime.settings };
+    this.connectRetrySettings = { ...this.settings, maxDelayMs: Math.min(this.settings.maxDelayMs, CONNECT_MAX_DELAY_MS) };
     this.limiter = runtime.limiter ?? new RateLimiter(resolveLimiterConfig({}, { requestsPerSecond: 10, burst: 10 }));
     this.random = runtime.random ?? Math.random;
   }
@@ -128,7 +143,7 @@ export class HttpClient {
       const delay =
         err.retryAfterMs && err.retryAfterMs > 0
           ? serverDelay(err.retryAfterMs, this.random)
-          : backoffDelay(retries + 1, this.settings, this.random);
+          : backoffDelay(retries + 1, err.unreachable ? this.connectRetrySettings : this.settings, this.random);
       const sourceWide = err.status === 429 || (err.status === 503 && err.retryAfterMs !== undefined);
       if (sourceWide) {
         // The whole data source is told to wait, not just this request: pause the shared limiter
@@ -147,6 +162,7 @@ export class HttpClient {
       retries++;
       this.count("retries", 1);
       this.log("warn", `${err.message}; retry ${retries}/${this.settings.maxRetries} in ${formatDuration(delay)}`);
+      this.runtime.observer?.()?.waiting?.(waitReasonOf(err, sourceWide), delay);
       // A source-wide pause is waited out in the limiter (and counted there); other failures back off here.
       if (!sourceWide) {
         await abortableDelay(delay, signal);
@@ -250,7 +266,13 @@ export class HttpClient {
       }
       const failure = describeNetworkError(err);
       return {
-        error: this.error(p, "network", `${method} ${shownUrl} failed: ${failure.description}`, { retryable: failure.transient }, err),
+        error: this.error(
+          p,
+          "network",
+          `${method} ${shownUrl} failed: ${failure.description}`,
+          { retryable: failure.transient, code: failure.code, unreachable: failure.connect },
+          err,
+        ),
       };
     } finally {
       clearTimeout(timer);
@@ -337,7 +359,7 @@ export class HttpClient {
     p: PreparedRequest,
     kind: HttpErrorKind,
     message: string,
-    extra: { retryable: boolean; status?: number; retryAfterMs?: number; bodySnippet?: string; code?: string; credentialsRejected?: boolean },
+    extra: { retryable: boolean; status?: number; retryAfterMs?: number; bodySnippet?: string; code?: string; credentialsRejected?: boolean; unreachable?: boolean },
     cause?: unknown,
   ): HttpError {
     return new HttpError(p.redactor.text(message), { kind, method: p.method, url: p.shownUrl, ...extra }, { cause });

@@ -13,6 +13,8 @@ export interface HttpErrorDetails {
   code?: string;
   /** Default: status 401 or 403. */
   credentialsRejected?: boolean;
+  /** The connection was never made: DNS, refused, unreachable, TLS. */
+  unreachable?: boolean;
 }
 
 /**
@@ -29,6 +31,8 @@ export class HttpError extends Error {
   readonly retryAfterMs?: number;
   readonly credentialsRejected: boolean;
   readonly code?: string;
+  /** The connection was never made (DNS, refused, unreachable, TLS): the data source's other requests would meet the same. */
+  readonly unreachable: boolean;
 
   constructor(message: string, details: HttpErrorDetails, options?: { cause?: unknown }) {
     super(message, options);
@@ -42,6 +46,7 @@ export class HttpError extends Error {
     this.retryAfterMs = details.retryAfterMs;
     this.code = details.code;
     this.credentialsRejected = details.credentialsRejected ?? (details.status === 401 || details.status === 403);
+    this.unreachable = details.unreachable === true;
   }
 
   /** The same failure, final: retries are exhausted, so the engine must not retry it blindly. */
@@ -58,6 +63,7 @@ export class HttpError extends Error {
         retryAfterMs: this.retryAfterMs,
         code: this.code,
         credentialsRejected: this.credentialsRejected,
+        unreachable: this.unreachable,
       },
       { cause: this.cause },
     );

@@ -44,10 +44,28 @@ const DESCRIPTIONS: Record<string, string> = {
   UND_ERR_CONNECT_TIMEOUT: "connect timeout",
 };
 
+/**
+ * Codes of a connection that could not be made at all: no address, nobody listening, no route,
+ * a TLS handshake refused. Every request of the data source would meet the same wall.
+ */
+const CONNECT_CODES = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "EHOSTDOWN",
+  "ENETUNREACH",
+  "ENETDOWN",
+  "UND_ERR_CONNECT_TIMEOUT",
+]);
+const TLS_CODE = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|HOSTNAME_MISMATCH$)/;
+
 export interface NetworkFailure {
   code?: string;
   description: string;
   transient: boolean;
+  /** The connection was never made (DNS, refused, unreachable, TLS, a port fetch refuses to use). */
+  connect: boolean;
 }
 
 /** Reads what undici's "fetch failed" / "terminated" TypeError wraps. */
@@ -55,7 +73,9 @@ export function describeNetworkError(err: unknown): NetworkFailure {
   let cause: unknown = err;
   let code: string | undefined;
   let message = err instanceof Error ? err.message : String(err);
+  let innermost = message;
   for (let depth = 0; depth < 4 && cause instanceof Error; depth++) {
+    innermost = cause.message || innermost;
     const c = (cause as { code?: unknown }).code;
     if (typeof c === "string") {
       code = c;
@@ -66,10 +86,16 @@ export function describeNetworkError(err: unknown): NetworkFailure {
   }
   if (!code && err instanceof Error && err.message === "terminated") {
     // undici ends a body cut short by the peer with a bare "terminated".
-    return { description: "connection dropped mid-response", transient: true };
+    return { description: "connection dropped mid-response", transient: true, connect: false };
   }
-  const description = code ? `${DESCRIPTIONS[code] ?? message} (${code})` : message;
-  return { code, description, transient: code !== undefined && TRANSIENT_CODES.has(code) };
+  if (!code && innermost === "bad port") {
+    // The Fetch standard's blocked ports (e.g. 1, 9, 25): no request is ever sent.
+    return { description: "the port is one fetch refuses to connect to (bad port)", transient: false, connect: true };
+  }
+  // undici's "fetch failed" says nothing by itself: the innermost cause says what happened.
+  const description = code ? `${DESCRIPTIONS[code] ?? message} (${code})` : message === innermost ? message : `${message}: ${innermost}`;
+  const connect = code !== undefined && (CONNECT_CODES.has(code) || TLS_CODE.test(code));
+  return { code, description, transient: code !== undefined && TRANSIENT_CODES.has(code), connect };
 }
 
 /** Exponential backoff with full jitter (uniform in [0, cap]), floored at `minDelayMs`. */
