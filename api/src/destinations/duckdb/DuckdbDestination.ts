@@ -21,6 +21,8 @@ import {
   type TableShape,
   OVERFLOW,
   applyChange,
+  fieldType,
+  freeName,
   observeTypes,
   overflowOf,
   planChange,
@@ -43,8 +45,10 @@ const SQL_TYPE: Record<ColumnType, string> = {
 
 const RULES: ShapeRules = {
   maxColumns: MAX_DATA_COLUMNS,
-  maxNameBytes: 255,
   caseInsensitive: true, // DuckDB matches identifiers case-insensitively, even quoted ones
+  keysFirst: true,
+  typeOf: fieldType,
+  columnName: (field, taken) => freeName(field, taken, { maxNameBytes: 255, caseInsensitive: true }),
   // Casting VARCHAR to JSON parses the text (and fails on plain text), and ALTER … USING a
   // function cannot be replayed from DuckDB 1.5's WAL: a text column keeps receiving JSON text.
   widen: (a, b) => (a === "text" && b === "json" ? "text" : widen(a, b)!),
@@ -200,7 +204,7 @@ export class DuckdbDestination implements Destination {
   // --- rows -----------------------------------------------------------------------------
 
   writeChunk(write: ChunkWrite): Promise<void> {
-    const observed = observeTypes(write.records);
+    const observed = observeTypes(write.records, fieldType);
     const fullRefresh = write.checkpoint.mode === "full_refresh";
     return this.serial(async () => {
       const table = await this.table(fullRefresh ? shadowRef(write.table) : write.table, write.primaryKey);

@@ -20,6 +20,8 @@ import {
   type TableShape,
   OVERFLOW,
   applyChange,
+  fieldType,
+  freeName,
   observeTypes,
   overflowOf,
   planChange,
@@ -53,9 +55,10 @@ const SQL_TYPE: Record<ColumnType, string> = {
 
 const RULES: ShapeRules = {
   maxColumns: MAX_DATA_COLUMNS,
-  maxNameBytes: MAX_NAME_CHARS, // characters in MySQL; bytes are stricter, so this is safe
   caseInsensitive: true,
-  trimTrailingSpaces: true,
+  keysFirst: true,
+  typeOf: fieldType,
+  columnName: (field, taken) => freeName(field, taken, { maxNameBytes: MAX_NAME_CHARS, caseInsensitive: true, trimTrailingSpaces: true }),
   // MariaDB's JSON is LONGTEXT checked by JSON_VALID: arbitrary text cannot become JSON in
   // place, so a text column that starts receiving objects keeps text and stores their JSON text.
   widen: (a, b) => (a === "text" && b === "json" ? "text" : widen(a, b)!),
@@ -234,7 +237,7 @@ export class MysqlDestination implements Destination {
       await this.prepareShadow(live, write.checkpoint);
       write = { ...write, table: shadowRef(live) };
     }
-    const observed = observeTypes(write.records);
+    const observed = observeTypes(write.records, fieldType);
     const conn = await this.pool.getConnection();
     let broken = false;
     try {

@@ -21,6 +21,8 @@ import {
   type TableShape,
   OVERFLOW,
   applyChange,
+  fieldType,
+  freeName,
   observeTypes,
   overflowOf,
   planChange,
@@ -55,8 +57,10 @@ const SQL_TYPE: Record<ColumnType, string> = {
 
 const RULES: ShapeRules = {
   maxColumns: MAX_DATA_COLUMNS,
-  maxNameBytes: MAX_NAME_BYTES,
   caseInsensitive: false,
+  keysFirst: true,
+  typeOf: fieldType,
+  columnName: (field, taken) => freeName(field, taken, { maxNameBytes: MAX_NAME_BYTES, caseInsensitive: false }),
   widen: (a, b) => widen(a, b)!,
 };
 
@@ -229,7 +233,7 @@ export class PostgresDestination implements Destination {
       await this.prepareShadow(live, write.checkpoint);
       write = { ...write, table: shadowRef(live) };
     }
-    const observed = observeTypes(write.records);
+    const observed = observeTypes(write.records, fieldType);
     const client = await this.pool.connect();
     let broken = false;
     try {
