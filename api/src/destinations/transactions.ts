@@ -1,18 +1,17 @@
 import type { Driver } from "./dialect";
 import { type Step, io } from "./step";
 
-/** Runs `body` in a transaction: committed when it returns, rolled back when it throws. */
+/** Runs `body` in a transaction: committed when it returns, rolled back when it (or the commit) throws. */
 export function* transaction<C, T>(driver: Driver<C>, conn: C, body: () => Step<T>): Step<T> {
   yield* io(driver.begin(conn));
-  let result: T;
   try {
-    result = yield* body();
+    const result = yield* body();
+    yield* io(driver.commit(conn));
+    return result;
   } catch (err) {
     yield* io(driver.rollback(conn));
     throw err;
   }
-  yield* io(driver.commit(conn));
-  return result;
 }
 
 /**
@@ -22,13 +21,12 @@ export function* transaction<C, T>(driver: Driver<C>, conn: C, body: () => Step<
 export function* schemaSection<C, T>(driver: Driver<C>, conn: C, namespace: string, joinTransaction: boolean, body: () => Step<T>): Step<T> {
   if (joinTransaction) return yield* body();
   yield* io(driver.beginSchema(conn, namespace));
-  let result: T;
   try {
-    result = yield* body();
+    const result = yield* body();
+    yield* io(driver.endSchema(conn, namespace, true));
+    return result;
   } catch (err) {
     yield* io(driver.endSchema(conn, namespace, false));
     throw err;
   }
-  yield* io(driver.endSchema(conn, namespace, true));
-  return result;
 }
