@@ -1,11 +1,24 @@
 import type { Destination } from "./Destination";
-import { DuckdbDestination } from "./duckdb/DuckdbDestination";
-import { MysqlDestination } from "./mysql/MysqlDestination";
-import { PostgresDestination } from "./postgres/PostgresDestination";
-import { SqliteDestination } from "./sqlite/SqliteDestination";
 
-export const destinationKinds = ["sqlite", "postgres", "mysql", "duckdb"] as const;
-export type DestinationKind = (typeof destinationKinds)[number];
+interface Kind {
+  open(url: string): Destination | Promise<Destination>;
+  /** The URL is a file path (relative ones are under MAKO_HOME). */
+  file?: boolean;
+}
+
+/**
+ * Every kind of destination: adding one is its folder and one line here. A kind's driver is
+ * loaded when a destination of that kind is opened.
+ */
+const kinds = {
+  sqlite: { open: async (url) => (await import("./sqlite/SqliteDestination")).SqliteDestination.open(url), file: true },
+  postgres: { open: async (url) => (await import("./postgres/PostgresDestination")).PostgresDestination.open(url) },
+  mysql: { open: async (url) => (await import("./mysql/MysqlDestination")).MysqlDestination.open(url) },
+  duckdb: { open: async (url) => (await import("./duckdb/DuckdbDestination")).DuckdbDestination.open(url), file: true },
+} satisfies Record<string, Kind>;
+
+export type DestinationKind = keyof typeof kinds;
+export const destinationKinds = Object.keys(kinds) as DestinationKind[];
 
 export interface DestinationSpec {
   kind: DestinationKind;
@@ -13,18 +26,12 @@ export interface DestinationSpec {
   url: string;
 }
 
+/** Whether the kind's URL is a file path. */
+export const isFileKind = (kind: DestinationKind): boolean => (kinds[kind] as Kind).file === true;
+
 /** Opens (and creates where needed) the destination a spec names. */
 export async function openDestination(spec: DestinationSpec): Promise<Destination> {
-  switch (spec.kind) {
-    case "sqlite":
-      return SqliteDestination.open(spec.url);
-    case "postgres":
-      return PostgresDestination.open(spec.url);
-    case "mysql":
-      return MysqlDestination.open(spec.url);
-    case "duckdb":
-      return DuckdbDestination.open(spec.url);
-    default:
-      throw new Error(`unknown destination type "${(spec as { kind: string }).kind}"; expected one of ${destinationKinds.join(", ")}`);
-  }
+  const kind: Kind | undefined = Object.hasOwn(kinds, spec.kind) ? kinds[spec.kind] : undefined;
+  if (!kind) throw new Error(`unknown destination type "${spec.kind}"; expected one of ${destinationKinds.join(", ")}`);
+  return kind.open(spec.url);
 }

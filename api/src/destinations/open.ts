@@ -1,14 +1,13 @@
 import { isAbsolute, resolve } from "node:path";
 import type { Destination } from "./Destination";
-import { destinationKinds, openDestination, type DestinationKind } from "./factory";
+import { destinationKinds, isFileKind, openDestination, type DestinationKind } from "./factory";
 
 /** Opens a named destination from its stored record; relative file paths are under MAKO_HOME. */
 export async function openDestinationFor(record: { name: string; kind: string; url: string }, home: string): Promise<Destination> {
   if (!isDestinationKind(record.kind)) {
     throw new Error(`destination "${record.name}": unknown type "${record.kind}"; expected one of ${destinationKinds.join(", ")}`);
   }
-  const isFile = record.kind === "sqlite" || record.kind === "duckdb";
-  const url = isFile && !isAbsolute(record.url) ? resolve(home, record.url) : record.url;
+  const url = isFileKind(record.kind) && !isAbsolute(record.url) ? resolve(home, record.url) : record.url;
   try {
     return await openDestination({ kind: record.kind, url });
   } catch (err) {

@@ -3,8 +3,8 @@ import type { EntityCheckpoint, TableRef } from "./Destination";
 /**
  * A full refresh writes into a shadow of the entity's table, swapped in when the pass completes,
  * so readers of the live table see the previous complete table until then. The shadow is kept
- * as an entity of its own (`ENTITY__mako_shadow`), so each destination's schema machinery
- * (creation, new columns, widening) applies to it unchanged.
+ * as an entity of its own in Mako's metadata (`ENTITY__mako_shadow`), so the schema machinery
+ * (creation, new columns, widening) applies to it unchanged. The swap is in fullRefresh.ts.
  */
 export const SHADOW_SUFFIX = "__mako_shadow";
 

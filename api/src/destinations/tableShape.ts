@@ -1,6 +1,6 @@
-// How records become columns in the server destinations (PostgreSQL, MySQL, DuckDB): the type of
-// each field, the columns a chunk adds or widens, legal column names, and the overflow column
-// that holds the fields of records wider than the database allows.
+// How records become columns, in every destination: the type of each field, the columns a chunk
+// adds or widens, legal column names, and the overflow column that holds the fields of records
+// wider than the database allows. Each dialect gives its rules (ShapeRules).
 
 import type { DataRecord } from "../connectors/base/types";
 import { type ColumnType, widen } from "./columnTypes";
@@ -26,14 +26,25 @@ export interface TableShape {
 export interface ShapeRules {
   /** Data columns allowed before further fields go to the overflow column. */
   maxColumns: number;
+  /** Whether "Name" and "name" are the same column in this database. */
+  caseInsensitive: boolean;
+  /** Key fields become columns first, even past the column limit (the servers); SQLite keeps the records' field order. */
+  keysFirst: boolean;
+  /** The type of one value (undefined for null: it says nothing about the column). */
+  typeOf(value: unknown): ColumnType | undefined;
+  /** The type holding both; databases that cannot convert text to JSON in place keep text. */
+  widen(a: ColumnType, b: ColumnType): ColumnType;
+  /** A legal column name for a field, not in `taken` (names folded to lower case when caseInsensitive); adds it there. */
+  columnName(field: string, taken: Set<string>): string;
+}
+
+/** How a server database limits column names (see freeName). */
+export interface NameRules {
   /** The longest column name, in UTF-8 bytes. */
   maxNameBytes: number;
-  /** Whether "Name" and "name" are the same column in this database. */
   caseInsensitive: boolean;
   /** MySQL: names may not end with a space. */
   trimTrailingSpaces?: boolean;
-  /** The type holding both; databases that cannot convert text to JSON in place keep text. */
-  widen(a: ColumnType, b: ColumnType): ColumnType;
 }
 
 export interface ShapeChange {
@@ -68,11 +79,11 @@ export function fieldType(value: unknown): ColumnType | undefined {
 }
 
 /** The widest type seen per field across a chunk (undefined where only nulls were seen). */
-export function observeTypes(records: DataRecord[]): Map<string, ColumnType | undefined> {
+export function observeTypes(records: DataRecord[], typeOf: ShapeRules["typeOf"]): Map<string, ColumnType | undefined> {
   const types = new Map<string, ColumnType | undefined>();
   for (const record of records) {
     for (const field in record) {
-      const t = fieldType(record[field]);
+      const t = typeOf(record[field]);
       const known = types.get(field);
       if (t === known) {
         if (t !== undefined || types.has(field)) continue;
@@ -97,7 +108,9 @@ export function planChange(
   const widened: ShapeChange["widened"] = [];
   let overflow = shape.overflow;
   // Key fields first: they must become columns even when the record is too wide.
-  const fields = [...primaryKey.filter((k) => observed.has(k)), ...[...observed.keys()].filter((f) => !primaryKey.includes(f))];
+  const fields = rules.keysFirst
+    ? [...primaryKey.filter((k) => observed.has(k)), ...[...observed.keys()].filter((f) => !primaryKey.includes(f))]
+    : observed.keys();
   for (const field of fields) {
     const type = observed.get(field);
     if (type === undefined) continue; // only nulls so far: nothing to create yet
@@ -107,7 +120,7 @@ export function planChange(
       if (wider !== existing.type) widened.push({ ...existing, type: wider, from: existing.type });
     } else if (!overflow) {
       if (shape.columns.length + added.length >= rules.maxColumns) overflow = true;
-      else added.push({ field, name: freeName(field, taken, rules), type });
+      else added.push({ field, name: rules.columnName(field, taken), type });
     }
   }
   const overflowOn = overflow && !shape.overflow;
@@ -123,12 +136,12 @@ export function applyChange(shape: TableShape, change: ShapeChange): TableShape 
   };
 }
 
-function fold(name: string, rules: ShapeRules): string {
+function fold(name: string, rules: { caseInsensitive: boolean }): string {
   return rules.caseInsensitive ? name.toLowerCase() : name;
 }
 
 /** A legal, unused column name for a field: truncated to the byte limit, suffixed when taken. */
-export function freeName(field: string, taken: Set<string>, rules: ShapeRules): string {
+export function freeName(field: string, taken: Set<string>, rules: NameRules): string {
   let base = rules.trimTrailingSpaces ? field.trimEnd() : field;
   if (base === "") base = "_";
   for (let n = 1; ; n++) {

@@ -1,0 +1,163 @@
+import type { DataRecord } from "../connectors/base/types";
+import { parseCheckpoint } from "./checkpointCodec";
+import type { ColumnType } from "./columnTypes";
+import type { ChunkWrite, Destination, EntityCheckpoint, EntityCompletion, TableInfo, TableRef } from "./Destination";
+import type { Dialect, Table, TableRole } from "./dialect";
+import { ShadowPasses } from "./fullRefresh";
+import { evolve, needsChange } from "./schemaChange";
+import { isShadowEntity } from "./shadowTable";
+import { commitChunk, commitCompletion } from "./stateRow";
+import { type MaybePromise, type Step, io, runAsync, runSync } from "./step";
+import { TableCache, displayName } from "./tables";
+import { observeTypes } from "./tableShape";
+import { transaction } from "./transactions";
+
+/** Attempts of a chunk whose transaction failed on a deadlock or a schema changed under it. */
+const MAX_ATTEMPTS = 3;
+
+/**
+ * The write flow, once for every database: each chunk's rows and the entity's checkpoint in one
+ * transaction, schema evolution, overflow, full refresh through a shadow table, deletions. The
+ * database is a Dialect (dialect.ts); each kind's class extends this one with its `open`.
+ */
+export class DialectDestination<C, W> implements Destination {
+  readonly kind: string;
+  readonly writeConcurrency: number;
+  private readonly tables: TableCache<C, W>;
+  private readonly shadows: ShadowPasses<C, W>;
+  private readonly run: <T>(step: Step<T>) => MaybePromise<T>;
+
+  constructor(private readonly dialect: Dialect<C, W>) {
+    this.kind = dialect.kind;
+    this.writeConcurrency = dialect.writeConcurrency;
+    this.run = dialect.driver.synchronous ? runSync : runAsync;
+    this.tables = new TableCache(dialect);
+    this.shadows = new ShadowPasses(dialect, this.tables, this.run);
+  }
+
+  // --- checkpoints ------------------------------------------------------------------------
+
+  loadCheckpoint(ref: TableRef): Promise<EntityCheckpoint | null> {
+    return this.dialect.driver.session(async (conn) => {
+      const text = (await this.dialect.state.read(conn, ref))?.checkpoint;
+      return text ? parseCheckpoint(text, ref) : null;
+    });
+  }
+
+  resetCheckpoint(ref: TableRef): Promise<void> {
+    return this.dialect.driver.session((conn) => this.dialect.state.reset(conn, ref));
+  }
+
+  // --- writing ----------------------------------------------------------------------------
+
+  writeChunk(write: ChunkWrite): Promise<void> {
+    return this.session((conn) => this.chunk(conn, write));
+  }
+
+  completeEntity(completion: EntityCompletion): Promise<{ deleted: number }> {
+    return this.session((conn) => this.complete(conn, completion));
+  }
+
+  private *chunk(conn: C, write: ChunkWrite): Step<void> {
+    const { driver } = this.dialect;
+    const role: TableRole = write.checkpoint.mode === "full_refresh" ? "shadow" : "live";
+    const inChunk = this.dialect.schemaChanges === "in-chunk";
+    const observed = observeTypes(write.records, this.dialect.shape.typeOf);
+    yield* this.shadows.recover(conn, write.table);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const steps = () => this.chunkSteps(conn, write, role, observed, inChunk);
+        yield* inChunk ? transaction(driver, conn, steps) : steps();
+        return;
+      } catch (err) {
+        // Read the schema again: the rolled-back transaction took its changes along, or another
+        // writer changed it under this one.
+        this.tables.forget(write.table, role);
+        if (inChunk) this.shadows.forgetPrepared();
+        if (attempt >= MAX_ATTEMPTS || !driver.retryable(conn, err)) throw err;
+      }
+    }
+  }
+
+  /** A chunk: shadow, table, schema, then rows and checkpoint in one transaction. */
+  private *chunkSteps(conn: C, write: ChunkWrite, role: TableRole, observed: Map<string, ColumnType | undefined>, inChunk: boolean): Step<void> {
+    if (role === "shadow") yield* this.shadows.prepare(conn, write.table, write.primaryKey, write.checkpoint, inChunk);
+    let table = yield* this.tables.get(conn, write.table, role, write.primaryKey);
+    // An empty chunk still moves the checkpoint, but says nothing to build a table from.
+    if (write.records.length > 0 && needsChange(this.dialect, table, observed)) {
+      table = yield* evolve(this.dialect, this.tables, conn, table, observed, inChunk);
+    }
+    const commit = () => this.rowsAndCheckpoint(conn, table, write);
+    yield* inChunk ? commit() : transaction(this.dialect.driver, conn, commit);
+  }
+
+  private *rowsAndCheckpoint(conn: C, table: Table<W>, write: ChunkWrite): Step<void> {
+    const { rows, state } = this.dialect;
+    if (write.records.length > 0) {
+      if (!table.writer) table.writer = yield* io(rows.prepare(conn, table, table.shape!));
+      yield* io(rows.write(conn, table, table.writer, write.records, write.syncedAt));
+    }
+    yield* commitChunk(state, conn, write.table, write.checkpoint, write.syncedAt);
+  }
+
+  private *complete(conn: C, c: EntityCompletion): Step<{ deleted: number }> {
+    const { driver, rows, state } = this.dialect;
+    if (c.checkpoint.mode === "full_refresh") {
+      const swapped = yield* this.shadows.swap(conn, c);
+      if (swapped) return swapped;
+    }
+    const table = yield* this.tables.get(conn, c.table, "live", c.primaryKey);
+    return yield* transaction(driver, conn, function* () {
+      let deleted = 0;
+      if (c.markUnseenDeletedBefore && table.shape) {
+        deleted = yield* io(rows.markUnseenDeleted(conn, table, c.markUnseenDeletedBefore, c.deletedAt));
+      }
+      yield* commitCompletion(state, conn, c.table, c.checkpoint, c.deletedAt);
+      return { deleted };
+    });
+  }
+
+  // --- reading ----------------------------------------------------------------------------
+
+  listTables(namespace: string): Promise<TableInfo[]> {
+    const { catalog, introspect, naming } = this.dialect;
+    return this.dialect.driver.session(async (conn) => {
+      const out: TableInfo[] = [];
+      for (const { entity, name } of await catalog.list(conn, namespace)) {
+        if (isShadowEntity(entity)) continue;
+        const physical = name ?? naming.table({ namespace, entity }, "live");
+        const columns = await introspect.columns(conn, physical);
+        const rows = await introspect.count(conn, physical);
+        out.push({ entity, table: displayName(physical), rows, columns });
+      }
+      return out;
+    });
+  }
+
+  readRows(ref: TableRef, options: { limit: number; offset: number }): Promise<DataRecord[]> {
+    return this.dialect.driver.session(async (conn) => {
+      const table = await this.run(this.tables.load(conn, ref, "live", ["id"]));
+      return table.shape ? this.dialect.introspect.readRows(conn, table, options) : [];
+    });
+  }
+
+  // --- administration ---------------------------------------------------------------------
+
+  /** Drops a data source's tables and Mako's bookkeeping of them (tests and benchmarks). */
+  async dropNamespace(namespace: string): Promise<void> {
+    await this.dialect.driver.session((conn) => this.dialect.ddl.dropNamespace(conn, namespace));
+    this.tables.forgetNamespace(namespace);
+  }
+
+  test(): Promise<void> {
+    return this.dialect.driver.session((conn) => this.dialect.driver.exec(conn, "SELECT 1"));
+  }
+
+  close(): Promise<void> {
+    return this.dialect.driver.close();
+  }
+
+  private session<T>(work: (conn: C) => Step<T>): Promise<T> {
+    return this.dialect.driver.session((conn) => this.run(work(conn)));
+  }
+}

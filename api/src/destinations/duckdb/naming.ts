@@ -1,0 +1,13 @@
+import type { TableRef } from "../Destination";
+import type { Naming, PhysicalName, TableRole } from "../dialect";
+import { SHADOW_SUFFIX } from "../shadowTable";
+
+export const quote = (identifier: string) => `"${identifier.replaceAll('"', '""')}"`;
+
+/** Schema NAME, table ENTITY; a shadow and a temporary table add a suffix. */
+export function tableName(entity: TableRef, role: TableRole = "live", temp?: "rebuild" | "old"): PhysicalName {
+  const suffix = (role === "shadow" ? SHADOW_SUFFIX : "") + (temp ? `__mako_${temp}` : "");
+  return { schema: entity.namespace, name: entity.entity + suffix };
+}
+
+export const duckdbNaming: Naming = { quote, table: tableName };

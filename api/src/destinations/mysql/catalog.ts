@@ -1,0 +1,90 @@
+// Mako's records in the URL's database: `_mako_tables` and `_mako_columns` describe each table
+// (by data source and entity, with its physical name), `_mako_state` holds each entity's checkpoint.
+
+import type mysql from "mysql2/promise";
+import type { Catalog } from "../dialect";
+import type { Column } from "../tableShape";
+import { SWAP_SUFFIX } from "./swap";
+
+type Conn = mysql.PoolConnection;
+
+/** Creates Mako's tables; the largest statement worth sending (half of max_allowed_packet). */
+export async function setup(pool: mysql.Pool): Promise<{ maxStatementBytes: number }> {
+  const [[db]] = await pool.query<mysql.RowDataPacket[]>("SELECT DATABASE() AS name, @@max_allowed_packet AS packet");
+  if (!db.name) throw new Error("the URL names no database (mysql://user@host:3306/DATABASE)");
+  const opts = "DEFAULT CHARSET utf8mb4 COLLATE utf8mb4_bin";
+  await pool.query(`CREATE TABLE IF NOT EXISTS _mako_state (
+    namespace VARCHAR(255) NOT NULL, entity VARCHAR(255) NOT NULL, checkpoint LONGTEXT, pending LONGTEXT,
+    updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), PRIMARY KEY (namespace, entity)) ${opts}`);
+  await pool.query(`CREATE TABLE IF NOT EXISTS _mako_tables (
+    namespace VARCHAR(255) NOT NULL, entity VARCHAR(255) NOT NULL, table_name VARCHAR(64) NOT NULL,
+    primary_key TEXT NOT NULL, overflow BOOLEAN NOT NULL DEFAULT FALSE, generation INT NOT NULL DEFAULT 0,
+    PRIMARY KEY (namespace, entity)) ${opts}`);
+  await pool.query(`CREATE TABLE IF NOT EXISTS _mako_columns (
+    namespace VARCHAR(255) NOT NULL, entity VARCHAR(255) NOT NULL, field VARCHAR(255) NOT NULL,
+    column_name VARCHAR(64) NOT NULL, type VARCHAR(16) NOT NULL, position INT NOT NULL,
+    PRIMARY KEY (namespace, entity, field)) ${opts}`);
+  // Half the packet: the estimate of a statement's size is rough.
+  return { maxStatementBytes: Math.max(64 << 10, Math.min(Number(db.packet) / 2, 32 << 20)) };
+}
+
+export const mysqlCatalog: Catalog<Conn> = {
+  async load(conn, ref) {
+    const [meta] = await conn.query<mysql.RowDataPacket[]>(
+      "SELECT table_name, primary_key, overflow, generation FROM _mako_tables WHERE namespace = ? AND entity = ?",
+      [ref.namespace, ref.entity],
+    );
+    if (!meta[0]) return null;
+    const [cols] = await conn.query<mysql.RowDataPacket[]>(
+      "SELECT field, column_name AS name, type FROM _mako_columns WHERE namespace = ? AND entity = ? ORDER BY position",
+      [ref.namespace, ref.entity],
+    );
+    return {
+      name: { schema: null, name: meta[0].table_name },
+      primaryKey: JSON.parse(meta[0].primary_key),
+      shape: { columns: cols as Column[], overflow: meta[0].overflow === 1 },
+      generation: meta[0].generation,
+    };
+  },
+
+  async save(conn, table, shape) {
+    const { ref } = table;
+    await conn.query(
+      `INSERT INTO _mako_tables (namespace, entity, table_name, primary_key, overflow, generation) VALUES (?, ?, ?, ?, ?, 1)
+       ON DUPLICATE KEY UPDATE overflow = VALUES(overflow), generation = generation + 1`,
+      [ref.namespace, ref.entity, table.name.name, JSON.stringify(table.primaryKey), shape.overflow],
+    );
+    const rows = shape.columns.map((c, i) => [ref.namespace, ref.entity, c.field, c.name, c.type, i]);
+    await conn.query(
+      "INSERT INTO _mako_columns (namespace, entity, field, column_name, type, position) VALUES ? ON DUPLICATE KEY UPDATE type = VALUES(type)",
+      [rows],
+    );
+  },
+
+  async forget(conn, table) {
+    for (const t of ["_mako_tables", "_mako_columns"]) {
+      await conn.query(`DELETE FROM ${t} WHERE namespace = ? AND entity = ?`, [table.ref.namespace, table.ref.entity]);
+    }
+  },
+
+  async move(conn, shadow, live) {
+    const { namespace, entity } = live.ref;
+    await conn.query("UPDATE _mako_tables SET entity = ?, table_name = ?, generation = generation + ? + 1 WHERE namespace = ? AND entity = ?", [
+      entity,
+      live.name.name,
+      live.generation,
+      namespace,
+      shadow.ref.entity,
+    ]);
+    await conn.query("UPDATE _mako_columns SET entity = ? WHERE namespace = ? AND entity = ?", [entity, namespace, shadow.ref.entity]);
+  },
+
+  async list(conn, namespace) {
+    const [rows] = await conn.query<mysql.RowDataPacket[]>("SELECT entity, table_name FROM _mako_tables WHERE namespace = ? ORDER BY entity", [
+      namespace,
+    ]);
+    return rows
+      .filter((r) => !(r.entity as string).endsWith(SWAP_SUFFIX)) // a swap's mark, not a table
+      .map((r) => ({ entity: r.entity as string, name: { schema: null, name: r.table_name as string } }));
+  },
+};

@@ -1,0 +1,39 @@
+import type pg from "pg";
+import type { StateStore, StoredState } from "../dialect";
+
+/** `_mako.state`: each entity's checkpoint and the chunks committed ahead of it (two writers at once). */
+export const postgresState: StateStore<pg.PoolClient> = {
+  keepsPending: true,
+
+  async read(client, ref) {
+    const { rows } = await client.query<StoredState>(`SELECT checkpoint, pending FROM _mako.state WHERE namespace = $1 AND entity = $2`, [
+      ref.namespace,
+      ref.entity,
+    ]);
+    return rows[0] ?? null;
+  },
+
+  /** The upsert takes the row's lock: a chunk committing on the other connection waits here. */
+  async lock(client, ref) {
+    const { rows } = await client.query<StoredState>(
+      `INSERT INTO _mako.state (namespace, entity) VALUES ($1, $2)
+       ON CONFLICT (namespace, entity) DO UPDATE SET updated_at = now()
+       RETURNING checkpoint, pending`,
+      [ref.namespace, ref.entity],
+    );
+    return rows[0];
+  },
+
+  async save(client, ref, state) {
+    await client.query(`UPDATE _mako.state SET checkpoint = $3, pending = $4 WHERE namespace = $1 AND entity = $2`, [
+      ref.namespace,
+      ref.entity,
+      state.checkpoint,
+      state.pending,
+    ]);
+  },
+
+  async reset(client, ref) {
+    await client.query(`DELETE FROM _mako.state WHERE namespace = $1 AND entity = $2`, [ref.namespace, ref.entity]);
+  },
+};

@@ -1,0 +1,68 @@
+// Mako's records in the SQLite file: `_mako_tables` and `_mako_columns` describe each table (by
+// its name), `_mako_state` holds each entity's checkpoint.
+
+import type Database from "better-sqlite3";
+import type { Catalog } from "../dialect";
+import type { Column } from "../tableShape";
+
+type DB = Database.Database;
+
+export function setup(db: DB): void {
+  // synchronous=NORMAL in WAL mode survives a killed process; only power loss may drop the
+  // last commits, and then rows and checkpoint are dropped together.
+  db.pragma("synchronous = NORMAL");
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS _mako_state (
+      namespace TEXT NOT NULL, entity TEXT NOT NULL, checkpoint TEXT NOT NULL, updated_at TEXT NOT NULL,
+      PRIMARY KEY (namespace, entity));
+    CREATE TABLE IF NOT EXISTS _mako_tables (
+      table_name TEXT PRIMARY KEY, namespace TEXT NOT NULL, entity TEXT NOT NULL,
+      primary_key TEXT NOT NULL, overflow INTEGER NOT NULL DEFAULT 0);
+    CREATE TABLE IF NOT EXISTS _mako_columns (
+      table_name TEXT NOT NULL, field TEXT NOT NULL, column_name TEXT NOT NULL, type TEXT NOT NULL,
+      position INTEGER NOT NULL, PRIMARY KEY (table_name, field));
+  `);
+}
+
+export const sqliteCatalog: Catalog<DB> = {
+  load(db, _ref, name) {
+    const meta = db.prepare(`SELECT primary_key, overflow FROM _mako_tables WHERE table_name = ?`).get(name.name) as
+      | { primary_key: string; overflow: number }
+      | undefined;
+    if (!meta) return null;
+    const columns = db
+      .prepare(`SELECT field, column_name AS name, type FROM _mako_columns WHERE table_name = ? ORDER BY position`)
+      .all(name.name) as Column[];
+    return { primaryKey: JSON.parse(meta.primary_key), shape: { columns, overflow: meta.overflow === 1 }, generation: 0 };
+  },
+
+  save(db, table, shape) {
+    db.prepare(
+      `INSERT INTO _mako_tables (table_name, namespace, entity, primary_key, overflow) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (table_name) DO UPDATE SET overflow = excluded.overflow`,
+    ).run(table.name.name, table.ref.namespace, table.ref.entity, JSON.stringify(table.primaryKey), shape.overflow ? 1 : 0);
+    const save = db.prepare(
+      `INSERT INTO _mako_columns (table_name, field, column_name, type, position) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (table_name, field) DO UPDATE SET type = excluded.type`,
+    );
+    shape.columns.forEach((c, i) => save.run(table.name.name, c.field, c.name, c.type, i));
+  },
+
+  forget(db, table) {
+    db.prepare(`DELETE FROM _mako_tables WHERE table_name = ?`).run(table.name.name);
+    db.prepare(`DELETE FROM _mako_columns WHERE table_name = ?`).run(table.name.name);
+  },
+
+  move(db, shadow, live) {
+    db.prepare(`UPDATE _mako_tables SET table_name = ?, entity = ? WHERE table_name = ?`).run(live.name.name, live.ref.entity, shadow.name.name);
+    db.prepare(`UPDATE _mako_columns SET table_name = ? WHERE table_name = ?`).run(live.name.name, shadow.name.name);
+  },
+
+  list(db, namespace) {
+    const rows = db.prepare(`SELECT table_name, entity FROM _mako_tables WHERE namespace = ? ORDER BY entity`).all(namespace) as {
+      table_name: string;
+      entity: string;
+    }[];
+    return rows.map((r) => ({ entity: r.entity, name: { schema: null, name: r.table_name } }));
+  },
+};

@@ -1,0 +1,72 @@
+// SQLite's bulk path: prepared multi-row upserts, one call into SQLite per block of rows.
+
+import type Database from "better-sqlite3";
+import type { DataRecord } from "../../connectors/base/types";
+import { DELETED_AT, SYNCED_AT } from "../Destination";
+import type { RowWriter } from "../dialect";
+import { mergePlan } from "../mergePlan";
+import { type Column, overflowOf } from "../tableShape";
+import { upsertSql } from "./merge";
+import { quote } from "./naming";
+import { CONVERT } from "./types";
+
+type DB = Database.Database;
+
+export interface SqliteWriter {
+  upsert: Database.Statement;
+  upsertBlock: Database.Statement;
+  rowsPerBlock: number;
+  columns: Column[];
+  byField: Map<string, Column>;
+  overflow: boolean;
+  convert: Array<(value: unknown) => unknown>;
+}
+
+export const sqliteRows: RowWriter<DB, SqliteWriter> = {
+  prepare(db, table, shape) {
+    const plan = mergePlan(table, shape);
+    const statement = (rows: number) => db.prepare(upsertSql(table.name.name, plan, rows));
+    // SQLite binds at most 32766 parameters per statement.
+    const rowsPerBlock = Math.max(1, Math.min(64, Math.floor(32_000 / plan.columns.length)));
+    const upsert = statement(1);
+    return {
+      upsert,
+      upsertBlock: rowsPerBlock > 1 ? statement(rowsPerBlock) : upsert,
+      rowsPerBlock,
+      columns: shape.columns,
+      byField: new Map(shape.columns.map((c) => [c.field, c])),
+      overflow: shape.overflow,
+      convert: shape.columns.map((c) => CONVERT[c.type]),
+    };
+  },
+
+  write(_db, _table, writer, records, syncedAt) {
+    const { columns, overflow, convert, byField } = writer;
+    const n = columns.length;
+    const width = n + (overflow ? 3 : 2);
+    const block = writer.rowsPerBlock;
+    const blockValues: unknown[] = new Array(width * block);
+    const rowValues: unknown[] = new Array(width);
+    let i = 0;
+    const fill = (values: unknown[], at: number, record: DataRecord) => {
+      for (let j = 0; j < n; j++) values[at + j] = convert[j](record[columns[j].field]);
+      values[at + n] = syncedAt;
+      values[at + n + 1] = (record[DELETED_AT] as string | undefined) ?? null;
+      if (overflow) values[at + n + 2] = overflowOf(record, byField);
+    };
+    for (; i + block <= records.length; i += block) {
+      for (let r = 0; r < block; r++) fill(blockValues, r * width, records[i + r]);
+      writer.upsertBlock.run(blockValues);
+    }
+    for (; i < records.length; i++) {
+      fill(rowValues, 0, records[i]);
+      writer.upsert.run(rowValues);
+    }
+  },
+
+  markUnseenDeleted(db, table, before, at) {
+    return db
+      .prepare(`UPDATE ${quote(table.name.name)} SET ${quote(DELETED_AT)} = ? WHERE ${quote(DELETED_AT)} IS NULL AND ${quote(SYNCED_AT)} < ?`)
+      .run(at, before).changes;
+  },
+};
