@@ -564,7 +564,7 @@ describe("bigquery connector against the local BigQuery fake", () => {
       const good = configOf(fake, key, [{ name: "orders", table: "shop.orders" }]);
       expect(check(good)).toBe("ok");
       expect(check({ ...good, service_account_json: key })).toBe("ok"); // the key file as an object (YAML config)
-      expect(check({ ...good, servce_account: "x" })).toBe('unknown field "servce_account"');
+      expect(check({ ...good, servce_account: "x" })).toBe('unknown field "servce_account" (fields are: service_account_json, project_id, location, base_url, entities)');
       expect(check({ ...good, service_account_json: "{not json" })).toBe("service_account_json: is not valid JSON (paste the whole key file)");
       expect(check({ ...good, service_account_json: { ...key, private_key: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n" } })).toBe(
         "service_account_json: private_key: not a PEM private key",

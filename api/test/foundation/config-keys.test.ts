@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,6 +8,18 @@ import { validateConfig } from "../../src/connectors/base/validateConfig";
 import { connectorRegistry } from "../../src/connectors/registry";
 import { Mako, ValidationError } from "../../src/Mako";
 import { MyServiceConnector } from "../fixtures/my-service/connector";
+
+/** A service account key as Google's console hands it out (a fresh RSA key; nothing is called). */
+function serviceAccountKey(): Record<string, string> {
+  const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  return {
+    type: "service_account",
+    project_id: "shop-analytics",
+    private_key: privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+    client_email: "reader@shop-analytics.iam.gserviceaccount.com",
+    token_uri: "https://oauth2.googleapis.com/token",
+  };
+}
 
 describe("unknown config keys", () => {
   let home: string;
@@ -36,6 +49,7 @@ describe("unknown config keys", () => {
       posthog: { api_key: "phx_x", project_id: "1" },
       rest: { base_url: "https://api.example.com", entities: [{ name: "users" }] },
       graphql: { endpoint: "https://api.example.com/graphql", entities: [{ name: "users", query: "{ users { id } }" }] },
+      bigquery: { service_account_json: serviceAccountKey(), entities: [{ name: "orders", table: "shop.orders" }] },
     };
     expect(Object.keys(valid).sort()).toEqual(Object.keys(connectorRegistry).sort());
     for (const [id, config] of Object.entries(valid)) {

@@ -54,6 +54,6 @@ describe("mako sources webhook", () => {
     expect(demo.stderr).toBe('error: source "demo" (sample) takes no webhooks: the sample connector has no webhook support\n');
     const missing = await mako(["sources", "webhook", "nope"]);
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toBe('error: no source named "nope" (see: mako sources list)\n');
+    expect(missing.stderr).toBe('error: no source named "nope" (see: npx mako sources list)\n');
   });
 });

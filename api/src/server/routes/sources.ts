@@ -49,7 +49,7 @@ export function sourceRoutes(mako: Mako, live: LiveRuns): Hono {
     } catch (err) {
       // The facade names config fields by their path in the config; the API by their path in the body.
       if (err instanceof SecretsMustBeReenteredError) throw new ApiError(400, err.message, `config.${err.fields[0]}`);
-      if (err instanceof ValidationError && patch.config && err.field && err.field !== "config" && !/^(settings|destination)\b/.test(err.field)) {
+      if (err instanceof ValidationError && patch.config && err.field && err.field !== "config" && !/^(settings|destination|entities)\b/.test(err.field)) {
         throw new ApiError(400, err.message, `config.${err.field}`);
       }
       throw err;
