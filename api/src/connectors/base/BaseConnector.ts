@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { HttpClient } from "./http/HttpClient";
 import type { HttpClientOptions } from "./http/types";
-import { resolveClientSettings, resolveLimiterConfig } from "./http/httpSettings";
+import { resolveClientSettings, resolveLimiterConfig, resolveRateLimitGroup } from "./http/httpSettings";
 import { rateLimiterKey, sharedRateLimiter } from "./http/limiterRegistry";
 import { validateConfig } from "./validateConfig";
 import type {
@@ -143,13 +143,14 @@ export abstract class BaseConnector<Client = any, Config extends Record<string, 
 
   /**
    * An HTTP client paced by this data source's shared limiter (settings, else
-   * `getDefaultRateLimit()`), retrying with backoff, reporting to the engine's observer.
+   * `getDefaultRateLimit()`; one per `rateLimitGroup` when set), retrying with backoff,
+   * reporting to the engine's observer.
    */
   protected createHttpClient(options: HttpClientOptions): HttpClient {
     const settings = this.dataSource.settings ?? {};
     const connectorId = this.dataSource.connector ?? this.getMetadata().name;
     const limiter = sharedRateLimiter(
-      rateLimiterKey(connectorId, this.dataSource.name),
+      rateLimiterKey(connectorId, this.dataSource.name, resolveRateLimitGroup(settings)),
       resolveLimiterConfig(settings, this.getDefaultRateLimit()),
     );
     return new HttpClient(options, {
