@@ -116,6 +116,8 @@ export class Mako {
 
   private readonly active = new Map<string, AbortController>();
   private readonly engine = new SyncEngine();
+  /** PostgreSQL mode: the rate limits every process shares (cluster/sharedRateLimits.ts). */
+  private sharedLimits?: { close(): Promise<void> };
 
   private constructor(
     readonly home: string,
@@ -156,12 +158,18 @@ export class Mako {
       throw new ValidationError(`databaseUrl must start with postgres:// or postgresql:// (got "${url.split(":")[0]}:…")`, "databaseUrl");
     }
     const store = await PostgresStore.open(url, SecretBox.forHome(home));
+    let mako: Mako;
     try {
-      return new Mako(home, store, await PostgresDestination.open(url), null);
+      mako = new Mako(home, store, await PostgresDestination.open(url), null);
     } catch (err) {
       await store.close();
       throw new Error(`cannot use PostgreSQL at ${serverOf(url)} (DATABASE_URL) as the default destination: ${err.message}`);
     }
+    // Every process on this database shares each source's rate limit. Loaded here only, so
+    // SQLite mode never loads it.
+    const { useSharedRateLimits } = await import("./cluster/sharedRateLimits");
+    mako.sharedLimits = useSharedRateLimits(url);
+    return mako;
   }
 
   /** Instantiates a registered connector for a data source. */
@@ -235,6 +243,7 @@ export class Mako {
     for (const c of this.active.values()) c.abort(new Error("Mako is closing"));
     await this.store.close();
     if (this.defaultDestination !== this.embedded) await this.defaultDestination.close();
+    await this.sharedLimits?.close();
   }
 
   /** The destination a sync writes to: a named one, or the default (the database holding the metadata). */
