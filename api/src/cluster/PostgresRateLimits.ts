@@ -1,6 +1,6 @@
 import pg from "pg";
 import { randomBytes } from "node:crypto";
-import { RateLimitBackendError, type SlotSource } from "../connectors/base/http/SlotSource";
+import { RateLimitBackendError } from "../connectors/base/http/SlotSource";
 import { serverOf } from "../store/PostgresStore";
 import { PauseListener, type PauseNotice } from "./PauseListener";
 import { PostgresSlotSource } from "./PostgresSlotSource";
@@ -34,6 +34,8 @@ export class PostgresRateLimits {
   /** Tells this process's own pause notifications from others'. */
   readonly id = randomBytes(8).toString("hex");
   readonly stats: RateLimitStats = { statements: 0, reservations: 0, refused: 0, lostUpdates: 0 };
+  /** The reservation log: each slot granted, with its start on the database clock (epoch ms). */
+  onReservation?: (key: string, startMs: number) => void;
   private readonly pool: pg.Pool;
   private readonly sources = new Map<string, Set<PostgresSlotSource>>();
   private ready?: Promise<void>;
@@ -52,7 +54,7 @@ export class PostgresRateLimits {
   }
 
   /** The slot source of one limiter key. */
-  slotSource(key: string): SlotSource {
+  slotSource(key: string): PostgresSlotSource {
     const source = new PostgresSlotSource(this, key);
     let set = this.sources.get(key);
     if (!set) this.sources.set(key, (set = new Set()));

@@ -53,7 +53,7 @@ export class PostgresSlotSource implements SlotSource {
     if (!this.limited) return { waitMs: 0, held: true };
     await this.pending;
     const credit = Math.min(this.successes, MAX_CREDIT);
-    const rows = await this.backend.query<{ wait_ms: number; factor: number }>(RESERVE, [
+    const rows = await this.backend.query<{ wait_ms: number; start_ms: number; factor: number }>(RESERVE, [
       this.key,
       this.intervalMs,
       this.burst,
@@ -64,6 +64,7 @@ export class PostgresSlotSource implements SlotSource {
       this.successes -= credit;
       this.knownFactor = rows[0].factor;
       this.backend.stats.reservations++;
+      this.backend.onReservation?.(this.key, rows[0].start_ms);
       return { waitMs: Math.ceil(rows[0].wait_ms), held: true };
     }
     // Further away than the caller would wait: nothing was taken; say how far.

@@ -37,7 +37,7 @@ const tolerance = (factor: string) => `((GREATEST(1, floor($3::float8 * ${factor
 
 /**
  * Reserves the next slot of key $1 at interval $2 ms and burst $3, crediting $5 successes.
- * Returns `wait_ms` and the key's `factor`; no row when the slot would be more than $4 ms away
+ * Returns `wait_ms`, the slot's start on the database clock (`start_ms`, epoch ms) and the key's `factor`; no row when the slot would be more than $4 ms away
  * (then nothing is taken). $4 null: no cap.
  */
 export const RESERVE = `
@@ -52,6 +52,7 @@ export const RESERVE = `
      OR GREATEST(r.tat - ${tolerance(CREDITED)}, r.paused_until) <= EXCLUDED.updated_at + $4::float8 * ${MS}
   RETURNING
     GREATEST(0, EXTRACT(EPOCH FROM r.tat - ${emission("r.factor")} - ${tolerance("r.factor")} - r.updated_at) * 1000)::float8 AS wait_ms,
+    (EXTRACT(EPOCH FROM GREATEST(r.updated_at, r.tat - ${emission("r.factor")} - ${tolerance("r.factor")})) * 1000)::float8 AS start_ms,
     r.factor`;
 
 /** How far key $1's next slot is (interval $2, burst $3), for a refused reservation's message. */

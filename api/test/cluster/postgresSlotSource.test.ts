@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startFaultyApi, type FaultyApi } from "../../../bench/fakes/faultyApi";
 import { PostgresRateLimits } from "../../src/cluster/PostgresRateLimits";
+import type { PostgresSlotSource } from "../../src/cluster/PostgresSlotSource";
 import { useSharedRateLimits, type SharedRateLimits } from "../../src/cluster/sharedRateLimits";
 import { BaseConnector } from "../../src/connectors/base/BaseConnector";
 import {
@@ -15,7 +16,6 @@ import {
   RateLimiter,
   sharedRateLimiter,
   type HttpClient,
-  type SlotSource,
 } from "../../src/connectors/base/http";
 import { Mako } from "../../src/Mako";
 import { freshDatabase, type FreshDatabase } from "./freshDatabase";
@@ -46,7 +46,7 @@ function backend(url = db.url): PostgresRateLimits {
   return b;
 }
 
-function source(b: PostgresRateLimits, requestsPerSecond: number, burst: number, key = newKey()): SlotSource {
+function source(b: PostgresRateLimits, requestsPerSecond: number, burst: number, key = newKey()): PostgresSlotSource {
   const s = b.slotSource(key);
   s.setPace({ requestsPerSecond, burst, minSpacingMs: 0 });
   return s;
@@ -57,7 +57,7 @@ function source(b: PostgresRateLimits, requestsPerSecond: number, burst: number,
  * the first statement's database time): real time passes between statements, so a wait may be
  * shorter by at most the time elapsed since the first call, never longer (+1 ms of rounding).
  */
-async function expectStarts(s: SlotSource, starts: number[]): Promise<number[]> {
+async function expectStarts(s: PostgresSlotSource, starts: number[]): Promise<number[]> {
   const t0 = performance.now();
   const waits: number[] = [];
   for (const start of starts) {
@@ -176,13 +176,49 @@ describe("pauses between processes", () => {
   });
 });
 
+describe("the limiter in front of a shared source", () => {
+  const config = { requestsPerSecond: 5, burst: 1, maxConcurrentRequests: 4, minSpacingMs: 0 };
+
+  it("drops a slot it holds when another process's pause arrives, and waits for the pause", async () => {
+    const key = newKey();
+    const here = backend();
+    const there = backend();
+    const limiter = new RateLimiter(config, there.slotSource(key));
+    await there.listening();
+    (await limiter.acquire()).release();
+    // The next slot is 200 ms away; a 1 s pause set elsewhere arrives meanwhile.
+    const t0 = Date.now();
+    const next = limiter.acquire();
+    await sleep(50);
+    new RateLimiter(config, here.slotSource(key)).pauseUntil(Date.now() + 1000, "HTTP 429 from GET /deals");
+    const permit = await next;
+    permit.release();
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1000);
+    expect(permit.pauseReason).toBe("HTTP 429 from GET /deals, seen by another process");
+    // The held slot was given up and a fresh one reserved after the pause.
+    expect(there.stats.reservations).toBe(3);
+  });
+
+  it("gives up a slot it woke for more than an interval late (a starved event loop) and takes a fresh one", async () => {
+    const b = backend();
+    const limiter = new RateLimiter(config, b.slotSource(newKey()));
+    (await limiter.acquire()).release();
+    const next = limiter.acquire();
+    await sleep(20); // the slot is reserved, 200 ms away
+    const blockedUntil = Date.now() + 600;
+    while (Date.now() < blockedUntil); // the process starves: its timer fires ~400 ms late
+    (await next).release();
+    expect(b.stats.reservations).toBe(3);
+  });
+});
+
 describe("an unreachable PostgreSQL", () => {
   const DOWN = "postgres://mako:s3cret-pass@127.0.0.1:1/mako";
 
   it("fails the reservation after brief retries, retryably, naming the server and never the password", async () => {
     const s = source(backend(DOWN), 20, 1);
     const t0 = Date.now();
-    const err = await Promise.resolve(s.reserve(Infinity)).catch((e) => e);
+    const err = (await s.reserve(Infinity).catch((e) => e)) as RateLimitBackendError;
     expect(err).toBeInstanceOf(RateLimitBackendError);
     expect(err.retryable).toBe(true);
     expect(err.message).toMatch(/^the rate limit shared in PostgreSQL at 127\.0\.0\.1:1\/mako is unreachable: .*ECONNREFUSED/);
@@ -195,7 +231,7 @@ describe("an unreachable PostgreSQL", () => {
     apis.push(api);
     registrations.push(useSharedRateLimits(DOWN));
     const connector = new ProbeConnector({ name: "down", connector: "probe", config: {}, settings: { maxRetries: 1, retryBaseDelayMs: 10, retryMinDelayMs: 10 } });
-    const err = await connector.http(api).get("/me").catch((e) => e);
+    const err = (await connector.http(api).get("/me").catch((e) => e)) as HttpError;
     expect(err).toBeInstanceOf(HttpError);
     expect(err.kind).toBe("rate_limiter");
     expect(err.message).toMatch(/^GET http:\/\/127\.0\.0\.1:\d+\/me not sent: the rate limit shared in PostgreSQL at 127\.0\.0\.1:1\/mako is unreachable: .* \(gave up after 1 retry\)$/);

@@ -141,6 +141,7 @@ export class RateLimiter {
     await this.slots.acquire(signal);
     let waitedMs = 0;
     let pauseReason: string | undefined;
+    let lateSlotDropped = false;
     const wait = async (ms: number) => {
       await abortableDelay(ms, signal);
       waitedMs += ms;
@@ -168,10 +169,17 @@ export class RateLimiter {
             continue;
           }
           if (grant.waitMs > 0) {
+            const due = Date.now() + grant.waitMs;
             await wait(grant.waitMs);
             // A pause that arrived meanwhile wins over the slot held: it is dropped, and the
             // next one comes after the pause.
             if (this.pausedUntil > Date.now()) continue;
+            // Woken more than an interval late (a starved event loop), the request would land
+            // on the next process's slot: give this one up and take a fresh one, once.
+            if (!lateSlotDropped && Date.now() - due > 1000 / this.effectiveRate) {
+              lateSlotDropped = true;
+              continue;
+            }
           }
           this.lastStartAt = Date.now();
           break;
