@@ -74,6 +74,7 @@ export class PostgresSlotSource implements SlotSource {
   }
 
   pause(ms: number, reason: string): void {
+    if (!(ms > 0)) return;
     this.lastReason = reason.slice(0, MAX_REASON);
     this.write(PAUSE, [this.key, ms, false, this.lastReason, this.backend.id]);
   }

@@ -57,8 +57,7 @@ export const RESERVE = `
 
 /** How far key $1's next slot is (interval $2, burst $3), for a refused reservation's message. */
 export const NEXT_SLOT = `
-  SELECT GREATEST(0, EXTRACT(EPOCH FROM GREATEST(r.tat - ${tolerance("r.factor")}, r.paused_until) - clock_timestamp()) * 1000)::float8 AS wait_ms,
-         r.paused_until > clock_timestamp() AS paused
+  SELECT GREATEST(0, EXTRACT(EPOCH FROM GREATEST(r.tat - ${tolerance("r.factor")}, r.paused_until) - clock_timestamp()) * 1000)::float8 AS wait_ms
   FROM ${RATE_LIMITS_TABLE} r WHERE r.key = $1`;
 
 /**
