@@ -40,7 +40,7 @@ export interface LimiterPermit {
  */
 export class RateLimiter {
   private readonly slotSource: SlotSource;
-  private readonly slots: Semaphore;
+  private readonly requestsInFlight: Semaphore;
   /** Serialises the wait for a slot: one waiter at a time, in arrival order. */
   private readonly gate = new Semaphore(1);
   private pausedUntil = 0;
@@ -53,7 +53,7 @@ export class RateLimiter {
     private config: RateLimiterConfig,
     slotSource?: SlotSource,
   ) {
-    this.slots = new Semaphore(config.maxConcurrentRequests);
+    this.requestsInFlight = new Semaphore(config.maxConcurrentRequests);
     this.slotSource = slotSource ?? new TokenBucketSlots(this.pace());
     if (slotSource) slotSource.setPace(this.pace());
     // Another process was told to stop: drop what this one holds and wait too.
@@ -65,7 +65,7 @@ export class RateLimiter {
   }
 
   get inFlight(): number {
-    return this.slots.inUse;
+    return this.requestsInFlight.inUse;
   }
 
   /** Whether slots come from a budget shared with other processes. */
@@ -85,7 +85,7 @@ export class RateLimiter {
     }
     this.config = config;
     this.slotSource.setPace(this.pace());
-    this.slots.setLimit(config.maxConcurrentRequests);
+    this.requestsInFlight.setLimit(config.maxConcurrentRequests);
   }
 
   /** The settings' pace, or the server's advertised one where slower. */
@@ -138,7 +138,7 @@ export class RateLimiter {
    */
   async acquire(options: { signal?: AbortSignal; maxWaitMs?: number } = {}): Promise<LimiterPermit> {
     const { signal, maxWaitMs = Infinity } = options;
-    await this.slots.acquire(signal);
+    await this.requestsInFlight.acquire(signal);
     let waitedMs = 0;
     let pauseReason: string | undefined;
     let lateSlotDropped = false;
@@ -176,7 +176,7 @@ export class RateLimiter {
             if (this.pausedUntil > Date.now()) continue;
             // Woken more than an interval late (a starved event loop), the request would land
             // on the next process's slot: give this one up and take a fresh one, once.
-            if (!lateSlotDropped && Date.now() - due > 1000 / this.effectiveRate) {
+            if (!lateSlotDropped && Date.now() - due > Math.max(1000 / this.effectiveRate, this.config.minSpacingMs)) {
               lateSlotDropped = true;
               continue;
             }
@@ -188,7 +188,7 @@ export class RateLimiter {
         this.gate.release();
       }
     } catch (err) {
-      this.slots.release();
+      this.requestsInFlight.release();
       throw err;
     }
     let released = false;
@@ -198,7 +198,7 @@ export class RateLimiter {
       release: () => {
         if (released) return;
         released = true;
-        this.slots.release();
+        this.requestsInFlight.release();
       },
     };
   }
@@ -227,7 +227,7 @@ export class RateLimiter {
    * when nothing is left, pause until the reset. Returns the pause it set, in ms (0 if none).
    */
   applyQuota(hint: QuotaHint, now = Date.now()): number {
-    const othersInFlight = Math.max(0, this.slots.inUse - 1);
+    const othersInFlight = Math.max(0, this.requestsInFlight.inUse - 1);
     const left = hint.remaining - othersInFlight;
     if (left > 0) {
       this.slotSource.clamp(left);
