@@ -2,7 +2,7 @@
 // ratios (the machines are shared and noisy, so absolute figures mean little on their own).
 //   npm run bench                      1,000,000 records (SQLite), 200,000 (HTTP), 100,000 (BigQuery, servers)
 //   npm run bench -- --quick           10,000 everywhere (what CI runs, so the bench never rots)
-//   npm run bench -- --only sqlite,http,bigquery,servers,memory,webhooks,cli
+//   npm run bench -- --only sqlite,http,bigquery,servers,memory,webhooks,cli,limiter
 import { spawn } from "node:child_process";
 import { writeFileSync, mkdirSync } from "node:fs";
 import { arch, cpus, totalmem } from "node:os";
@@ -12,11 +12,12 @@ import type { CaseResult } from "./cases";
 import { startBigQueryBench } from "./bigqueryData";
 import { measureStartup, measureSyncProcess, measureUnreachableSync } from "./cliProcess";
 import { startFaultyApi } from "./fakes/faultyApi";
+import { benchLimiter, type LimiterFigures } from "./limiterBench";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
 const quick = argv.includes("--quick");
-const only = argv.includes("--only") ? argv[argv.indexOf("--only") + 1].split(",") : ["sqlite", "http", "bigquery", "servers", "memory", "webhooks", "cli"];
+const only = argv.includes("--only") ? argv[argv.indexOf("--only") + 1].split(",") : ["sqlite", "http", "bigquery", "servers", "memory", "webhooks", "cli", "limiter"];
 const N = {
   sqlite: quick ? 10_000 : 1_000_000,
   http: quick ? 10_000 : 200_000,
@@ -169,9 +170,29 @@ async function cli() {
 }
 let cliFigures: unknown;
 
+async function limiter() {
+  const seconds = quick ? 3 : 15;
+  console.log(`\n## rate limit shared in PostgreSQL vs in-process, 3 processes on one key (${seconds} s each)`);
+  const { paced, saturation } = await benchLimiter(seconds);
+  const ms = (v?: number) => (v === undefined ? "–" : v.toFixed(2));
+  const name = (f: LimiterFigures) => (f.mode === "shared" ? "shared (PostgreSQL)" : "in-process bucket");
+  for (const f of paced) {
+    console.log(`${`at 100 req/s: ${name(f)}`.padEnd(42)} ${fmt(f.slotsPerSecond).padStart(7)} slots/s  overhead beyond the scheduled wait p50 ${ms(f.overheadP50Ms)} ms, p99 ${ms(f.overheadP99Ms)} ms`);
+  }
+  for (const f of saturation) console.log(`${`saturation: ${name(f)}`.padEnd(42)} ${fmt(f.slotsPerSecond).padStart(7)} slots/s`);
+  const [shared, local] = saturation;
+  console.log(`shared saturation / 100 req/s: ×${fmt(shared.slotsPerSecond / 100)}; in-process / shared: ×${fmt(local.slotsPerSecond / shared.slotsPerSecond)}`);
+  for (const f of [...paced, ...saturation]) {
+    rows.push({
+      what: `limiter ${f.mode} ${f.overheadP50Ms === undefined ? "saturation" : "at 100 req/s"}`,
+      result: { records: f.slotsPerSecond * seconds, seconds, bytes: 0, peakRssMb: 0, method: JSON.stringify(f) },
+    });
+  }
+}
+
 const started = Date.now();
 console.log(`Mako benchmarks — ${new Date().toISOString()} — node ${process.version}, ${cpus().length}× ${cpus()[0]?.model ?? arch()}, ${fmt(totalmem() / 2 ** 30)} GiB`);
-for (const [name, fn] of Object.entries({ sqlite, http, bigquery, servers, memory, webhooks, cli })) {
+for (const [name, fn] of Object.entries({ sqlite, http, bigquery, servers, memory, webhooks, cli, limiter })) {
   if (!only.includes(name)) continue;
   try {
     await fn();

@@ -157,6 +157,8 @@ export class Mako {
 
   private readonly active = new Map<string, AbortController>();
   private readonly engine = new SyncEngine();
+  /** PostgreSQL mode: the rate limits every process shares (cluster/sharedRateLimits.ts). */
+  private sharedLimits?: { close(): Promise<void> };
 
   private constructor(
     readonly home: string,
@@ -211,12 +213,18 @@ export class Mako {
     ]);
     const secrets = SecretBox.forHome(home);
     const store = await PostgresStore.open(url, secrets);
+    let mako: Mako;
     try {
-      return new Mako(home, store, await PostgresDestination.open(url), null, secrets);
+      mako = new Mako(home, store, await PostgresDestination.open(url), null, secrets);
     } catch (err) {
       await store.close();
       throw new Error(`cannot use PostgreSQL at ${serverOf(url)} (DATABASE_URL) as the default destination: ${err.message}`);
     }
+    // Every process on this database shares each source's rate limit. Loaded here only, so
+    // SQLite mode never loads it.
+    const { useSharedRateLimits } = await import("./cluster/sharedRateLimits");
+    mako.sharedLimits = useSharedRateLimits(url);
+    return mako;
   }
 
   /** Instantiates a registered connector for a data source. */
@@ -302,6 +310,7 @@ export class Mako {
     for (const c of this.active.values()) c.abort(new Error("Mako is closing"));
     await this.store.close();
     if (this.defaultDestination !== this.embedded) await this.defaultDestination.close();
+    await this.sharedLimits?.close();
   }
 
   /** The destination a sync writes to: a named one, or the default (the database holding the metadata). */

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { secretValues } from "./configMarks";
 import { HttpClient } from "./http/HttpClient";
 import type { HttpClientOptions } from "./http/types";
-import { resolveClientSettings, resolveLimiterConfig } from "./http/httpSettings";
+import { resolveClientSettings, resolveLimiterConfig, resolveRateLimitGroup } from "./http/httpSettings";
 import { rateLimiterKey, sharedRateLimiter } from "./http/limiterRegistry";
 import { validateConfig } from "./validateConfig";
 import type { WebhookSupport } from "./webhooks";
@@ -155,14 +155,15 @@ export abstract class BaseConnector<Client = any, Config extends Record<string, 
 
   /**
    * An HTTP client paced by this data source's shared limiter (settings, else
-   * `getDefaultRateLimit()`), retrying with backoff, reporting to the engine's observer. Every
-   * value the config schema marks secret is redacted from its errors and log lines.
+   * `getDefaultRateLimit()`; one per `rateLimitGroup` when set), retrying with backoff,
+   * reporting to the engine's observer. Every value the config schema marks secret is redacted
+   * from its errors and log lines.
    */
   protected createHttpClient(options: HttpClientOptions): HttpClient {
     const settings = this.dataSource.settings ?? {};
     const connectorId = this.dataSource.connector ?? this.getMetadata().name;
     const limiter = sharedRateLimiter(
-      rateLimiterKey(connectorId, this.dataSource.name),
+      rateLimiterKey(connectorId, this.dataSource.name, resolveRateLimitGroup(settings)),
       resolveLimiterConfig(settings, this.getDefaultRateLimit()),
     );
     const secrets = [...(options.secrets ?? []), ...secretValues(this.getConfigSchema(), this.dataSource.config)];

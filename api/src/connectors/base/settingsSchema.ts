@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { DEFAULT_RECORD_DEPTH, MAX_RECORD_DEPTH } from "./nesting";
+import { RATE_LIMIT_GROUP } from "./http/httpSettings";
 
 const count = (min: number, what: string) => z.number().int().min(min).optional().describe(what);
 const amount = (min: number, what: string) => z.number().min(min).optional().describe(what);
@@ -16,6 +17,11 @@ export const settingsSchema = z.strictObject(
   rateLimitDelay: amount(0, "minimum spacing between requests, ms"),
   requestsPerSecond: amount(0, "sustained request rate (default: the vendor's documented limit; 0 = no limit)"),
   burst: count(1, "requests allowed at once above the rate"),
+  rateLimitGroup: z
+    .string()
+    .regex(RATE_LIMIT_GROUP, 'use 1-63 lowercase letters, digits, "_", "-" or "."')
+    .optional()
+    .describe("sources with the same group share one rate limit (one vendor account)"),
   maxConcurrentRequests: count(1, "requests in flight for this source (default 4)"),
   requestTimeoutMs: count(1, "per-request timeout, ms (default 30000)"),
   maxRetryAfterMs: count(0, "longest server-requested wait before giving up, ms (default 600000)"),

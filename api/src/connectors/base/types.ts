@@ -18,6 +18,8 @@ export interface DataSourceSettings {
   requestsPerSecond?: number;
   /** Token bucket: burst size. */
   burst?: number;
+  /** Sources with the same group share one rate limit (several sources on one vendor account). */
+  rateLimitGroup?: string;
   /** Cap on requests in flight for this data source. */
   maxConcurrentRequests?: number;
   /** Per-request timeout in milliseconds. */

@@ -8,6 +8,7 @@ import { LimiterWaitTooLong, RateLimiter, type LimiterPermit } from "./RateLimit
 import { parseRetryAfter } from "./retryAfter";
 import { backoffDelay, describeNetworkError, isRetryableStatus, serverDelay } from "./RetryPolicy";
 import { SecretRedactor } from "./SecretRedactor";
+import { RateLimitBackendError } from "./SlotSource";
 import type { HttpClientOptions, HttpRequest, HttpResponse } from "./types";
 
 /** How a client is wired into its data source; `createHttpClient` on BaseConnector fills it. */
@@ -216,6 +217,10 @@ export class HttpClient {
       permit = await this.limiter.acquire({ signal: p.signal, maxWaitMs: this.settings.maxRetryAfterMs });
     } catch (err) {
       if (err instanceof LimiterWaitTooLong) throw this.waitTooLong(p, err.waitMs, err.reason);
+      // Sending without a slot would break the limit the other processes keep: fail, retryably.
+      if (err instanceof RateLimitBackendError) {
+        return { error: this.error(p, "rate_limiter", `${p.method} ${p.shownUrl} not sent: ${err.message}`, { retryable: true }, err) };
+      }
       throw err;
     }
     try {

@@ -1,4 +1,5 @@
-export type HttpErrorKind = "http" | "timeout" | "network" | "parse" | "wait_too_long" | "too_large";
+/** `rate_limiter`: the rate limit shared with other processes could not be reached (retryable). */
+export type HttpErrorKind = "http" | "timeout" | "network" | "parse" | "wait_too_long" | "too_large" | "rate_limiter";
 
 export interface HttpErrorDetails {
   kind: HttpErrorKind;

@@ -56,6 +56,20 @@ export function resolveLimiterConfig(settings: DataSourceSettings, defaults: Rat
   };
 }
 
+/** What a `rateLimitGroup` may be called: it becomes part of a key shared across processes. */
+export const RATE_LIMIT_GROUP = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
+
+/** The data source's `rateLimitGroup`, if any; anything but a valid name is a one-line error. */
+export function resolveRateLimitGroup(settings: DataSourceSettings): string | undefined {
+  const group = settings.rateLimitGroup;
+  if (group === undefined || group === null) return undefined;
+  if (typeof group !== "string" || !RATE_LIMIT_GROUP.test(group)) {
+    const shown = typeof group === "string" ? JSON.stringify(group.slice(0, 80)) : typeof group;
+    throw new Error(`settings.rateLimitGroup must be 1-63 lowercase letters, digits, "_", "-" or "." (got ${shown})`);
+  }
+  return group;
+}
+
 /** Retries, timeout and wait cap from a data source's settings. */
 export function resolveClientSettings(settings: DataSourceSettings): ClientSettings {
   const d = DEFAULT_CLIENT_SETTINGS;
