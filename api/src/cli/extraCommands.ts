@@ -18,9 +18,12 @@ export function registerExtraCommands(program: Command, mako: () => Promise<Mako
     .action(async (o) => {
       const { ensureUiBuilt, startServer } = await import("../server");
       await ensureUiBuilt({ log: (line) => console.log(line) });
-      const server = await startServer({ mako: await mako(), port: Number(o.port), host: o.host, allowedHosts: o.allowedHost });
+      const m = await mako();
+      const server = await startServer({ mako: m, port: Number(o.port), host: o.host, allowedHosts: o.allowedHost });
+      const scheduler = (await import("../schedules")).startInProcessScheduler(m);
       console.log(`Mako is serving ${server.url} — Ctrl-C to stop`);
       await untilInterrupted();
+      await scheduler.stop();
       await server.close();
     });
 
