@@ -39,11 +39,6 @@ export class PostgresSchedules implements ScheduleStore {
     private readonly schema: string,
   ) {}
 
-  async now(): Promise<Date> {
-    const { rows } = await this.pool.query<{ now: string }>(`SELECT now() AS now`);
-    return new Date(rows[0].now);
-  }
-
   async put(input: { source: string; cron: string; timezone: string; misfire: Misfire }, firstSlot: (now: Date) => Date | null): Promise<ScheduleRecord> {
     await this.transaction(async (client) => {
       // Held to commit: the source cannot be removed between this check and the insert.

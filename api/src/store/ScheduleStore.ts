@@ -66,8 +66,6 @@ export interface ScheduleStore {
    */
   setPaused(source: string, paused: boolean, nextSlot: (now: Date) => Date | null): Promise<ScheduleRecord>;
   remove(source: string): Promise<void>;
-  /** The database's clock, which every slot is computed from. */
-  now(): Promise<Date>;
   /**
    * One scheduler tick, in one transaction: locks the unpaused schedules that are due at the
    * database's now (a slot reached, or a fire pending) — skipping rows another scheduler holds —

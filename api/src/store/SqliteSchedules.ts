@@ -44,10 +44,6 @@ export class SqliteSchedules implements ScheduleStore {
     return new Date(this.db.prepare(`SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`).pluck().get() as string);
   }
 
-  async now(): Promise<Date> {
-    return this.clock();
-  }
-
   async put(input: { source: string; cron: string; timezone: string; misfire: Misfire }, firstSlot: (now: Date) => Date | null): Promise<ScheduleRecord> {
     this.db
       .transaction(() => {
