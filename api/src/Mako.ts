@@ -10,7 +10,8 @@ import { validateConfig } from "./connectors/base/validateConfig";
 import { connectorRegistry, type SourceConnector } from "./connectors/registry";
 import type { Destination } from "./destinations/Destination";
 import { SqliteDestination } from "./destinations/sqlite/SqliteDestination";
-import { ConflictError, NotFoundError, type DestinationRecord, type MetadataStore, type SourceRecord } from "./store/MetadataStore";
+import { ConflictError, NotFoundError, type DestinationRecord, type MetadataStore, type RunTrigger, type SourceRecord } from "./store/MetadataStore";
+import { Schedules } from "./schedules/Schedules";
 import { SecretBox } from "./store/SecretBox";
 import { storeMessages } from "./store/storeRows";
 import { SqliteStore } from "./store/SqliteStore";
@@ -62,6 +63,8 @@ export interface SyncOptions {
   signal?: AbortSignal;
   onEvent?: (event: SyncEvent) => void;
   hooks?: SyncHooks;
+  /** Recorded with the run: "schedule" when a schedule fired it; "manual" by default. */
+  trigger?: RunTrigger;
 }
 
 export interface NewSourceInput {
@@ -155,6 +158,12 @@ export class Mako {
     },
   };
 
+  /** Sources' schedules (`mako schedule`, the source page); `mako serve` fires them. */
+  get schedules(): Schedules {
+    return (this.scheduleFacade ??= new Schedules(this.store.schedules));
+  }
+
+  private scheduleFacade?: Schedules;
   private readonly active = new Map<string, AbortController>();
   private readonly engine = new SyncEngine();
   /** PostgreSQL mode: the rate limits every process shares (cluster/sharedRateLimits.ts). */
@@ -262,7 +271,7 @@ export class Mako {
     }
     const runId = `run_${Date.now().toString(36)}_${randomBytes(3).toString("hex")}`;
     try {
-      await this.store.startRun({ id: runId, source: name, fullRefresh: options.fullRefresh ?? false, destination: destinationName });
+      await this.store.startRun({ id: runId, source: name, fullRefresh: options.fullRefresh ?? false, destination: destinationName, trigger: options.trigger });
     } catch (err) {
       if (destination !== this.defaultDestination) await destination.close();
       throw err;

@@ -11,16 +11,20 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 export function registerExtraCommands(program: Command, mako: () => Promise<Mako>): void {
   program
     .command("serve")
-    .description("serve the HTTP API and the web UI (building the UI first if needed)")
+    .description("serve the HTTP API and the web UI (building the UI first if needed), and fire sources' schedules")
     .option("--port <port>", "port to listen on", "3000")
     .option("--host <host>", "address to bind; beyond loopback every API route needs the bearer token (MAKO_API_TOKEN)", "127.0.0.1")
     .option("--allowed-host <name>", "also answer requests addressed to this host name, e.g. a reverse proxy's (repeatable)", collect)
+    .option("--no-ui", "serve the API only (the web UI is neither built nor served)")
     .action(async (o) => {
       const { ensureUiBuilt, startServer } = await import("../server");
-      await ensureUiBuilt({ log: (line) => console.log(line) });
-      const server = await startServer({ mako: await mako(), port: Number(o.port), host: o.host, allowedHosts: o.allowedHost });
+      if (o.ui) await ensureUiBuilt({ log: (line) => console.log(line) });
+      const m = await mako();
+      const server = await startServer({ mako: m, port: Number(o.port), host: o.host, allowedHosts: o.allowedHost, ...(o.ui ? {} : { uiDir: false as const }) });
+      const scheduler = (await import("../schedules")).startInProcessScheduler(m);
       console.log(`Mako is serving ${server.url} — Ctrl-C to stop`);
       await untilInterrupted();
+      await scheduler.stop();
       await server.close();
     });
 

@@ -7,6 +7,7 @@ import { syncCommand } from "./syncCommand";
 import { startCommand } from "./startCommand";
 import { registerExtraCommands } from "./extraCommands";
 import { registerWebhookCommand } from "./webhookCommand";
+import { registerScheduleCommand } from "./scheduleCommand";
 
 // `mako runs | head` closes the pipe early: that is not an error.
 process.stdout.on("error", (err: NodeJS.ErrnoException) => {
@@ -162,7 +163,8 @@ const runs = program
     for (const r of runs) {
       const records = r.entities.reduce((n, e) => n + e.records, 0);
       const took = r.finishedAt ? `${((Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000).toFixed(1)} s` : "…";
-      console.log(`${r.id}  ${r.source.padEnd(14)} ${r.status.padEnd(9)} ${r.startedAt}  ${took.padStart(8)}  ${fmt(records)} records${r.error ? `  error: ${r.error}` : ""}`);
+      const by = r.trigger === "schedule" ? "  by schedule" : "";
+      console.log(`${r.id}  ${r.source.padEnd(14)} ${r.status.padEnd(9)} ${r.startedAt}  ${took.padStart(8)}  ${fmt(records)} records${by}${r.error ? `  error: ${r.error}` : ""}`);
       for (const e of r.entities) console.log(`    ${e.entity.padEnd(18)} ${e.status.padEnd(9)} ${fmt(e.records)} records${e.error ? `  ${e.error}` : ""}`);
     }
   });
@@ -224,6 +226,7 @@ program
   );
 
 registerExtraCommands(program, mako);
+registerScheduleCommand(program, mako);
 
 async function main(): Promise<number> {
   try {

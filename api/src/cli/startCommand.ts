@@ -41,10 +41,19 @@ export async function startCommand(
   }
 }
 
+/** The UI and API, and the scheduler that fires sources' schedules while they run. */
 async function serveUi(mako: Mako, port: number, allowedHosts?: string[]) {
-  const { ensureUiBuilt, startServer } = await import("../server");
+  const [{ ensureUiBuilt, startServer }, { startInProcessScheduler }] = await Promise.all([import("../server"), import("../schedules")]);
   await ensureUiBuilt({ log: (line) => console.log(line) });
-  return startServer({ mako, port, allowedHosts });
+  const server = await startServer({ mako, port, allowedHosts });
+  const scheduler = startInProcessScheduler(mako);
+  return {
+    url: server.url,
+    close: async () => {
+      await scheduler.stop();
+      await server.close();
+    },
+  };
 }
 
 /** Resolves on Ctrl-C or SIGTERM: the server runs until then. */

@@ -218,5 +218,5 @@ export class LiveRuns {
 
 function placeholderRun(id: string, source: string): RunView {
   const now = new Date().toISOString();
-  return { id, source, status: "failed", fullRefresh: false, destination: null, startedAt: now, finishedAt: now, durationMs: 0, records: 0, entities: [], stats: emptyStats(), error: null };
+  return { id, source, status: "failed", trigger: "manual", fullRefresh: false, destination: null, startedAt: now, finishedAt: now, durationMs: 0, records: 0, entities: [], stats: emptyStats(), error: null };
 }

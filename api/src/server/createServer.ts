@@ -8,6 +8,7 @@ import { LiveRuns } from "./LiveRuns";
 import { connectorRoutes } from "./routes/connectors";
 import { hookRoutes } from "./routes/hooks";
 import { runRoutes } from "./routes/runs";
+import { scheduleRoutes } from "./routes/schedules";
 import { sourceRoutes } from "./routes/sources";
 import { serveUi } from "./staticFiles";
 import { uiDistDir } from "./ui";
@@ -73,6 +74,7 @@ export function createServer(mako: Mako, options: ServerOptions = {}): MakoServe
 
   app.route("/api/connectors", connectorRoutes(mako));
   app.route("/api/sources", sourceRoutes(mako, live));
+  app.route("/api/sources", scheduleRoutes(mako));
   app.route("/api/runs", runRoutes(mako, live));
   app.all("/api/*", (c) => {
     throw new ApiError(404, `no API route ${c.req.method} ${c.req.path}`);

@@ -59,6 +59,8 @@ export interface RunView {
   id: string;
   source: string;
   status: RunRecord["status"];
+  /** "schedule" when the source's schedule started it. */
+  trigger: RunRecord["trigger"];
   fullRefresh: boolean;
   destination: string | null;
   startedAt: string;
@@ -93,6 +95,7 @@ export function runView(run: RunRecord): RunView {
     id: run.id,
     source: run.source,
     status: run.status,
+    trigger: run.trigger,
     fullRefresh: run.fullRefresh,
     destination: run.destination,
     startedAt: run.startedAt,

@@ -1,5 +1,6 @@
 import type { DataSourceSettings, LogLevel } from "../connectors/base/types";
 import type { EntityResult, RequestStats, RunStatus } from "../sync/events";
+import type { ScheduleStore } from "./ScheduleStore";
 import type { WebhookInbox } from "./WebhookInbox";
 
 export interface SourceRecord {
@@ -27,10 +28,14 @@ export interface DestinationRecord {
   createdAt: string;
 }
 
+/** What started a run: someone (the CLI, the UI, the API), or the source's schedule. */
+export type RunTrigger = "manual" | "schedule";
+
 export interface RunRecord {
   id: string;
   source: string;
   status: RunStatus;
+  trigger: RunTrigger;
   fullRefresh: boolean;
   destination: string | null;
   startedAt: string;
@@ -65,6 +70,8 @@ export class ConflictError extends Error {}
 export interface MetadataStore {
   /** Verified webhook events waiting to be applied. */
   readonly inbox: WebhookInbox;
+  /** Sources' schedules, and the claim of due slots a scheduler makes at each tick. */
+  readonly schedules: ScheduleStore;
 
   addSource(source: NewSource): Promise<SourceRecord>;
   getSource(name: string): Promise<SourceRecord>;
@@ -81,7 +88,7 @@ export interface MetadataStore {
   removeDestination(name: string): Promise<void>;
 
   /** Records a new run; fails with SourceBusyError while a live run holds the source. */
-  startRun(run: Pick<RunRecord, "id" | "source" | "fullRefresh" | "destination">): Promise<RunRecord>;
+  startRun(run: Pick<RunRecord, "id" | "source" | "fullRefresh" | "destination"> & { trigger?: RunTrigger }): Promise<RunRecord>;
   /** Saves a live run's progress; says whether someone asked it to stop (`requestCancel`). */
   updateRun(id: string, patch: Pick<RunRecord, "entities" | "stats">): Promise<{ cancelRequested: boolean }>;
   /** Asks a running run to stop, whichever process runs it; false when it is not running. */

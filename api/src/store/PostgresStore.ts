@@ -10,9 +10,11 @@ import {
   type MetadataStore,
   type NewSource,
   type RunRecord,
+  type RunTrigger,
   type SourceRecord,
 } from "./MetadataStore";
 import { PostgresWebhookInbox, postgresInboxDdl } from "./PostgresWebhookInbox";
+import { PostgresSchedules, postgresSchedulesDdl } from "./PostgresSchedules";
 import type { SecretBox } from "./SecretBox";
 import { type DestinationRow, type RunRow, type SourceRow, destinationFrom, entitiesJson, isAlive, runFrom, sealConfig, sourceFrom, storeMessages as say } from "./storeRows";
 import { METADATA_SCHEMA } from "./postgresUrl";
@@ -42,12 +44,14 @@ export function describePostgresUrl(url: string): string {
  */
 export class PostgresStore implements MetadataStore {
   readonly inbox: PostgresWebhookInbox;
+  readonly schedules: PostgresSchedules;
 
   private constructor(
     private readonly pool: pg.Pool,
     private readonly secrets: SecretBox,
   ) {
     this.inbox = new PostgresWebhookInbox(pool, METADATA_SCHEMA);
+    this.schedules = new PostgresSchedules(pool, METADATA_SCHEMA);
   }
 
   /** Connects and creates the schema if needed; a bad URL fails in one line naming the server. */
@@ -91,7 +95,9 @@ export class PostgresStore implements MetadataStore {
           entity text, message text NOT NULL);
         CREATE INDEX IF NOT EXISTS run_logs_run ON ${METADATA_SCHEMA}.run_logs (run_id, id);
         ${postgresInboxDdl(METADATA_SCHEMA)}
-        ALTER TABLE ${METADATA_SCHEMA}.runs ADD COLUMN IF NOT EXISTS cancel_requested boolean NOT NULL DEFAULT false;`);
+        ALTER TABLE ${METADATA_SCHEMA}.runs ADD COLUMN IF NOT EXISTS cancel_requested boolean NOT NULL DEFAULT false;
+        ALTER TABLE ${METADATA_SCHEMA}.runs ADD COLUMN IF NOT EXISTS triggered_by text NOT NULL DEFAULT 'manual';
+        ${postgresSchedulesDdl(METADATA_SCHEMA)}`);
     });
   }
 
@@ -190,7 +196,7 @@ export class PostgresStore implements MetadataStore {
 
   // --- runs ---------------------------------------------------------------------------
 
-  async startRun(run: Pick<RunRecord, "id" | "source" | "fullRefresh" | "destination">): Promise<RunRecord> {
+  async startRun(run: Pick<RunRecord, "id" | "source" | "fullRefresh" | "destination"> & { trigger?: RunTrigger }): Promise<RunRecord> {
     await this.transaction(async (client) => {
       // Per-source lock held to commit: two processes starting a sync of one source cannot both see it free.
       await client.query(`SELECT pg_advisory_xact_lock(hashtext('mako:run:' || $1))`, [run.source]);
@@ -200,9 +206,9 @@ export class PostgresStore implements MetadataStore {
       ]);
       if (busy.rows[0]) throw new SourceBusyError(run.source, busy.rows[0].id);
       await client.query(
-        `INSERT INTO ${METADATA_SCHEMA}.runs (id, source, status, full_refresh, destination, started_at, pid, host, stats_json)
-         VALUES ($1, $2, 'running', $3, $4, $5, $6, $7, $8)`,
-        [run.id, run.source, run.fullRefresh, run.destination, new Date().toISOString(), process.pid, hostname(), JSON.stringify(emptyStats())],
+        `INSERT INTO ${METADATA_SCHEMA}.runs (id, source, status, full_refresh, destination, started_at, pid, host, stats_json, triggered_by)
+         VALUES ($1, $2, 'running', $3, $4, $5, $6, $7, $8, $9)`,
+        [run.id, run.source, run.fullRefresh, run.destination, new Date().toISOString(), process.pid, hostname(), JSON.stringify(emptyStats()), run.trigger ?? "manual"],
       );
     });
     return this.getRun(run.id);

@@ -10,9 +10,12 @@ import {
   type MetadataStore,
   type NewSource,
   type RunRecord,
+  type RunTrigger,
   type SourceRecord,
 } from "./MetadataStore";
+import type { ScheduleStore } from "./ScheduleStore";
 import type { SecretBox } from "./SecretBox";
+import { SqliteSchedules } from "./SqliteSchedules";
 import { SqliteWebhookInbox } from "./SqliteWebhookInbox";
 import type { WebhookInbox } from "./WebhookInbox";
 import { type DestinationRow, type RunRow, type SourceRow, destinationFrom, entitiesJson, isAlive, runFrom, sealConfig, sourceFrom, storeMessages as say } from "./storeRows";
@@ -20,6 +23,7 @@ import { type DestinationRow, type RunRow, type SourceRow, destinationFrom, enti
 /** Mako's metadata in the embedded SQLite file, next to the synced tables. */
 export class SqliteStore implements MetadataStore {
   readonly inbox: WebhookInbox;
+  readonly schedules: ScheduleStore;
 
   constructor(
     private readonly db: Database.Database,
@@ -50,6 +54,8 @@ export class SqliteStore implements MetadataStore {
     // Added after the first release: files made before it get the column here.
     const runColumns = db.prepare(`SELECT name FROM pragma_table_info('mako_runs')`).pluck().all() as string[];
     if (!runColumns.includes("cancel_requested")) db.exec(`ALTER TABLE mako_runs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0`);
+    if (!runColumns.includes("triggered_by")) db.exec(`ALTER TABLE mako_runs ADD COLUMN triggered_by TEXT NOT NULL DEFAULT 'manual'`);
+    this.schedules = new SqliteSchedules(db);
   }
 
   // --- sources ------------------------------------------------------------------------
@@ -148,7 +154,7 @@ export class SqliteStore implements MetadataStore {
 
   // --- runs ---------------------------------------------------------------------------
 
-  async startRun(run: Pick<RunRecord, "id" | "source" | "fullRefresh" | "destination">): Promise<RunRecord> {
+  async startRun(run: Pick<RunRecord, "id" | "source" | "fullRefresh" | "destination"> & { trigger?: RunTrigger }): Promise<RunRecord> {
     // IMMEDIATE: two processes starting a sync of one source cannot both see it free.
     this.db
       .transaction(() => {
@@ -160,10 +166,10 @@ export class SqliteStore implements MetadataStore {
         if (busy) throw new SourceBusyError(run.source, busy);
         this.db
           .prepare(
-            `INSERT INTO mako_runs (id, source, status, full_refresh, destination, started_at, pid, host, stats_json)
-             VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?)`,
+            `INSERT INTO mako_runs (id, source, status, full_refresh, destination, started_at, pid, host, stats_json, triggered_by)
+             VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)`,
           )
-          .run(run.id, run.source, run.fullRefresh ? 1 : 0, run.destination, new Date().toISOString(), process.pid, hostname(), JSON.stringify(emptyStats()));
+          .run(run.id, run.source, run.fullRefresh ? 1 : 0, run.destination, new Date().toISOString(), process.pid, hostname(), JSON.stringify(emptyStats()), run.trigger ?? "manual");
       })
       .immediate();
     return this.getRun(run.id);

@@ -34,6 +34,8 @@ export interface RunRow {
   id: string;
   source: string;
   status: RunRecord["status"];
+  /** Missing in rows read before the column existed. */
+  triggered_by?: RunRecord["trigger"] | null;
   full_refresh: number | boolean;
   destination: string | null;
   started_at: string;
@@ -69,6 +71,7 @@ export function runFrom(row: RunRow): RunRecord {
     id: row.id,
     source: row.source,
     status: row.status,
+    trigger: row.triggered_by ?? "manual",
     fullRefresh: row.full_refresh === 1 || row.full_refresh === true,
     destination: row.destination,
     startedAt: row.started_at,

@@ -9,6 +9,7 @@ import { chromium, type BrowserContext, type ConsoleMessage, type Page } from "p
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startStripeFake, type StripeFake } from "../../../bench/fakes/stripe";
 import { Mako } from "../../src/Mako";
+import { InProcessLauncher, Scheduler } from "../../src/schedules";
 import { createServer, ensureUiBuilt, startServer, type StartedServer } from "../../src/server";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -574,6 +575,84 @@ describe("web UI in Chromium", () => {
     await page.getByRole("heading", { name: "shop" }).waitFor();
     await page.getByRole("table", { name: "Run history" }).waitFor();
     expect(await page.getByTestId("webhook-panel").count()).toBe(0);
+    expect(consoleErrors).toEqual([]);
+    await page.close();
+  }, 90_000);
+
+  it("sets a schedule on the source page: next three runs in the browser's zone; pauses, resumes and removes it", async () => {
+    await mako.sources.add({ name: "nightly", connector: "sample", config: { count: 3 }, entities: ["users"] });
+    const page = watch(await browser.newPage());
+    await page.setViewportSize({ width: 1280, height: 860 });
+    // The browser lives in Tokyo; the schedule is read in Paris: 02:30 there is 09:30 or 10:30 here.
+    const cdp = await browser.newCDPSession(page);
+    await cdp.send("Emulation.setTimezoneOverride", { timezoneId: "Asia/Tokyo" });
+    await page.goto(`${server.url}/sources/nightly`);
+    const panel = page.getByTestId("schedule-panel");
+    await panel.getByText("No schedule: this source syncs only when asked.").waitFor();
+
+    await panel.getByRole("button", { name: "Add a schedule" }).click();
+    const form = panel.getByRole("form", { name: "Schedule" });
+    expect(await form.getByLabel("Time zone").inputValue()).toBe("Asia/Tokyo");
+    await form.getByLabel("Cron").fill("61 2 * * *");
+    expectingBadRequest = true;
+    await form.getByRole("button", { name: "Save schedule" }).click();
+    await form.getByRole("alert").getByText('invalid cron "61 2 * * *": minute "61": out of range (0-59)').waitFor();
+    await shot(page, "22-schedule-form-error");
+    await form.getByLabel("Cron").fill("30 2 * * *");
+    await form.getByLabel("Time zone").fill("Mars/Olympus");
+    await form.getByRole("button", { name: "Save schedule" }).click();
+    await form.getByRole("alert").getByText(/invalid time zone "Mars\/Olympus"/).waitFor();
+    expectingBadRequest = false;
+    expect(await mako.schedules.find("nightly")).toBeNull();
+    await form.getByLabel("Time zone").fill("Europe/Paris");
+    await form.getByLabel("Runs missed while Mako was stopped").selectOption("skip");
+    await form.getByRole("button", { name: "Save schedule" }).click();
+    await form.waitFor({ state: "detached" });
+
+    const stored = await mako.schedules.get("nightly");
+    expect(stored).toMatchObject({ cron: "30 2 * * *", timezone: "Europe/Paris", misfire: "skip" });
+    expect(await panel.getByTestId("schedule-cron").textContent()).toBe("30 2 * * *");
+    await panel.getByRole("heading", { name: "Next runs, in your time (Asia/Tokyo)" }).waitFor();
+    const shown = panel.getByTestId("next-runs").locator("time");
+    expect(await shown.count()).toBe(3);
+    for (let i = 0; i < 3; i++) {
+      const iso = stored.nextFireTimes[i];
+      const tokyo = new Intl.DateTimeFormat("en-US", { timeZone: "Asia/Tokyo", hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(new Date(iso));
+      expect(tokyo).toMatch(/^(09|10):30$/);
+      expect(await shown.nth(i).getAttribute("datetime")).toBe(iso);
+      const text = await shown.nth(i).textContent();
+      expect(text).toContain(tokyo);
+      expect(text).toContain("GMT+9");
+    }
+    await shot(page, "23-schedule-set");
+
+    await panel.getByRole("button", { name: "Pause" }).click();
+    await panel.getByTestId("schedule-paused").waitFor();
+    expect(await panel.getByTestId("schedule-state").textContent()).toBe("Paused");
+    expect((await mako.schedules.get("nightly")).paused).toBe(true);
+    await shot(page, "24-schedule-paused");
+    await panel.getByRole("button", { name: "Resume" }).click();
+    await panel.getByTestId("next-runs").waitFor();
+    expect(await panel.getByTestId("schedule-state").textContent()).toBe("Active");
+
+    // A fire (the slot made due, a scheduler ticking here): the run history marks the run.
+    mako.embedded!.db.prepare(`UPDATE mako_schedules SET next_fire_at = ? WHERE source = 'nightly'`).run(new Date(Date.now() - 1000).toISOString());
+    const [report] = await new Scheduler(mako.store.schedules, new InProcessLauncher(mako)).tick();
+    const runId = (report.outcome as { runId: string }).runId;
+    while ((await mako.runs.get(runId)).status === "running") await new Promise((r) => setTimeout(r, 50));
+    await page.reload();
+    await page.getByRole("table", { name: "Run history" }).locator(`tr[data-run="${runId}"]`).getByTestId("run-scheduled").waitFor();
+    expect(await panel.getByText("Last scheduled run").count()).toBe(1);
+    expect(await panel.locator("dd").nth(2).textContent()).not.toBe("none yet");
+    await page.setViewportSize({ width: 390, height: 844 });
+    await expectNoHorizontalScroll(page);
+    await expectNotClipped(page, '[data-testid="schedule-panel"]');
+    await shot(page, "25-schedule-phone");
+    await page.setViewportSize({ width: 1280, height: 860 });
+
+    await panel.getByRole("button", { name: "Remove schedule" }).click();
+    await panel.getByText("No schedule: this source syncs only when asked.").waitFor();
+    expect(await mako.schedules.find("nightly")).toBeNull();
     expect(consoleErrors).toEqual([]);
     await page.close();
   }, 90_000);

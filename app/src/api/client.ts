@@ -1,4 +1,4 @@
-import type { ConnectorInfo, LogLine, ProgressEvent, RowsPage, RunInfo, SourceInfo, TableInfo, TestResult, WebhookSetup } from "./types";
+import type { ConnectorInfo, LogLine, ProgressEvent, RowsPage, RunInfo, ScheduleInfo, SourceInfo, TableInfo, TestResult, WebhookSetup } from "./types";
 
 /** An API error as the server reports it: `{ error, field? }`. */
 export class ApiError extends Error {
@@ -70,6 +70,13 @@ export const api = {
   cancelRun: (id: string) => request<{ cancelled: boolean }>("POST", `/api/runs/${enc(id)}/cancel`),
   tables: (name: string) => request<TableInfo[]>("GET", `/api/sources/${enc(name)}/tables`),
   webhook: (name: string) => request<WebhookSetup>("GET", `/api/sources/${enc(name)}/webhook`),
+  /** Null when the source has no schedule. */
+  schedule: (name: string) => request<ScheduleInfo | null>("GET", `/api/sources/${enc(name)}/schedule`),
+  setSchedule: (name: string, body: { cron: string; timezone: string; misfire: "coalesce" | "skip" }) =>
+    request<ScheduleInfo>("PUT", `/api/sources/${enc(name)}/schedule`, body),
+  pauseSchedule: (name: string) => request<ScheduleInfo>("POST", `/api/sources/${enc(name)}/schedule/pause`),
+  resumeSchedule: (name: string) => request<ScheduleInfo>("POST", `/api/sources/${enc(name)}/schedule/resume`),
+  removeSchedule: (name: string) => request<{ removed: string }>("DELETE", `/api/sources/${enc(name)}/schedule`),
   rows: (name: string, entity: string, limit: number, offset: number) =>
     request<RowsPage>("GET", `/api/sources/${enc(name)}/tables/${enc(entity)}/rows?limit=${limit}&offset=${offset}`),
 };

@@ -70,6 +70,8 @@ export interface RunInfo {
   id: string;
   source: string;
   status: RunStatus;
+  /** "schedule" when the source's schedule started it. */
+  trigger?: "manual" | "schedule";
   fullRefresh: boolean;
   startedAt: string;
   finishedAt?: string | null;
@@ -138,4 +140,26 @@ export interface WebhookSetup {
   setup?: string;
   lastEventAt?: string | null;
   pending?: number;
+}
+
+/** GET/PUT /api/sources/:name/schedule */
+export interface ScheduleInfo {
+  source: string;
+  cron: string;
+  /** IANA zone the cron is read in. */
+  timezone: string;
+  misfire: "coalesce" | "skip";
+  paused: boolean;
+  nextFireAt: string | null;
+  /** The next three slots (UTC ISO); none while paused. */
+  nextFireTimes: string[];
+  lastFireAt: string | null;
+  lastRunId: string | null;
+  lastError: string | null;
+  /** A fire waits for the running sync to end. */
+  pending: boolean;
+  /** Fires folded into a waiting one while the source was busy. */
+  coalesced: number;
+  /** Slots missed past the grace period and not fired (misfire "skip"). */
+  skipped: number;
 }

@@ -32,6 +32,11 @@ export function RunHistory({ runs }: { runs: RunInfo[] }) {
               <tr data-run={run.id} className={open === run.id ? "is-open" : undefined}>
                 <td>
                   <StatusBadge status={run.status} />
+                  {run.trigger === "schedule" && (
+                    <span className="tag tag-neutral" data-testid="run-scheduled">
+                      Scheduled
+                    </span>
+                  )}
                 </td>
                 <td className="started">
                   <RunTime iso={run.startedAt} />

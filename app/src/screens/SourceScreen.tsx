@@ -10,6 +10,7 @@ import { formatDuration, formatNumber } from "../components/format";
 import { LiveProgress } from "../components/LiveProgress";
 import { RunHistory } from "../components/RunHistory";
 import { RunLog } from "../components/RunLog";
+import { SchedulePanel } from "../components/SchedulePanel";
 import { Link, navigate } from "../components/router";
 import { initialValues, SchemaForm, toConfig, type FormValues } from "../components/SchemaForm";
 import { StatusBadge } from "../components/StatusBadge";
@@ -352,6 +353,8 @@ function SourceView({ source, connector, onChanged }: { source: SourceInfo; conn
           </div>
         )}
       </div>
+
+      <SchedulePanel source={source.name} onFired={runs.reload} />
 
       {/* Keyed on the source's last change: saved settings (a secret set) show at once. */}
       <WebhookPanel key={source.updatedAt} source={source.name} />

@@ -15,7 +15,10 @@ export class SqliteDriver implements Driver<Database.Database> {
   }
 
   begin(db: Database.Database): void {
-    db.exec("BEGIN");
+    // IMMEDIATE: the write lock is taken (waiting up to the busy timeout) before the chunk reads
+    // its checkpoint. A deferred BEGIN would read first, and its first write would fail at once
+    // with "database is locked" had another process (a second sync, a scheduler) written since.
+    db.exec("BEGIN IMMEDIATE");
   }
 
   commit(db: Database.Database): void {
