@@ -390,6 +390,10 @@ export class Mako {
         "name",
       );
     }
+    if (input.name.includes("__") || input.name.endsWith("_")) {
+      // Tables are named SOURCE__ENTITY (SQLite, MySQL): the first "__" must be where the source's name ends.
+      throw new ValidationError(`invalid source name "${input.name}": it may not contain __ nor end with _ (tables are named ${input.name}__ENTITY)`, "name");
+    }
     if (this.reservesName(input.name)) {
       throw new ValidationError(`invalid source name "${input.name}": the schema "${METADATA_SCHEMA}" holds Mako's metadata; pick another name`, "name");
     }

@@ -1,5 +1,6 @@
 import { DEFAULT_RECORD_DEPTH, deeperThan, pathPastDepth } from "../connectors/base/nesting";
 import type { DataRecord, Since } from "../connectors/base/types";
+import { canonicalKey, needsNewName, withSafeNames } from "./recordFields";
 
 /** An error retrying cannot fix: the engine fails the entity at once. */
 export class PermanentSyncError extends Error {
@@ -8,9 +9,10 @@ export class PermanentSyncError extends Error {
 
 /**
  * Flattens a chunk's batches, checks every record has its primary key and nests no deeper
- * than `maxDepth`, keeps the last record per key (sources may repeat a record inside one
- * chunk) and finds the highest cursor value. One pass over the records; the common case
- * (no repeats) copies nothing.
+ * than `maxDepth`, gives fields that cannot be columns as named a safe name (recordFields.ts),
+ * keeps the last record per key (sources may repeat a record inside one chunk; `1` and `"1"`
+ * are one key) and finds the highest cursor value. One pass over the records; the common case
+ * (no repeats, no names to change) copies nothing.
  */
 export function prepareChunk(
   batches: DataRecord[][],
@@ -33,22 +35,26 @@ export function prepareChunk(
     if (single !== undefined) {
       key = record[single];
       if (key === undefined || key === null || key === "") throw missingKey(context, i, single);
+      if (typeof key !== "string") key = canonicalKey(key);
     } else {
       const parts = primaryKey.map((k) => {
         const v = record[k];
         if (v === undefined || v === null || v === "") throw missingKey(context, i, k);
-        return v;
+        return canonicalKey(v);
       });
       key = JSON.stringify(parts);
     }
     if (seen.has(key)) repeats = true;
     seen.set(key, i);
-    // Bounded before anything serializes it: a value nested thousands deep would overflow a
-    // serializer's stack with no word of which record or field.
+    let rename = false;
     for (const field in record) {
       const v = record[field];
+      // Bounded before anything serializes it: a value nested thousands deep would overflow a
+      // serializer's stack with no word of which record or field.
       if (typeof v === "object" && v !== null && deeperThan(v, maxDepth)) throw tooDeep(context, i, field, v, maxDepth);
+      if (!rename && needsNewName(field, record)) rename = true;
     }
+    if (rename) records[i] = withSafeNames(record);
     if (cursorField !== undefined) {
       const c = record[cursorField];
       if ((typeof c === "string" || typeof c === "number") && (maxCursor === null || laterThan(c, maxCursor))) maxCursor = c;
