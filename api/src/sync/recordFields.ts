@@ -11,17 +11,45 @@ import type { DataRecord } from "../connectors/base/types";
 
 export const SOURCE_PREFIX = "_source_";
 
-/** A field name with U+0000 or a surrogate (paired ones are fine, checked in `safeName`). */
-const SUSPECT = /[\u0000\uD800-\uDFFF]/;
 const UNSAFE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 const UNDERSCORE = 95;
 
-/** Whether a field's name must change before it becomes a column (cheap: called for every field). */
+/** Whether a field's name must change before it becomes a column. */
 export function needsNewName(field: string, record: DataRecord): boolean {
   if (field.charCodeAt(0) === UNDERSCORE && field.startsWith(RESERVED_PREFIX)) {
     return !(field === DELETED_AT_FIELD && isMarkedDeleted(record));
   }
-  return SUSPECT.test(field) && safeName(field) !== field;
+  return suspect(field) && safeName(field) !== field;
+}
+
+/** U+0000 or a surrogate (paired ones are fine: `safeName` tells). A loop: faster than a regex on short names. */
+function suspect(field: string): boolean {
+  for (let i = 0; i < field.length; i++) {
+    const c = field.charCodeAt(i);
+    if (c === 0 || (c >= 0xd800 && c <= 0xdfff)) return true;
+  }
+  return false;
+}
+
+/**
+ * Finds the records whose fields need new names. Records of a chunk mostly have the same fields
+ * in the same order: a record whose names are `known` (those of the last clean record, compared
+ * as the same strings, which the caller does while it walks the fields anyway) needs no check.
+ * Records with `_mako_…` fields are always checked (the deletion mark is per record).
+ */
+export class FieldNames {
+  known: readonly string[] = [];
+
+  /** Whether the record has a field whose name must change; remembers its names when none does. */
+  check(record: DataRecord): boolean {
+    let reserved = false;
+    for (const field in record) {
+      if (needsNewName(field, record)) return true;
+      if (field.charCodeAt(0) === UNDERSCORE && field.startsWith(RESERVED_PREFIX)) reserved = true;
+    }
+    this.known = reserved ? [] : Object.keys(record);
+    return false;
+  }
 }
 
 const safeName = (field: string) => field.replace(UNSAFE, "\uFFFD");

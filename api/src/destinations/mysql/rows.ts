@@ -35,10 +35,8 @@ export interface MysqlWriter {
 export function mysqlRows(limits: ServerLimits): RowWriter<Conn, MysqlWriter> {
   const convert = converters(limits.jsonDepth);
   // The overflow column's object is one level itself.
-  const overflowText = (record: Record<string, unknown>, byField: Map<string, Column>) => {
-    const json = overflowOf(record, byField);
-    return json === null ? null : JSON.stringify(withinJsonDepth(JSON.parse(json), limits.jsonDepth));
-  };
+  const fitDepth = (extra: Record<string, unknown>) => withinJsonDepth(extra, limits.jsonDepth);
+  const overflowText = (record: Record<string, unknown>, byField: Map<string, Column>) => overflowOf(record, byField, fitDepth);
   return {
     prepare(_conn, table, shape) {
       const fields = shape.columns.map((c) => c.field);
