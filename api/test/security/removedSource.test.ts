@@ -134,6 +134,17 @@ describe("mako sources remove / add: finding 7's story on the CLI", () => {
       sync.child.kill("SIGKILL");
       await new Promise((r) => sync.child.once("exit", r));
     }
+    // Its process gone, the source can go; the interrupted pass it left is resumed only when asked.
+    expect((await runMako(slowHome, ["sources", "remove", "slow", "--keep-data"])).code).toBe(0);
+    expect(checkpoints(slowHome, "slow")).toContain("users");
+    const again = ["sources", "add", "slow", "--connector", "sample", "--config-json", '{"count": 20}', "--entity", "users"];
+    const refused = await runMako(slowHome, again);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/checkpoints of users/);
+    expect((await runMako(slowHome, [...again, "--adopt-data"])).code).toBe(0);
+    const resumed = await runMako(slowHome, ["sync", "slow"]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stdout + resumed.stderr).toMatch(/users: .*\[resumed/);
   }, 180_000);
 });
 
