@@ -20,7 +20,7 @@ import { applyConfigEdit, applyDestinationUrlEdit, SecretsMustBeReenteredError }
 import { secretValues } from "./connectors/base/configMarks";
 import { MAX_CONFIG_DEPTH, deeperThan, pathPastDepth } from "./connectors/base/nesting";
 import { SecretRedactor } from "./connectors/base/http/SecretRedactor";
-import { type ExistingData, type RemovedData, type Target, checkLeftovers, dropEverywhere } from "./sourceData";
+import { type ExistingData, ExistingDataError, type RemovedData, type Target, checkLeftovers, dropEverywhere } from "./sourceData";
 import { RunRecorder } from "./sync/RunRecorder";
 import { SyncEngine, UnknownEntityError } from "./sync/SyncEngine";
 import type { SyncHooks } from "./sync/EntitySync";
@@ -406,7 +406,9 @@ export class Mako {
     const entities = this.validEntities(input.connector, config, input.entities);
     if (input.destination) await this.store.getDestination(input.destination);
     await this.refuseTaken(input.name);
-    const dropLeftovers = await checkLeftovers(input.name, this.target(input.destination ?? null), input.data);
+    const dropLeftovers = await checkLeftovers(input.name, this.target(input.destination ?? null), input.data).catch((err) => {
+      throw err instanceof ExistingDataError ? err : new ValidationError(err.message, "destination");
+    });
     if (input.test) await this.probeSource(input.connector, { name: input.name, config, settings });
     await dropLeftovers();
     const stored = await this.store.addSource({

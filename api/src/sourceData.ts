@@ -30,7 +30,12 @@ export class ExistingDataError extends ConflictError {
  * caller is otherwise ready to store the source: call the returned function then).
  */
 export async function checkLeftovers(source: string, target: Target, choice: ExistingData | undefined): Promise<() => Promise<void>> {
-  const destination = await target.open();
+  let destination: Destination;
+  try {
+    destination = await target.open();
+  } catch (err) {
+    throw new Error(`cannot look for data an earlier source "${source}" left in ${targetLabel(target.name)}: ${err.message}; nothing was stored`);
+  }
   try {
     const { tables, checkpoints } = await destination.namespaceContents(source);
     if (tables.length === 0 && checkpoints.length === 0) return async () => {};

@@ -218,6 +218,15 @@ describe("the API: DELETE /api/sources/NAME?data=…, POST with data", () => {
     expect(countRows(home, "shop__users")).toBeNull();
   });
 
+  it("POST with a destination that cannot be reached to look for leftovers: 400 naming it, nothing stored", async () => {
+    await mako.destinations.add({ name: "down", kind: "postgres", url: "postgres://postgres@127.0.0.1:1/none" });
+    const refused = await call("POST", "/api/sources", { ...source, name: "elsewhere", destination: "down" });
+    expect(refused.status).toBe(400);
+    expect(refused.json.field).toBe("destination");
+    expect(refused.json.error).toMatch(/earlier source "elsewhere" left in destination "down"/);
+    expect((await call("GET", "/api/sources/elsewhere")).status).toBe(404);
+  });
+
   it("DELETE while the source syncs: 409, nothing removed; data=drop afterwards removes tables and checkpoints", async () => {
     await call("PATCH", "/api/sources/shop", { config: { count: 100000, page_delay_ms: 100 } });
     await mako.sources.update("shop", { settings: { batchSize: 10, maxIterations: 1 } });
