@@ -29,9 +29,13 @@ export async function setup(pool: pg.Pool): Promise<void> {
         PRIMARY KEY (namespace, entity));
       CREATE TABLE IF NOT EXISTS _mako.columns (
         namespace text NOT NULL, entity text NOT NULL, field text NOT NULL, column_name text NOT NULL,
-        type text NOT NULL, position integer NOT NULL, PRIMARY KEY (namespace, entity, field));
-      -- Each table's name (null in rows of an older Mako: then its names, see legacyTableName).
-      ALTER TABLE _mako.tables ADD COLUMN IF NOT EXISTS table_name text;`);
+        type text NOT NULL, position integer NOT NULL, PRIMARY KEY (namespace, entity, field));`);
+    // Each table's name (null in rows of an older Mako: then its names, see legacyTableName).
+    // Checked first: ALTER TABLE would lock the table even when the column exists.
+    const { rows } = await client.query(
+      `SELECT 1 FROM information_schema.columns WHERE table_schema = '_mako' AND table_name = 'tables' AND column_name = 'table_name'`,
+    );
+    if (rows.length === 0) await client.query(`ALTER TABLE _mako.tables ADD COLUMN IF NOT EXISTS table_name text`);
     await client.query("COMMIT");
   } catch (err) {
     await client.query("ROLLBACK").catch(() => {});
