@@ -47,8 +47,12 @@ async function widenFieldColumn(pool: mysql.Pool): Promise<void> {
     "SELECT DATA_TYPE AS type FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '_mako_columns' AND COLUMN_NAME = 'field'",
   );
   if (column?.type !== "varchar") return;
-  // Positions are unique per entity: columns are only ever appended.
-  await pool.query("ALTER TABLE _mako_columns MODIFY field LONGTEXT NOT NULL, DROP PRIMARY KEY, ADD PRIMARY KEY (namespace, entity, position)");
+  // Positions are unique per entity: columns are only ever appended. Should the records say
+  // otherwise, the old table stays as it was (fields up to 255 characters) rather than the
+  // destination failing to open.
+  await pool
+    .query("ALTER TABLE _mako_columns MODIFY field LONGTEXT NOT NULL, DROP PRIMARY KEY, ADD PRIMARY KEY (namespace, entity, position)")
+    .catch(() => {});
 }
 
 export const mysqlCatalog: Catalog<Conn> = {
