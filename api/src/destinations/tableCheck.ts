@@ -52,7 +52,7 @@ function* forget<C, W>(dialect: Dialect<C, W>, tables: TableCache<C, W>, conn: C
     yield* io(catalog.forget(conn, shadow));
   }
   yield* io(state.reset(conn, live.entity));
-  return `${found} while Mako's checkpoint of it remained`;
+  return found;
 }
 
 /** The columns Mako made (as its record says) that the table no longer has. */
