@@ -21,6 +21,7 @@ import { applyConfigEdit, applyDestinationUrlEdit, SecretsMustBeReenteredError }
 import { secretValues } from "./connectors/base/configMarks";
 import { MAX_CONFIG_DEPTH, deeperThan, pathPastDepth } from "./connectors/base/nesting";
 import { SecretRedactor } from "./connectors/base/http/SecretRedactor";
+import { type ExistingData, ExistingDataError, type RemovedData, type Target, checkLeftovers, dropEverywhere } from "./sourceData";
 import { RunRecorder } from "./sync/RunRecorder";
 import { SyncEngine, UnknownEntityError } from "./sync/SyncEngine";
 import type { SyncHooks } from "./sync/EntitySync";
@@ -77,6 +78,8 @@ export interface NewSourceInput {
   entities?: string[] | null;
   /** Test the connection first and store nothing when it fails. */
   test?: boolean;
+  /** Data an earlier source of this name left where this one writes: continue from it, or drop it first (refused otherwise). */
+  data?: ExistingData;
 }
 
 /** Fields left out stay as they are; `entities: null` (or []) goes back to all entities. */
@@ -125,7 +128,8 @@ export class Mako {
     /** The stored source with secrets in clear: for running it, never for showing it. */
     unredacted: (name: string) => this.store.getSource(name),
     update: (name: string, patch: SourcePatch) => this.updateSource(name, patch),
-    remove: (name: string) => this.store.removeSource(name),
+    /** Refused while it syncs; `drop` deletes its tables and checkpoints wherever it wrote. Says where data was dropped. */
+    remove: (name: string, options: { data: RemovedData }) => this.removeSource(name, options.data),
     test: (name: string) => this.testSource(name),
   };
 
@@ -408,6 +412,10 @@ export class Mako {
         "name",
       );
     }
+    if (input.name.includes("__") || input.name.endsWith("_")) {
+      // Tables are named SOURCE__ENTITY (SQLite, MySQL): the first "__" must be where the source's name ends.
+      throw new ValidationError(`invalid source name "${input.name}": it may not contain __ nor end with _ (tables are named ${input.name}__ENTITY)`, "name");
+    }
     if (this.reservesName(input.name)) {
       throw new ValidationError(`invalid source name "${input.name}": the schema "${METADATA_SCHEMA}" holds Mako's metadata; pick another name`, "name");
     }
@@ -415,10 +423,12 @@ export class Mako {
     const settings = validSettings(input.settings);
     const entities = this.validEntities(input.connector, config, input.entities);
     if (input.destination) await this.store.getDestination(input.destination);
-    if (input.test) {
-      await this.refuseTaken(input.name);
-      await this.probeSource(input.connector, { name: input.name, config, settings });
-    }
+    await this.refuseTaken(input.name);
+    const dropLeftovers = await checkLeftovers(input.name, this.target(input.destination ?? null), input.data).catch((err) => {
+      throw err instanceof ExistingDataError ? err : new ValidationError(err.message, "destination");
+    });
+    if (input.test) await this.probeSource(input.connector, { name: input.name, config, settings });
+    await dropLeftovers();
     const stored = await this.store.addSource({
       name: input.name,
       connector: input.connector,
@@ -428,6 +438,29 @@ export class Mako {
       entities,
     });
     return this.redacted(stored);
+  }
+
+  private async removeSource(name: string, data: RemovedData): Promise<{ droppedFrom: string[] }> {
+    if (data !== "drop" && data !== "keep") {
+      throw new ValidationError(`say what becomes of the synced data of "${name}": drop it (--drop-data) or keep it (--keep-data)`, "data");
+    }
+    const source = await this.store.getSource(name);
+    // One check for the CLI and the API; the store checks again as it deletes.
+    const [latest] = await this.store.listRuns({ source: name, limit: 1 });
+    if (latest?.status === "running") throw new ConflictError(`source "${name}" is syncing (run ${latest.id}); cancel it first (npx mako runs cancel ${name}) or let it finish`);
+    if (data === "keep") {
+      await this.store.removeSource(name);
+      return { droppedFrom: [] };
+    }
+    const written = new Set([source.destination, ...(await this.store.runDestinations(name))]);
+    const stored = new Set((await this.store.listDestinations()).map((d) => d.name));
+    const targets = [...written].filter((d) => d === null || stored.has(d)).map((d) => this.target(d));
+    return { droppedFrom: await dropEverywhere(name, targets, () => this.store.removeSource(name)) };
+  }
+
+  /** A destination by name (null: the default), opened for one use. */
+  private target(name: string | null): Target {
+    return { name, open: () => this.openDestination(name), close: async (d) => (d === this.defaultDestination ? undefined : d.close()) };
   }
 
   private async updateSource(name: string, patch: SourcePatch) {

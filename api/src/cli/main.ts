@@ -81,11 +81,15 @@ sources
   .option("--destination <name>", "default destination for this source (see: npx mako destinations list)")
   .option("--entity <entity>", "sync only this entity unless told otherwise (repeatable; default: all)", collect)
   .option("--no-test", "store it without testing the connection first")
+  .option("--adopt-data", "tables and checkpoints an earlier source of this name left: continue from them")
+  .option("--drop-data", "tables and checkpoints an earlier source of this name left: delete them first")
   .action(async (name: string, o) => {
+    if (o.adoptData && o.dropData) throw new CliError("--adopt-data and --drop-data contradict each other: give one");
     const config = await readConfig(o);
     const settings = o.settingsJson ? ((await readConfig({ configJson: o.settingsJson }, "settings")) as Record<string, unknown>) : {};
     const m = await mako();
-    const added = await withNoTestHint(m.sources.add({ name, connector: o.connector, config, settings, destination: o.destination, entities: o.entity, test: o.test }));
+    const data = o.adoptData ? "adopt" : o.dropData ? "drop" : undefined;
+    const added = await withNoTestHint(m.sources.add({ name, connector: o.connector, config, settings, destination: o.destination, entities: o.entity, test: o.test, data }));
     console.log(`added source "${added.name}" (${added.connector})${o.test ? ", connection tested" : ""}; sync it with: npx mako sync ${added.name}`);
   });
 sources
@@ -132,10 +136,16 @@ sources
   });
 sources
   .command("remove <name>")
-  .description("forget a data source (synced tables stay)")
-  .action(async (name: string) => {
-    await (await mako()).sources.remove(name);
-    console.log(`removed source "${name}"`);
+  .description("forget a data source (refused while it syncs); say what becomes of its synced tables and checkpoints")
+  .option("--drop-data", "delete its tables and checkpoints in every destination it wrote to")
+  .option("--keep-data", "leave them (adding the name again then asks whether to adopt or drop them)")
+  .action(async (name: string, o) => {
+    if (o.dropData === o.keepData) {
+      throw new CliError(o.dropData ? "--drop-data and --keep-data contradict each other: give one" : `say what becomes of the synced data of "${name}": --drop-data deletes its tables and checkpoints, --keep-data leaves them`);
+    }
+    const { droppedFrom } = await (await mako()).sources.remove(name, { data: o.dropData ? "drop" : "keep" });
+    const data = o.keepData ? "its tables and checkpoints are kept" : droppedFrom.length ? `its tables and checkpoints were dropped from ${droppedFrom.join(", ")}` : "it had no synced data";
+    console.log(`removed source "${name}"; ${data}`);
   });
 
 registerWebhookCommand(sources, mako);

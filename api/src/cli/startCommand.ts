@@ -19,7 +19,8 @@ export async function startCommand(
     await mako.sources.get(SAMPLE);
   } catch (err) {
     if (!(err instanceof NotFoundError)) throw err;
-    await mako.sources.add({ name: SAMPLE, connector: "sample", config: { count: options.count, seed: 42 } });
+    // Mako's own demo: what an earlier sample source left is sample data too, continued from.
+    await mako.sources.add({ name: SAMPLE, connector: "sample", config: { count: options.count, seed: 42 }, data: "adopt" });
     console.log(`added the sample source "${SAMPLE}" (${options.count} users, products and purchases)`);
     added = true;
   }

@@ -81,7 +81,18 @@ export interface Destination {
   completeEntity(completion: EntityCompletion): Promise<{ deleted: number }>;
   /** Forgets an entity's checkpoint (used when a pass must restart from scratch). */
   resetCheckpoint(table: TableRef): Promise<void>;
+  /**
+   * Before an entity's pass: whether its table is as Mako's records describe it. When it is gone,
+   * or lost a column Mako made, the records and the checkpoint (the mark with it) are forgotten —
+   * a misshapen table is kept aside under a name the answer gives — so the pass reloads the
+   * entity in full. Says what was found; null when the table is as recorded (or none is).
+   */
+  verifyTable(table: TableRef): Promise<string | null>;
   listTables(namespace: string): Promise<TableInfo[]>;
+  /** What a data source left here: its tables (shadows and tables kept aside included) and the entities with a checkpoint. */
+  namespaceContents(namespace: string): Promise<{ tables: string[]; checkpoints: string[] }>;
+  /** Drops a data source's tables, Mako's records of them and its checkpoints (a schema of its own too, once empty). */
+  dropNamespace(namespace: string): Promise<void>;
   readRows(table: TableRef, options: { limit: number; offset: number }): Promise<DataRecord[]>;
   /** A cheap query proving the destination is reachable. */
   test(): Promise<void>;

@@ -5,9 +5,11 @@ import type { ChunkWrite, Destination, EntityCheckpoint, EntityCompletion, Table
 import type { Dialect, Table, TableRole } from "./dialect";
 import { ShadowPasses } from "./fullRefresh";
 import { evolve, needsChange } from "./schemaChange";
-import { isShadowEntity } from "./shadowTable";
+import { isReservedEntityName } from "../connectors/base/reservedNames";
 import { commitChunk, commitCompletion } from "./stateRow";
 import { type MaybePromise, type Step, io, runAsync, runSync } from "./step";
+import { checkTable } from "./tableCheck";
+import { refuseReservedEntity } from "./tableNames";
 import { TableCache, displayName } from "./tables";
 import { observeTypes } from "./tableShape";
 import { transaction } from "./transactions";
@@ -48,13 +50,19 @@ export class DialectDestination<C, W> implements Destination {
     return this.dialect.driver.session((conn) => this.dialect.state.reset(conn, ref));
   }
 
+  verifyTable(ref: TableRef): Promise<string | null> {
+    return this.session((conn) => checkTable(this.dialect, this.tables, conn, ref));
+  }
+
   // --- writing ----------------------------------------------------------------------------
 
-  writeChunk(write: ChunkWrite): Promise<void> {
+  async writeChunk(write: ChunkWrite): Promise<void> {
+    refuseReservedEntity(write.table);
     return this.session((conn) => this.chunk(conn, write));
   }
 
-  completeEntity(completion: EntityCompletion): Promise<{ deleted: number }> {
+  async completeEntity(completion: EntityCompletion): Promise<{ deleted: number }> {
+    refuseReservedEntity(completion.table);
     return this.session((conn) => this.complete(conn, completion));
   }
 
@@ -124,7 +132,7 @@ export class DialectDestination<C, W> implements Destination {
     return this.dialect.driver.session(async (conn) => {
       const out: TableInfo[] = [];
       for (const { entity, name } of await catalog.list(conn, namespace)) {
-        if (isShadowEntity(entity)) continue;
+        if (isReservedEntityName(entity)) continue; // a shadow, a table kept aside
         const physical = name ?? naming.table({ namespace, entity }, "live");
         const columns = await introspect.columns(conn, physical);
         const rows = await introspect.count(conn, physical);
@@ -141,9 +149,16 @@ export class DialectDestination<C, W> implements Destination {
     });
   }
 
+  namespaceContents(namespace: string): Promise<{ tables: string[]; checkpoints: string[] }> {
+    const { catalog, naming, state } = this.dialect;
+    return this.dialect.driver.session(async (conn) => {
+      const tables = (await catalog.list(conn, namespace)).map(({ entity, name }) => displayName(name ?? naming.table({ namespace, entity }, "live")));
+      return { tables, checkpoints: await state.list(conn, namespace) };
+    });
+  }
+
   // --- administration ---------------------------------------------------------------------
 
-  /** Drops a data source's tables and Mako's bookkeeping of them (tests and benchmarks). */
   async dropNamespace(namespace: string): Promise<void> {
     await this.dialect.driver.session((conn) => this.dialect.ddl.dropNamespace(conn, namespace));
     this.tables.forgetNamespace(namespace);

@@ -8,6 +8,7 @@ import type { DataRecord } from "../connectors/base/types";
 import type { ColumnType } from "./columnTypes";
 import type { ColumnInfo, TableRef } from "./Destination";
 import type { MaybePromise } from "./step";
+import type { TempTable } from "./tableNames";
 import type { ShapeChange, ShapeRules, TableShape } from "./tableShape";
 
 export interface Dialect<C, W> {
@@ -84,10 +85,11 @@ export interface Driver<C> {
 export interface Naming {
   /**
    * Every name Mako gives an entity's tables: the live one, its shadow, and the temporary ones
-   * made while rebuilding (`rebuild`) or swapping (`old`). One function, so that the mapping
-   * changes in one place.
+   * made while rebuilding (`rebuild`), swapping (`old`) or keeping a misshapen table aside
+   * (`kept_…`). One function, so that the mapping changes in one place; no two entities, and no
+   * entity and a temporary table, get one name (tableNames.ts).
    */
-  table(entity: TableRef, role: TableRole, temp?: "rebuild" | "old"): PhysicalName;
+  table(entity: TableRef, role: TableRole, temp?: TempTable): PhysicalName;
   quote(identifier: string): string;
 }
 
@@ -96,7 +98,7 @@ export interface StoredTable {
   primaryKey: string[];
   shape: TableShape;
   generation: number;
-  /** The physical name, where the metadata keeps it (MySQL): a stored table keeps its name. */
+  /** The physical name, where the metadata keeps it (SQLite, MySQL, PostgreSQL): a stored table keeps its name. */
   name?: PhysicalName;
 }
 
@@ -104,12 +106,18 @@ export interface StoredTable {
 export interface Catalog<C> {
   /** The table's record; null when Mako has none (the table does not exist). */
   load(conn: C, ref: TableRef, name: PhysicalName): MaybePromise<StoredTable | null>;
+  /**
+   * Whose table has this name, by its record (null: none): checked before a table is created, so
+   * that two entities never share one. Names compare as the database compares them (ignoring
+   * case where it folds case).
+   */
+  ownerOf(conn: C, name: PhysicalName): MaybePromise<TableRef | null>;
   /** Records a new table or its new shape (and bumps its generation). */
   save(conn: C, table: Table, shape: TableShape): MaybePromise<void>;
   forget(conn: C, table: Table): MaybePromise<void>;
   /** The shadow's record becomes the live table's (the live one's is forgotten first). */
   move(conn: C, shadow: Table, live: Table): MaybePromise<void>;
-  /** A data source's tables, shadows included, by entity; `name` where the metadata keeps it. */
+  /** A data source's tables, shadows included, by entity; `name` where the metadata keeps it (else the naming's). */
   list(conn: C, namespace: string): MaybePromise<Array<{ entity: string; name?: PhysicalName }>>;
 }
 
@@ -132,6 +140,8 @@ export interface StateStore<C> {
   /** Writes the row; `at` is the commit's time (SQLite stores it as `updated_at`). */
   save(conn: C, ref: TableRef, state: StoredState, at: string): MaybePromise<void>;
   reset(conn: C, ref: TableRef): MaybePromise<void>;
+  /** The entities of a data source that have a state row (a checkpoint, a mark). */
+  list(conn: C, namespace: string): MaybePromise<string[]>;
 }
 
 export interface Ddl<C> {
@@ -142,11 +152,16 @@ export interface Ddl<C> {
   /** An empty table defined like another: a full refresh's shadow, like the live table. */
   createLike(conn: C, source: Table, target: Table): MaybePromise<void>;
   drop(conn: C, name: PhysicalName): MaybePromise<void>;
+  /** Renames a table within its schema (a table that lost Mako's columns is moved aside). */
+  rename(conn: C, from: PhysicalName, to: PhysicalName): MaybePromise<void>;
   /** SQL for a stored value of one type as a wider type (live rows copied into a widened shadow). */
   widenValue(sql: string, from: ColumnType, to: ColumnType): string;
   /** How an UPDATE reads another table: `UPDATE … FROM`, or MySQL's `UPDATE … JOIN`. */
   readonly updateJoin: "from" | "join";
-  /** Drops a data source's tables and Mako's records of them (tests and benchmarks). */
+  /**
+   * Drops a data source's tables (the ones Mako's records list: live, shadows, temporary ones),
+   * Mako's records of them and its checkpoints; a schema of its own goes too once empty.
+   */
   dropNamespace(conn: C, namespace: string): MaybePromise<void>;
 }
 

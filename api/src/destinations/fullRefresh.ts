@@ -6,7 +6,7 @@ import type { Dialect, Table } from "./dialect";
 import { fillDeletionsSql, shadowBelongsToPass } from "./shadowTable";
 import { readCheckpoint, commitCompletion } from "./stateRow";
 import { type MaybePromise, type Step, io, isPromise } from "./step";
-import { type TableCache, qualified } from "./tables";
+import { type TableCache, claimName, qualified } from "./tables";
 import { OVERFLOW } from "./tableShape";
 import { schemaSection, transaction } from "./transactions";
 
@@ -56,6 +56,7 @@ export class ShadowPasses<C, W> {
     if (!swap.transactional) yield* io(swap.finish(conn, live));
     if (yield* this.ofPass(conn, live, pass, false)) return;
     const shadow = yield* this.tables.load(conn, live, "shadow", primaryKey);
+    yield* claimName(this.dialect, conn, shadow);
     yield* io(ddl.drop(conn, shadow.name));
     yield* io(catalog.forget(conn, shadow));
     const source = yield* this.tables.load(conn, live, "live", primaryKey);
@@ -107,6 +108,7 @@ export class ShadowPasses<C, W> {
     if (!(yield* this.ofPass(conn, c.table, c.checkpoint, true))) {
       // A shadow left by an abandoned pass must not outlive this one.
       const stale = yield* this.tables.load(conn, c.table, "shadow", c.primaryKey);
+      yield* claimName(this.dialect, conn, stale);
       yield* io(ddl.drop(conn, stale.name));
       yield* io(catalog.forget(conn, stale));
       return null;

@@ -1,7 +1,7 @@
 import type { ColumnType } from "./columnTypes";
 import type { Dialect, Table } from "./dialect";
 import { type Step, io } from "./step";
-import { type TableCache, messageName } from "./tables";
+import { type TableCache, claimName, messageName } from "./tables";
 import { type TableShape, applyChange, planChange } from "./tableShape";
 import { schemaSection } from "./transactions";
 
@@ -39,6 +39,7 @@ export function* evolve<C, W>(
       const missing = current.primaryKey.find((k) => !after.columns.some((c) => c.field === k));
       if (missing) throw new Error(`cannot create table ${name}: primary key field "${missing}" has no value`);
       if (after.columns.length === 0) throw new Error(`table ${name} has no columns: no record had a non-null field`);
+      yield* claimName(dialect, conn, current);
       yield* io(ddl.create(conn, current, after));
     } else {
       yield* io(ddl.alter(conn, current, after, change!));

@@ -169,14 +169,17 @@ export function truncateBytes(text: string, max: number): string {
   return out;
 }
 
-/** The record's fields that have no column, as a JSON object text; null when there are none. */
-export function overflowOf(record: DataRecord, byField: ReadonlyMap<string, Column>): string | null {
+/**
+ * The record's fields that have no column, as a JSON object text; null when there are none.
+ * `fit` adapts the object first where the database needs it (MySQL's JSON depth).
+ */
+export function overflowOf(record: DataRecord, byField: ReadonlyMap<string, Column>, fit?: (extra: DataRecord) => unknown): string | null {
   let extra: DataRecord | undefined;
   for (const field in record) {
     if (byField.has(field) || SYSTEM_FIELDS.has(field)) continue;
     (extra ??= {})[field] = record[field];
   }
-  return extra ? JSON.stringify(extra) : null;
+  return extra ? JSON.stringify(fit ? fit(extra) : extra) : null;
 }
 
 // PostgreSQL's text and jsonb cannot hold U+0000. Mako replaces it with U+FFFD (the Unicode

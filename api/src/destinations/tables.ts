@@ -2,6 +2,7 @@ import type { TableRef } from "./Destination";
 import type { Dialect, PhysicalName, Table, TableRole } from "./dialect";
 import { shadowRef } from "./shadowTable";
 import { type Step, io } from "./step";
+import { nameTakenError } from "./tableNames";
 
 const key = (entity: TableRef, role: TableRole) => `${entity.namespace}\u0000${entity.entity}\u0000${role}`;
 
@@ -70,4 +71,16 @@ export const messageName = (quote: (identifier: string) => string, name: Physica
 export function keyColumns(table: Table): string[] {
   const byField = new Map(table.shape?.columns.map((c) => [c.field, c.name]));
   return table.primaryKey.map((k) => byField.get(k) ?? k);
+}
+
+/**
+ * Before a table is created (or a leftover of that name dropped): refused, in one line naming
+ * both, when Mako's records give its name to another entity's table. The naming keeps names
+ * apart by construction; this catches what it cannot (sources named before its rules).
+ */
+export function* claimName<C, W>(dialect: Dialect<C, W>, conn: C, table: Table): Step<void> {
+  const owner = yield* io(dialect.catalog.ownerOf(conn, table.name));
+  if (owner && (owner.namespace !== table.ref.namespace || owner.entity !== table.ref.entity)) {
+    throw nameTakenError(messageName(dialect.naming.quote, table.name), table.ref, owner);
+  }
 }

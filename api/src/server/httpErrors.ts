@@ -33,6 +33,6 @@ function classify(err: Error): { status: ContentfulStatusCode; field?: string } 
   if (err instanceof ValidationError) return { status: 400, field: err.field };
   if (err instanceof UnknownEntityError) return { status: 400, field: "entities" };
   if (err instanceof NotFoundError) return { status: 404 };
-  if (err instanceof SourceBusyError || err instanceof ConflictError) return { status: 409 };
+  if (err instanceof SourceBusyError || err instanceof ConflictError) return { status: 409, field: (err as { field?: string }).field };
   return { status: 500 };
 }

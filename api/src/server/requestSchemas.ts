@@ -19,6 +19,13 @@ export const addSourceBody = z.object({
   entities,
   /** Test the connection first; on failure nothing is stored (a 422 with `field: "test"`). */
   test: z.boolean().optional(),
+  /** Tables or checkpoints an earlier source of this name left: continue from them, or drop them first (409 with `field: "data"` otherwise). */
+  data: z.enum(["adopt", "drop"], { error: 'must be "adopt" or "drop"' }).optional(),
+});
+
+/** DELETE /api/sources/NAME: what becomes of the source's synced data. */
+export const removeQuery = z.object({
+  data: z.enum(["drop", "keep"], { error: (i) => (i.input === undefined ? 'required: "drop" (delete its tables and checkpoints) or "keep"' : 'must be "drop" or "keep"') }),
 });
 
 export const patchSourceBody = z

@@ -79,6 +79,7 @@ export interface MetadataStore {
   /** Names only: nothing decrypted. */
   listSourceNames(): Promise<string[]>;
   updateSource(name: string, patch: Partial<Pick<SourceRecord, "config" | "settings" | "destination" | "entities">>): Promise<SourceRecord>;
+  /** Fails with SourceBusyError while a run of the source is live (checked with the delete, atomically). */
   removeSource(name: string): Promise<void>;
 
   addDestination(destination: Omit<DestinationRecord, "createdAt">): Promise<DestinationRecord>;
@@ -96,6 +97,8 @@ export interface MetadataStore {
   finishRun(id: string, patch: Pick<RunRecord, "status" | "entities" | "stats" | "error">): Promise<void>;
   getRun(id: string): Promise<RunRecord>;
   listRuns(filter?: { source?: string; limit?: number }): Promise<RunRecord[]>;
+  /** The destinations a source's runs wrote to, each once (null: the default database). */
+  runDestinations(source: string): Promise<Array<string | null>>;
   appendLogs(lines: Omit<LogLine, "id">[]): Promise<void>;
   getLogs(runId: string, options?: { afterId?: number; limit?: number }): Promise<LogLine[]>;
   close(): Promise<void>;

@@ -145,8 +145,15 @@ export class PostgresStore implements MetadataStore {
   }
 
   async removeSource(name: string): Promise<void> {
-    const { rowCount } = await this.pool.query(`DELETE FROM ${METADATA_SCHEMA}.sources WHERE name = $1`, [name]);
-    if (rowCount === 0) throw new NotFoundError(say.noSource(name));
+    await this.transaction(async (client) => {
+      // startRun's lock: no run of the source can start between the check and the delete.
+      await client.query(`SELECT pg_advisory_xact_lock(hashtext('mako:run:' || $1))`, [name]);
+      await this.reapDeadRuns(client);
+      const busy = await client.query<{ id: string }>(`SELECT id FROM ${METADATA_SCHEMA}.runs WHERE source = $1 AND status = 'running'`, [name]);
+      if (busy.rows[0]) throw new SourceBusyError(name, busy.rows[0].id);
+      const { rowCount } = await client.query(`DELETE FROM ${METADATA_SCHEMA}.sources WHERE name = $1`, [name]);
+      if (rowCount === 0) throw new NotFoundError(say.noSource(name));
+    });
   }
 
   // --- destinations -------------------------------------------------------------------
@@ -262,6 +269,11 @@ export class PostgresStore implements MetadataStore {
        SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[])`,
       [lines.map((l) => l.runId), lines.map((l) => l.at), lines.map((l) => l.level), lines.map((l) => l.entity), lines.map((l) => l.message)],
     );
+  }
+
+  async runDestinations(source: string): Promise<Array<string | null>> {
+    const { rows } = await this.pool.query<{ destination: string | null }>(`SELECT DISTINCT destination FROM ${METADATA_SCHEMA}.runs WHERE source = $1`, [source]);
+    return rows.map((r) => r.destination);
   }
 
   async getLogs(runId: string, options: { afterId?: number; limit?: number } = {}): Promise<LogLine[]> {

@@ -110,8 +110,15 @@ export class SqliteStore implements MetadataStore {
   }
 
   async removeSource(name: string): Promise<void> {
-    const { changes } = this.db.prepare(`DELETE FROM mako_sources WHERE name = ?`).run(name);
-    if (changes === 0) throw new NotFoundError(say.noSource(name));
+    this.db
+      .transaction(() => {
+        this.reapDeadRuns();
+        const busy = this.db.prepare(`SELECT id FROM mako_runs WHERE source = ? AND status = 'running'`).pluck().get(name) as string | undefined;
+        if (busy) throw new SourceBusyError(name, busy);
+        const { changes } = this.db.prepare(`DELETE FROM mako_sources WHERE name = ?`).run(name);
+        if (changes === 0) throw new NotFoundError(say.noSource(name));
+      })
+      .immediate();
   }
 
   // --- destinations -------------------------------------------------------------------
@@ -211,6 +218,10 @@ export class SqliteStore implements MetadataStore {
         : this.db.prepare(`SELECT * FROM mako_runs ORDER BY started_at DESC, rowid DESC LIMIT ?`).all(limit)
     ) as RunRow[];
     return rows.map(runFrom);
+  }
+
+  async runDestinations(source: string): Promise<Array<string | null>> {
+    return this.db.prepare(`SELECT DISTINCT destination FROM mako_runs WHERE source = ?`).pluck().all(source) as Array<string | null>;
   }
 
   async appendLogs(lines: Omit<LogLine, "id">[]): Promise<void> {

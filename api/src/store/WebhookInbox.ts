@@ -16,7 +16,10 @@ export interface InboxEvent {
   /** Microseconds since the epoch on the vendor's clock: orders writes of one object. */
   version: number | null;
   deleted: boolean;
-  /** The row as the pull writes it (a deletion carries `_mako_deleted_at`). */
+  /**
+   * The row as the pull writes it (a deletion carries `_mako_deleted_at`). Read back from JSON it
+   * is no longer marked: applying it, pass it through `markDeleted` when `deleted` is true.
+   */
   record: DataRecord | null;
 }
 

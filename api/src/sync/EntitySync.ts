@@ -90,8 +90,11 @@ export class EntitySync {
     }
   }
 
-  /** Resumes an interrupted pass, or starts a new one from the last high-water mark. */
+  /** Resumes an interrupted pass, or starts a new one from the last high-water mark (after checking the table). */
   private async beginPass(): Promise<{ pass: EntityCheckpoint; resumed: boolean }> {
+    // A checkpoint is only as good as the table it describes (dropped by hand, say).
+    const found = await this.ctx.destination.verifyTable(this.ref);
+    if (found) this.log("warn", `${found}: its checkpoint is not trusted; reloading "${this.entity.name}" in full`);
     let previous: EntityCheckpoint | null;
     try {
       previous = await this.ctx.destination.loadCheckpoint(this.ref);

@@ -1,5 +1,6 @@
 import { DEFAULT_RECORD_DEPTH, deeperThan, pathPastDepth } from "../connectors/base/nesting";
 import type { DataRecord, Since } from "../connectors/base/types";
+import { FieldNames, canonicalKey, withSafeNames } from "./recordFields";
 
 /** An error retrying cannot fix: the engine fails the entity at once. */
 export class PermanentSyncError extends Error {
@@ -8,9 +9,10 @@ export class PermanentSyncError extends Error {
 
 /**
  * Flattens a chunk's batches, checks every record has its primary key and nests no deeper
- * than `maxDepth`, keeps the last record per key (sources may repeat a record inside one
- * chunk) and finds the highest cursor value. One pass over the records; the common case
- * (no repeats) copies nothing.
+ * than `maxDepth`, gives fields that cannot be columns as named a safe name (recordFields.ts),
+ * keeps the last record per key (sources may repeat a record inside one chunk; `1` and `"1"`
+ * are one key) and finds the highest cursor value. One pass over the records; the common case
+ * (no repeats, no names to change) copies nothing.
  */
 export function prepareChunk(
   batches: DataRecord[][],
@@ -20,7 +22,10 @@ export function prepareChunk(
   const { primaryKey, cursorField } = context;
   const single = primaryKey.length === 1 ? primaryKey[0] : undefined;
   const maxDepth = context.maxDepth ?? DEFAULT_RECORD_DEPTH;
-  const seen = new Map<unknown, number>();
+  let seen = new Map<unknown, number>();
+  const names = new FieldNames();
+  /** The type of the single key's values: when they differ, `1` and `"1"` may name one row (see canonicalKey). */
+  let keyType: string | undefined;
   let repeats = false;
   let maxCursor: Since | null = null;
 
@@ -33,30 +38,46 @@ export function prepareChunk(
     if (single !== undefined) {
       key = record[single];
       if (key === undefined || key === null || key === "") throw missingKey(context, i, single);
+      // Objects compare by identity in a Map: equal ones are found by their canonical form too.
+      const type = typeof key === "object" ? "mixed" : typeof key;
+      if (type !== keyType) keyType = keyType === undefined ? type : "mixed";
     } else {
       const parts = primaryKey.map((k) => {
         const v = record[k];
         if (v === undefined || v === null || v === "") throw missingKey(context, i, k);
-        return v;
+        return canonicalKey(v);
       });
       key = JSON.stringify(parts);
     }
     if (seen.has(key)) repeats = true;
     seen.set(key, i);
-    // Bounded before anything serializes it: a value nested thousands deep would overflow a
-    // serializer's stack with no word of which record or field.
+    const known = names.known;
+    let sameNames = true;
+    let j = 0;
     for (const field in record) {
       const v = record[field];
+      // Bounded before anything serializes it: a value nested thousands deep would overflow a
+      // serializer's stack with no word of which record or field.
       if (typeof v === "object" && v !== null && deeperThan(v, maxDepth)) throw tooDeep(context, i, field, v, maxDepth);
+      if (sameNames) sameNames = known[j++] === field;
     }
+    if (!(sameNames && j === known.length) && names.check(record)) records[i] = withSafeNames(record);
     if (cursorField !== undefined) {
       const c = record[cursorField];
       if ((typeof c === "string" || typeof c === "number") && (maxCursor === null || laterThan(c, maxCursor))) maxCursor = c;
     }
   }
+  // Keys of several types: repeats are found again by the keys' canonical form (rare).
+  if (keyType === "mixed") ({ seen, repeats } = canonicalRepeats(records, single!));
   if (!repeats) return { records, maxCursor };
   const last = [...seen.values()].sort((a, b) => a - b);
   return { records: last.map((i) => records[i]), maxCursor };
+}
+
+function canonicalRepeats(records: DataRecord[], key: string): { seen: Map<unknown, number>; repeats: boolean } {
+  const seen = new Map<unknown, number>();
+  records.forEach((record, i) => seen.set(canonicalKey(record[key]), i));
+  return { seen, repeats: seen.size < records.length };
 }
 
 function tooDeep(context: { entity: string; seq: number }, index: number, field: string, value: unknown, limit: number): PermanentSyncError {

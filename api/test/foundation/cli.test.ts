@@ -104,7 +104,7 @@ describe("mako CLI", () => {
       [["sources", "add", "other", "--connector", "sample", "--config-json", "{count:1}"], /--config-json is not valid JSON/],
       [["sync", "shop", "--entity", "users", "--entity", "orders"], /unknown entity "orders"/],
       [["sync", "nope"], /no source named "nope"/],
-      [["sources", "remove", "nope"], /no source named "nope"/],
+      [["sources", "remove", "nope", "--keep-data"], /no source named "nope"/],
       [["sources", "add", "other", "--connector", "sample", "--entity", "orders"], /unknown entity "orders" for connector "sample"; it has: users, products, purchases$/],
       [["sources", "update", "shop", "--entity", "users", "--entity", "orders"], /unknown entity "orders" for connector "sample"; it has: users, products, purchases$/],
       [["sources", "update", "shop", "--entity", "users", "--all-entities"], /--entity and --all-entities/],
@@ -247,7 +247,7 @@ describe("mako CLI", () => {
     expect(runs.stdout).not.toMatch(/^\s+\w+\s+running\b/m);
 
     // A removed source keeps its history.
-    expect((await mako(home, ["sources", "remove", "slow"])).code).toBe(0);
+    expect((await mako(home, ["sources", "remove", "slow", "--keep-data"])).code).toBe(0);
     const kept = await mako(home, ["runs", "slow"]);
     expect(kept.code, kept.stderr).toBe(0);
     expect(kept.stdout).toMatch(/^run_\S+\s+slow\s+failed/m);

@@ -147,7 +147,7 @@ describe.each([
     expect(await h.mako.schedules.find("tiny")).toBeNull();
 
     await h.mako.schedules.set("gone", { cron: "0 * * * *", timezone: "UTC" });
-    await h.mako.sources.remove("gone");
+    await h.mako.sources.remove("gone", { data: "keep" });
     expect(await h.mako.schedules.find("gone")).toBeNull();
     expect(await h.sql(`SELECT source FROM ${h.table} WHERE source = 'gone'`)).toEqual([]);
   });
@@ -285,7 +285,7 @@ describe.each([
       expect(new Set(runs.map((r) => r.trigger))).toEqual(new Set(["manual"]));
       const set = await again.schedules.set("tiny", { cron: "0 * * * *", timezone: "UTC" });
       expect(set.nextFireTimes).toHaveLength(3);
-      await again.sources.remove("tiny");
+      await again.sources.remove("tiny", { data: "keep" });
       expect(await again.schedules.find("tiny")).toBeNull();
     } finally {
       await again.close();

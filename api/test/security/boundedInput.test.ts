@@ -81,7 +81,7 @@ describe("configs are checked for depth before they are stored", () => {
     const view = await res.json();
     expect(view.secrets).toEqual({ "auth.token": "set" });
     expect(JSON.stringify(view)).not.toContain("legacy-token-1111");
-    await mako.sources.remove("legacy");
+    await mako.sources.remove("legacy", { data: "drop" });
   });
 });
 

@@ -88,7 +88,7 @@ describe("a web page in the same browser cannot drive the API", () => {
       expect(res.text).not.toContain("shop");
       expect(JSON.parse(res.text).error).toMatch(/attacker\.example.*--allowed-host/);
     }
-    const rebound = await raw("DELETE", "/api/sources/shop", { host: `attacker.example:${port}`, origin: `http://attacker.example:${port}` });
+    const rebound = await raw("DELETE", "/api/sources/shop?data=drop", { host: `attacker.example:${port}`, origin: `http://attacker.example:${port}` });
     expect(rebound.status).toBe(403);
     expect(await sourceNames()).toEqual(["shop"]);
     // A malformed Host is no host it serves either (Node's parser may refuse it first).
@@ -113,7 +113,7 @@ describe("a web page in the same browser cannot drive the API", () => {
     expect(started.status).toBe(202);
     const events = await readSse(await fetch(`${server.url}/api/runs/${JSON.parse(started.text).runId}/events`));
     expect(events.at(-1)).toMatchObject({ event: "end", data: { status: "succeeded" } });
-    const removed = await raw("DELETE", "/api/sources/mine", own);
+    const removed = await raw("DELETE", "/api/sources/mine?data=drop", own);
     expect(removed.status).toBe(200);
   });
 

@@ -140,7 +140,7 @@ describe("sources", () => {
     expect(untested.status).toBe(201);
     const passed = await call("POST", "/api/sources", { name: "tested_ok", connector: "keyed", config: { account: "a", api_key: SECRET }, test: true });
     expect(passed.status).toBe(201);
-    for (const name of ["tested", "tested_ok"]) expect((await call("DELETE", `/api/sources/${name}`)).status).toBe(200);
+    for (const name of ["tested", "tested_ok"]) expect((await call("DELETE", `/api/sources/${name}?data=drop`)).status).toBe(200);
   });
 
   it("answers 404 with a JSON error for an unknown source on every route", async () => {
@@ -218,7 +218,7 @@ describe("sources", () => {
     expect((await call("PATCH", "/api/sources/picky", { entities: null })).json.entities).toBeNull();
     expect((await call("PATCH", "/api/sources/picky", { entities: ["users"] })).json.entities).toEqual(["users"]);
     expect((await call("PATCH", "/api/sources/picky", { entities: [] })).json.entities).toBeNull();
-    expect((await call("DELETE", "/api/sources/picky")).status).toBe(200);
+    expect((await call("DELETE", "/api/sources/picky?data=drop")).status).toBe(200);
   });
 
   it("lists a REST source's own entities (from its config), and follows only those in a run", async () => {
@@ -239,7 +239,7 @@ describe("sources", () => {
     await call("PATCH", "/api/sources/declared", { entities: null });
     const all = await waitForRun((await call("POST", "/api/sources/declared/sync", {})).json.runId);
     expect([...new Set(all.filter((e) => e.event === "progress").map((e) => e.data.entity))].sort()).toEqual(["posts", "users"]);
-    await call("DELETE", "/api/sources/declared");
+    await call("DELETE", "/api/sources/declared?data=drop");
   });
 
   it("with test: true, stores a source only when its connection test passes (422 with the reason otherwise)", async () => {
@@ -260,13 +260,13 @@ describe("sources", () => {
     const taken = await call("POST", "/api/sources", { ...body, config: { account: "acme", api_key: SECRET }, test: true });
     expect(taken.status).toBe(409);
     expect(taken.json.error).toBe('a source named "tested" already exists');
-    await call("DELETE", "/api/sources/tested");
+    await call("DELETE", "/api/sources/tested?data=drop");
 
     const passed = await call("POST", "/api/sources", { ...body, config: { account: "acme", api_key: SECRET }, test: true });
     expect(passed.status).toBe(201);
     expect(passed.json).toMatchObject({ name: "tested", secrets: { api_key: "set" } });
     expect(passed.text).not.toContain(SECRET);
-    await call("DELETE", "/api/sources/tested");
+    await call("DELETE", "/api/sources/tested?data=drop");
   });
 
   it("refuses a duplicate name with 409, removes a source", async () => {
@@ -274,7 +274,7 @@ describe("sources", () => {
     const dup = await call("POST", "/api/sources", { name: "tmp", connector: "sample", config: { count: 1 } });
     expect(dup.status).toBe(409);
     expect(dup.json.error).toContain('"tmp"');
-    expect((await call("DELETE", "/api/sources/tmp")).json).toEqual({ removed: "tmp" });
+    expect((await call("DELETE", "/api/sources/tmp?data=drop")).json).toEqual({ removed: "tmp", data: "drop", droppedFrom: [] });
     expect((await call("GET", "/api/sources/tmp")).status).toBe(404);
   });
 });
@@ -379,7 +379,7 @@ describe("syncs, runs and preview", () => {
       expect(stored.json.stats.retries).toBe(4);
     } finally {
       down.close();
-      await call("DELETE", "/api/sources/down");
+      await call("DELETE", "/api/sources/down?data=drop");
     }
   });
 

@@ -501,15 +501,22 @@ describe("web UI in Chromium", () => {
     await page.close();
   }, 150_000);
 
-  it("removes a source through the app's own dialog; its page then says it is gone, without CLI hints", async () => {
+  it("removes a source through the app's own dialog, asking what becomes of its data; adding the name again asks too", async () => {
     const page = watch(await browser.newPage());
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto(`${server.url}/sources/slow`);
     await page.getByRole("heading", { name: "slow" }).waitFor();
+    const leftBehind = async () => {
+      const { tables, checkpoints } = await mako.defaultDestination.namespaceContents("slow");
+      return tables.length + checkpoints.length;
+    };
+    expect(await leftBehind()).toBeGreaterThan(0);
 
     await page.getByRole("button", { name: "Remove" }).click();
     const dialog = page.getByRole("dialog", { name: "Remove “slow”?" });
-    await dialog.getByText("The tables it synced stay in your database.").waitFor();
+    await dialog.getByText("What becomes of the data it synced?").waitFor();
+    // Nothing is chosen for the user: Remove waits for a choice.
+    expect(await dialog.getByRole("button", { name: "Remove source" }).isDisabled()).toBe(true);
     await shot(page, "19-remove-dialog-phone");
     await dialog.getByRole("button", { name: "Cancel" }).click();
     await dialog.waitFor({ state: "detached" });
@@ -519,11 +526,13 @@ describe("web UI in Chromium", () => {
     await page.keyboard.press("Escape");
     await dialog.waitFor({ state: "detached" });
     await page.getByRole("button", { name: "Remove" }).click();
+    await dialog.getByRole("radio", { name: /Keep them/ }).check();
     await dialog.getByRole("button", { name: "Remove source" }).click();
     await page.waitForURL(`${server.url}/`);
     await page.getByRole("list", { name: "Sources" }).getByText("shop").waitFor();
     expect(await page.getByRole("list", { name: "Sources" }).getByText("slow", { exact: true }).count()).toBe(0);
     await expect(mako.sources.get("slow")).rejects.toThrow(/no source named "slow"/);
+    expect(await leftBehind()).toBeGreaterThan(0);
 
     expectingStatus = 404;
     await page.goto(`${server.url}/sources/slow`);
@@ -533,9 +542,32 @@ describe("web UI in Chromium", () => {
     await expectNoHorizontalScroll(page);
     await shot(page, "20-removed-source-phone");
 
+    // The name again: the form says what the earlier "slow" left, and waits for a choice.
+    await page.goto(`${server.url}/connectors/sample/new`);
+    await page.getByLabel("Name").fill("slow");
+    await page.getByLabel("Start a sync right after saving").uncheck();
+    expectingStatus = 409;
+    await page.getByRole("button", { name: "Save source" }).click();
+    const asked = page.getByTestId("save-leftovers");
+    await asked.getByText(/earlier source "slow" left data .*slow__users/).waitFor();
+    expectingStatus = undefined;
+    expect(await asked.textContent()).not.toMatch(/--\w+-data/);
+    await expectNoHorizontalScroll(page);
+    await shot(page, "20b-add-leftovers-phone");
+    await asked.getByRole("button", { name: "Delete it first" }).click();
+    await page.getByRole("heading", { name: "slow" }).waitFor();
+    expect(await leftBehind()).toBe(0);
+
+    // Removed for good this time, data and all.
+    await page.getByRole("button", { name: "Remove" }).click();
+    await dialog.getByRole("radio", { name: /Delete them/ }).check();
+    await dialog.getByRole("button", { name: "Remove source" }).click();
+    await page.waitForURL(`${server.url}/`);
+    await expect(mako.sources.get("slow")).rejects.toThrow(/no source named "slow"/);
+
     expect(consoleErrors).toEqual([]);
     await page.close();
-  }, 60_000);
+  }, 90_000);
 
   it("shows a Stripe source's webhook URL, events, secret and last verified event", async () => {
     await mako.sources.add({ name: "billing", connector: "stripe", config: { api_key: "sk_test_ui" } });

@@ -54,11 +54,14 @@ export const api = {
   sources: () => request<SourceInfo[]>("GET", "/api/sources"),
   source: (name: string) => request<SourceInfo>("GET", `/api/sources/${enc(name)}`),
   /** With `test: true` a failed connection test is a 422 and nothing is stored. */
-  addSource: (body: { name: string; connector: string; config: Record<string, unknown>; entities: string[] | null; test: boolean }) =>
+  /** A 409 with `field: "data"`: an earlier source of this name left data; send `data` to adopt or drop it. */
+  addSource: (body: { name: string; connector: string; config: Record<string, unknown>; entities: string[] | null; test: boolean; data?: "adopt" | "drop" }) =>
     request<SourceInfo>("POST", "/api/sources", body),
   updateSource: (name: string, patch: { config?: Record<string, unknown>; settings?: Record<string, unknown>; entities?: string[] | null }) =>
     request<SourceInfo>("PATCH", `/api/sources/${enc(name)}`, patch),
-  removeSource: (name: string) => request<{ removed: string }>("DELETE", `/api/sources/${enc(name)}`),
+  /** `drop` deletes its tables and checkpoints wherever it synced; `keep` leaves them. */
+  removeSource: (name: string, data: "drop" | "keep") =>
+    request<{ removed: string; droppedFrom: string[] }>("DELETE", `/api/sources/${enc(name)}?data=${data}`),
   /** Tests a config before it is stored. */
   testConfig: (connector: string, config: Record<string, unknown>) =>
     request<TestResult>("POST", `/api/connectors/${enc(connector)}/test`, { config }),

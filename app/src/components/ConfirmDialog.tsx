@@ -7,6 +7,8 @@ interface ConfirmDialogProps {
   /** Shown on the confirm button while `onConfirm` runs. */
   busyLabel?: string;
   busy?: boolean;
+  /** The confirm button waits for something the dialog asks (a choice). */
+  confirmDisabled?: boolean;
   error?: string;
   onConfirm(): void;
   onCancel(): void;
@@ -16,7 +18,7 @@ interface ConfirmDialogProps {
  * A modal question in the app's own style (not window.confirm): a native <dialog> shown with
  * showModal(), so focus stays inside, Escape cancels and the page behind is inert.
  */
-export function ConfirmDialog({ title, children, confirmLabel, busyLabel, busy, error, onConfirm, onCancel }: ConfirmDialogProps) {
+export function ConfirmDialog({ title, children, confirmLabel, busyLabel, busy, confirmDisabled, error, onConfirm, onCancel }: ConfirmDialogProps) {
   const ref = useRef<HTMLDialogElement>(null);
   const titleId = useId();
   useEffect(() => {
@@ -45,7 +47,7 @@ export function ConfirmDialog({ title, children, confirmLabel, busyLabel, busy, 
         <button type="button" className="button" onClick={onCancel} disabled={busy} autoFocus>
           Cancel
         </button>
-        <button type="button" className="button button-danger" onClick={onConfirm} disabled={busy}>
+        <button type="button" className="button button-danger" onClick={onConfirm} disabled={busy || confirmDisabled}>
           {busy ? (busyLabel ?? confirmLabel) : confirmLabel}
         </button>
       </div>

@@ -48,6 +48,8 @@ function AddSourceForm({ connector, taken }: { connector: ConnectorInfo; taken: 
   const [phase, setPhase] = useState<"testing" | "saving">();
   /** Why the connection test run by Save failed: the form then offers to save anyway. */
   const [failedTest, setFailedTest] = useState<string>();
+  /** Data an earlier source of this name left: the form asks whether to continue from it or drop it. */
+  const [leftovers, setLeftovers] = useState<{ message: string; testFirst: boolean }>();
 
   useEffect(() => {
     document.title = `Add ${connector.name} · Mako`;
@@ -58,6 +60,7 @@ function AddSourceForm({ connector, taken }: { connector: ConnectorInfo; taken: 
     setErrors(({ [key]: _dropped, ...rest }) => rest);
     setTest(undefined);
     setFailedTest(undefined);
+    setLeftovers(undefined);
   };
 
   /** Client-side checks; returns the config or null (errors shown on their fields). */
@@ -88,9 +91,10 @@ function AddSourceForm({ connector, taken }: { connector: ConnectorInfo; taken: 
   };
 
   /** Saves the source, testing its connection first unless the user chose to save anyway. */
-  const save = async (testFirst: boolean) => {
+  const save = async (testFirst: boolean, data?: "adopt" | "drop") => {
     setFormError(undefined);
     setFailedTest(undefined);
+    setLeftovers(undefined);
     // Every problem at once: the fields' and the entities'.
     const config = validate();
     const noEntity = syncNow && entities.length === 0;
@@ -101,10 +105,11 @@ function AddSourceForm({ connector, taken }: { connector: ConnectorInfo; taken: 
     const all = entities.length === connector.entities.length || entities.length === 0;
     let saved: string;
     try {
-      saved = (await api.addSource({ name: name.trim(), connector: connector.id, config, entities: all ? null : entities, test: testFirst })).name;
+      saved = (await api.addSource({ name: name.trim(), connector: connector.id, config, entities: all ? null : entities, test: testFirst, data })).name;
     } catch (err) {
       setPhase(undefined);
       if (err instanceof ApiError && err.status === 422) setFailedTest(err.message);
+      else if (err instanceof ApiError && err.status === 409 && err.field === "data") setLeftovers({ message: err.message, testFirst });
       else if (err instanceof ApiError && err.status === 409 && !err.field) setErrors((x) => ({ ...x, name: err.message }));
       else showApiError(err);
       return;
@@ -203,6 +208,24 @@ function AddSourceForm({ connector, taken }: { connector: ConnectorInfo; taken: 
             </button>
           </div>
         )}
+        {leftovers && (
+          <div className="banner banner-error banner-with-action" role="alert" data-testid="save-leftovers">
+            <div>
+              <p className="wrap-anywhere">
+                <strong>{whatIsLeft(leftovers.message)}</strong>
+              </p>
+              <p className="small">Continue from that data (the next sync picks up where it left off), or delete it and start clean.</p>
+            </div>
+            <div className="form-actions">
+              <button type="button" className="button" onClick={() => void save(leftovers.testFirst, "adopt")} disabled={phase !== undefined}>
+                Continue from it
+              </button>
+              <button type="button" className="button button-danger" onClick={() => void save(leftovers.testFirst, "drop")} disabled={phase !== undefined}>
+                Delete it first
+              </button>
+            </div>
+          </div>
+        )}
         <div className="form-actions">
           <button type="button" className="button" onClick={runTest} disabled={test?.pending || phase !== undefined}>
             Test connection
@@ -214,4 +237,10 @@ function AddSourceForm({ connector, taken }: { connector: ConnectorInfo; taken: 
       </form>
     </section>
   );
+}
+
+/** The server's line without its CLI advice (the buttons below give the same choice). */
+function whatIsLeft(message: string): string {
+  const what = message.replace(/: adopt it .*$/, ".");
+  return what.charAt(0).toUpperCase() + what.slice(1);
 }

@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 import { api, ApiError, followRun } from "../api/client";
 import type { ConnectorInfo, EntityInfo, LogLine, ProgressEvent, RunInfo, SourceInfo, TestResult } from "../api/types";
-import { ConfirmDialog } from "../components/ConfirmDialog";
+import { RemoveSourceDialog } from "../components/RemoveSourceDialog";
 import { ConnectorIcon } from "../components/ConnectorIcon";
 import { DataPreview } from "../components/DataPreview";
 import { EntityPicker } from "../components/EntityPicker";
@@ -46,7 +46,7 @@ export function SourceScreen({ name }: { name: string }) {
       <section className="page page-narrow">
         <div className="card empty" data-testid="source-missing">
           <h1>There is no source named “{name}”</h1>
-          <p className="muted">It may have been removed. Tables it synced stay in your database.</p>
+          <p className="muted">It may have been removed.</p>
           <Link className="button button-primary" href="/">
             Back to sources
           </Link>
@@ -85,7 +85,7 @@ function SourceView({ source, connector, onChanged }: { source: SourceInfo; conn
   const [syncError, setSyncError] = useState<string>();
   const [test, setTest] = useState<TestResult & { pending?: boolean }>();
   const [editing, setEditing] = useState(false);
-  const [removal, setRemoval] = useState<{ busy?: boolean; error?: string }>();
+  const [removing, setRemoving] = useState(false);
   const stopRef = useRef<() => void>(undefined);
 
   // The preview follows the commits: re-read (at most once a second) when an entity commits more.
@@ -221,16 +221,6 @@ function SourceView({ source, connector, onChanged }: { source: SourceInfo; conn
     }
   };
 
-  const remove = async () => {
-    setRemoval({ busy: true });
-    try {
-      await api.removeSource(source.name);
-      navigate("/");
-    } catch (err) {
-      setRemoval({ error: err instanceof Error ? err.message : String(err) });
-    }
-  };
-
   const progress = live ? orderedProgress(live, available) : [];
   const final = live?.final;
 
@@ -256,25 +246,12 @@ function SourceView({ source, connector, onChanged }: { source: SourceInfo; conn
           <button type="button" className="button" onClick={() => setEditing((e) => !e)} aria-expanded={editing}>
             {editing ? "Close settings" : "Settings"}
           </button>
-          <button type="button" className="button button-danger-quiet" onClick={() => setRemoval({})}>
+          <button type="button" className="button button-danger-quiet" onClick={() => setRemoving(true)}>
             Remove
           </button>
         </div>
       </header>
-      {removal && (
-        <ConfirmDialog
-          title={`Remove “${source.name}”?`}
-          confirmLabel="Remove source"
-          busyLabel="Removing…"
-          busy={removal.busy}
-          error={removal.error}
-          onConfirm={() => void remove()}
-          onCancel={() => setRemoval(undefined)}
-        >
-          <p>Mako forgets the source, its configuration and its saved credentials.</p>
-          <p className="muted">The tables it synced stay in your database.</p>
-        </ConfirmDialog>
-      )}
+      {removing && <RemoveSourceDialog name={source.name} onRemoved={() => navigate("/")} onCancel={() => setRemoving(false)} />}
       {test && (
         <p className={`banner ${test.pending ? "banner-info" : test.success ? "banner-success" : "banner-error"}`} role="status" data-testid="test-result">
           {test.message}

@@ -25,7 +25,11 @@ export interface WebhookChange {
   entity: string;
   /** The object's primary key value. */
   objectId: string;
-  /** The object as the pull would write it; a deletion carries `_mako_deleted_at`. */
+  /**
+   * The object as the pull would write it; a deletion is marked with `markDeleted` (it carries
+   * `_mako_deleted_at`). Stored as JSON the mark is gone: whoever applies a stored event marks
+   * the record again from `deleted`, never from the field.
+   */
   record: DataRecord;
   /**
    * Orders writes of one object: microseconds since the Unix epoch on the vendor's clock. A

@@ -1,6 +1,7 @@
 import { createPrivateKey } from "node:crypto";
 import { z } from "zod";
 import { fields, optionalText, requiredText } from "../base/declarative/configIssues";
+import { entityName, refuseSameNames } from "../base/declarative/entityNames";
 import { secret } from "../base/secret";
 
 export const DEFAULT_API_URL = "https://bigquery.googleapis.com/bigquery/v2";
@@ -91,7 +92,7 @@ const columnName = (what: string) => requiredText().regex(IDENTIFIER, `must be a
 
 const entitySchema = fields({
   /** The table the entity lands in. */
-  name: requiredText().regex(IDENTIFIER, "must be letters, digits and _ (it names a table)"),
+  name: entityName(),
   table: optionalText()
     .refine((v) => v === undefined || TABLE_REF.test(v), "must be dataset.table or project.dataset.table")
     .describe("A table or view, read whole the first time (tabledata.list for tables) and by cursor_field after"),
@@ -121,11 +122,8 @@ export const bigqueryConfigSchema = fields({
     .min(1, "must list at least one entity")
     .max(500, "at most 500 entities"),
 }).superRefine((config, ctx) => {
-  const seen = new Map<string, number>();
+  refuseSameNames(config.entities, ctx);
   config.entities.forEach((entity, i) => {
-    const previous = seen.get(entity.name);
-    if (previous !== undefined) ctx.addIssue({ code: "custom", path: ["entities", i, "name"], message: `"${entity.name}" is already used by entities[${previous}]` });
-    seen.set(entity.name, i);
     if ((entity.table === undefined) === (entity.query === undefined)) {
       ctx.addIssue({ code: "custom", path: ["entities", i], message: "give either table or query (one of them)" });
     }

@@ -1,6 +1,7 @@
 // Close's object types: the entity each lands in, and the row an object leaves. The pull and
 // webhooks both write through here, so a lead read by the search and a lead from a webhook
 // fill the same columns.
+import { markDeleted } from "../base/deletions";
 import type { DataRecord } from "../base/types";
 import { SEARCH_FIELDS } from "./searchFields";
 
@@ -57,11 +58,7 @@ export interface DeletionEvent {
 
 /** The row a deletion leaves: the object's last values, marked `_mako_deleted_at`. */
 export function deletionRecord(spec: Updated, event: DeletionEvent): DataRecord {
-  return {
-    ...objectRecord(spec, event.previous_data ?? event.data ?? {}),
-    id: event.object_id,
-    _mako_deleted_at: new Date(closeMicros(event.date_created) / 1000).toISOString(),
-  };
+  return markDeleted({ ...objectRecord(spec, event.previous_data ?? event.data ?? {}), id: event.object_id }, new Date(closeMicros(event.date_created) / 1000));
 }
 
 /**

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { type ConfigValidation, validateConfig } from "../base/validateConfig";
 import { authSchema } from "../base/declarative/auth";
 import { fields, optionalText, positiveInt, rateLimitSchema, requiredText, typed, urlText } from "../base/declarative/configIssues";
+import { entityName, refuseSameNames } from "../base/declarative/entityNames";
 import { wireValues } from "../base/declarative/wireValues";
 import { requestTarget } from "../base/secret";
 import { sinceFormatSchema } from "../base/declarative/since";
@@ -30,7 +31,7 @@ export const paginationSchema = typed(paginationTypes, [
 export type PaginationConfig = z.infer<typeof paginationSchema>;
 
 const entitySchema = fields({
-  name: requiredText().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be letters, digits and _ (it names a table)"),
+  name: entityName(),
   query: requiredText(),
   variables: z.record(z.string(), z.unknown(), { error: "must be an object of variable values" }).optional(),
   /**
@@ -59,11 +60,8 @@ export const graphqlConfigSchema = fields({
   rate_limit: rateLimitSchema.optional(),
   entities: z.array(entitySchema, { error: (i) => (i.input === undefined ? "required" : "must be a list") }).min(1, "must list at least one entity"),
 }).superRefine((config, ctx) => {
-  const seen = new Map<string, number>();
+  refuseSameNames(config.entities, ctx);
   config.entities.forEach((entity, i) => {
-    const first = seen.get(entity.name);
-    if (first !== undefined) ctx.addIssue({ code: "custom", path: ["entities", i, "name"], message: `"${entity.name}" is already used by entities[${first}]` });
-    seen.set(entity.name, i);
     const declared = declaredVariables(entity.query);
     const pagination = paginationOf(entity);
     const needed = [

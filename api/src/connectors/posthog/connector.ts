@@ -2,6 +2,7 @@ import { z } from "zod";
 import { BaseConnector, type RateLimitDefaults } from "../base/BaseConnector";
 import { HttpError, connectionFailureMessage, entityFailure, type HttpClient } from "../base/http";
 import { requestTarget, secret } from "../base/secret";
+import { markDeleted } from "../base/deletions";
 import type { ConnectionTestResult, DataRecord, EntityDeclaration, FetchState, ResumableFetchOptions } from "../base/types";
 
 const REGIONS = { us: "https://us.posthog.com", eu: "https://eu.posthog.com" } as const;
@@ -25,6 +26,12 @@ const REST_ENTITIES = ["persons", "cohorts", "feature_flags", "insights"] as con
 /** The query API's execution mode that never answers from its cache. */
 const QUERY_REFRESH = "force_blocking";
 const ENTITIES = ["events", ...REST_ENTITIES];
+
+/** When a soft-deleted object was deleted: its last change, else now (a time the API left unreadable). */
+function deletedAt(r: DataRecord): Date {
+  const at = new Date(String(r.last_modified_at ?? r.updated_at ?? ""));
+  return Number.isNaN(at.getTime()) ? new Date() : at;
+}
 
 interface RestPage {
   next: string | null;
@@ -172,7 +179,7 @@ export class PostHogConnector extends BaseConnector<HttpClient, PostHogConfig> {
       if (problem) throw permanent(`unexpected page from GET ${next.split("?")[0]}: ${problem}`);
       const page = body as RestPage;
       // Soft-deleted objects, where the API lists them, are deletions.
-      const records = page.results.map((r) => (r.deleted === true ? { ...r, _mako_deleted_at: String(r.last_modified_at ?? r.updated_at ?? new Date().toISOString()) } : r));
+      const records = page.results.map((r) => (r.deleted === true ? markDeleted({ ...r }, deletedAt(r)) : r));
       if (records.length > 0) {
         await options.onBatch(records);
         processed += records.length;

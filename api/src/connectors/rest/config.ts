@@ -10,6 +10,7 @@ import {
   typed,
   urlText,
 } from "../base/declarative/configIssues";
+import { entityName, refuseSameNames } from "../base/declarative/entityNames";
 import { wireValues } from "../base/declarative/wireValues";
 import { requestTarget } from "../base/secret";
 import { type ConfigValidation, validateConfig } from "../base/validateConfig";
@@ -79,7 +80,7 @@ const incrementalSchema = fields({
 });
 
 const entitySchema = fields({
-  name: requiredText().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be letters, digits and _ (it names a table)"),
+  name: entityName(),
   /** Relative to base_url; `{field}` is filled from each record of `parent`. Default `/<name>`. */
   path: optionalText(),
   method: oneOf(["GET", "POST"]).default("GET"),
@@ -117,12 +118,10 @@ export const restConfigSchema = fields({
   rate_limit: rateLimitSchema.optional(),
   entities: z.array(entitySchema, { error: (i) => (i.input === undefined ? "required" : "must be a list") }).min(1, "must list at least one entity"),
 }).superRefine((config, ctx) => {
+  refuseSameNames(config.entities, ctx);
   const names = new Map<string, number>();
   config.entities.forEach((entity, i) => {
-    if (names.has(entity.name)) {
-      ctx.addIssue({ code: "custom", path: ["entities", i, "name"], message: `"${entity.name}" is already used by entities[${names.get(entity.name)}]` });
-    }
-    names.set(entity.name, i);
+    if (!names.has(entity.name)) names.set(entity.name, i);
   });
   const origin = originOf(config.base_url);
   config.entities.forEach((entity, i) => {

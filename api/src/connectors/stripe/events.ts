@@ -1,6 +1,7 @@
 // Stripe's events as both the Events API replay and webhooks read them: which entity an
 // event's object belongs to, and the row it leaves (docs.stripe.com/api/events/object,
 // docs.stripe.com/api/events/types).
+import { markDeleted } from "../base/deletions";
 import type { DataRecord } from "../base/types";
 
 /** The Events API's `types[]` filter, as indexed form parameters. */
@@ -35,7 +36,7 @@ export interface StripeEvent {
 /** The row an event leaves: `data.object`, marked `_mako_deleted_at` when the event deletes it. */
 export function eventRecord(event: StripeEvent): DataRecord {
   const data = event.data.object;
-  return isDeletion(event) ? { ...data, _mako_deleted_at: new Date(event.created * 1000).toISOString() } : data;
+  return isDeletion(event) ? markDeleted({ ...data }, new Date(event.created * 1000)) : data;
 }
 
 /** `*.deleted` removes the object — except a subscription's, which is a cancellation. */

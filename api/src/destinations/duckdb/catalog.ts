@@ -38,6 +38,16 @@ export const duckdbCatalog: Catalog<DuckDBConnection> = {
     return { primaryKey: JSON.parse(meta[0] as string), shape: { columns, overflow: meta[1] as boolean }, generation: 0 };
   },
 
+  // A table's name is its entity's (a shadow's record is under its name too); DuckDB ignores case.
+  async ownerOf(connection, name) {
+    const reader = await connection.runAndReadAll(
+      `SELECT namespace, entity FROM _mako.tables WHERE lower(namespace) = lower($1) AND lower(entity) = lower($2) LIMIT 1`,
+      [name.schema!, name.name],
+    );
+    const row = reader.getRows()[0];
+    return row ? { namespace: row[0] as string, entity: row[1] as string } : null;
+  },
+
   async save(connection, table, shape) {
     const { namespace, entity } = table.ref;
     await connection.run(`INSERT INTO _mako.tables VALUES ($1, $2, $3, $4) ON CONFLICT (namespace, entity) DO UPDATE SET overflow = EXCLUDED.overflow`, [

@@ -39,12 +39,19 @@ export const duckdbDdl: Ddl<DuckDBConnection> = {
     await connection.run(`DROP TABLE IF EXISTS ${qualified(quote, name)}`);
   },
 
+  async rename(connection, from, to) {
+    await connection.run(`ALTER TABLE ${qualified(quote, from)} RENAME TO ${quote(to.name)}`);
+  },
+
   widenValue: (sql, _from, to) => `CAST(${sql} AS ${SQL_TYPE[to]})`,
   updateJoin: "from",
 
   async dropNamespace(connection, namespace) {
-    await connection.run(`DROP SCHEMA IF EXISTS ${quote(namespace)} CASCADE`);
+    const entities = await connection.runAndReadAll(`SELECT entity FROM _mako.tables WHERE namespace = $1`, [namespace]);
+    for (const [entity] of entities.getRows()) await connection.run(`DROP TABLE IF EXISTS ${qualified(quote, { schema: namespace, name: entity as string })}`);
     for (const t of ["tables", "columns", "state"]) await connection.run(`DELETE FROM _mako.${t} WHERE namespace = $1`, [namespace]);
+    // The schema goes too, unless it holds something else (a view of the owner's): then it stays.
+    await connection.run(`DROP SCHEMA IF EXISTS ${quote(namespace)}`).catch(() => {});
   },
 };
 

@@ -34,4 +34,9 @@ export const duckdbState: StateStore<DuckDBConnection> = {
   async reset(connection, ref) {
     await connection.run(`DELETE FROM _mako.state WHERE namespace = $1 AND entity = $2`, [ref.namespace, ref.entity]);
   },
+
+  async list(connection, namespace) {
+    const reader = await connection.runAndReadAll(`SELECT entity FROM _mako.state WHERE namespace = $1 ORDER BY entity`, [namespace]);
+    return reader.getRows().map(([entity]) => entity as string);
+  },
 };

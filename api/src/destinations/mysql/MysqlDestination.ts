@@ -1,6 +1,6 @@
 import mysql from "mysql2/promise";
 import { DialectDestination } from "../DialectDestination";
-import { setup } from "./catalog";
+import { type ServerLimits, setup } from "./catalog";
 import { mysqlDialect } from "./dialect";
 import type { MysqlWriter } from "./rows";
 
@@ -27,8 +27,7 @@ export class MysqlDestination extends DialectDestination<mysql.PoolConnection, M
     // Row locks only, no gap locks: two connections upserting disjoint keys do not block each other.
     pool.pool.on("connection", (c) => c.query("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"));
     try {
-      const { maxStatementBytes } = await setup(pool);
-      return new MysqlDestination(pool, connections, maxStatementBytes);
+      return new MysqlDestination(pool, connections, await setup(pool));
     } catch (err) {
       await pool.end().catch(() => {});
       throw new Error(`cannot open MySQL destination ${url.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@")}: ${err.message}`);
@@ -38,8 +37,8 @@ export class MysqlDestination extends DialectDestination<mysql.PoolConnection, M
   private constructor(
     readonly pool: mysql.Pool,
     connections: number,
-    maxStatementBytes: number,
+    limits: ServerLimits,
   ) {
-    super(mysqlDialect(pool, { connections, maxStatementBytes }));
+    super(mysqlDialect(pool, { connections, limits }));
   }
 }

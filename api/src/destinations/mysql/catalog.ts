@@ -5,12 +5,23 @@ import type mysql from "mysql2/promise";
 import type { Catalog } from "../dialect";
 import type { Column } from "../tableShape";
 import { SWAP_SUFFIX } from "./swap";
+import { jsonDepthOf } from "./types";
 
 type Conn = mysql.PoolConnection;
 
-/** Creates Mako's tables; the largest statement worth sending (half of max_allowed_packet). */
-export async function setup(pool: mysql.Pool): Promise<{ maxStatementBytes: number }> {
-  const [[db]] = await pool.query<mysql.RowDataPacket[]>("SELECT DATABASE() AS name, @@max_allowed_packet AS packet");
+/** What the server allows, read once when the destination opens. */
+export interface ServerLimits {
+  /** The largest statement worth sending (half of max_allowed_packet: the estimate of a statement's size is rough). */
+  maxStatementBytes: number;
+  /** max_allowed_packet: no statement, so no single row, can be larger. */
+  maxPacketBytes: number;
+  /** Levels of nesting a JSON column takes (types.ts jsonDepthOf). */
+  jsonDepth: number;
+}
+
+/** Creates Mako's tables (and brings older ones up to date); the server's limits. */
+export async function setup(pool: mysql.Pool): Promise<ServerLimits> {
+  const [[db]] = await pool.query<mysql.RowDataPacket[]>("SELECT DATABASE() AS name, @@max_allowed_packet AS packet, VERSION() AS version");
   if (!db.name) throw new Error("the URL names no database (mysql://user@host:3306/DATABASE)");
   const opts = "DEFAULT CHARSET utf8mb4 COLLATE utf8mb4_bin";
   await pool.query(`CREATE TABLE IF NOT EXISTS _mako_state (
@@ -20,12 +31,28 @@ export async function setup(pool: mysql.Pool): Promise<{ maxStatementBytes: numb
     namespace VARCHAR(255) NOT NULL, entity VARCHAR(255) NOT NULL, table_name VARCHAR(64) NOT NULL,
     primary_key TEXT NOT NULL, overflow BOOLEAN NOT NULL DEFAULT FALSE, generation INT NOT NULL DEFAULT 0,
     PRIMARY KEY (namespace, entity)) ${opts}`);
+  // A field name is as long as a source makes it: not part of an index (InnoDB keys are 3,072 bytes).
   await pool.query(`CREATE TABLE IF NOT EXISTS _mako_columns (
-    namespace VARCHAR(255) NOT NULL, entity VARCHAR(255) NOT NULL, field VARCHAR(255) NOT NULL,
+    namespace VARCHAR(255) NOT NULL, entity VARCHAR(255) NOT NULL, field LONGTEXT NOT NULL,
     column_name VARCHAR(64) NOT NULL, type VARCHAR(16) NOT NULL, position INT NOT NULL,
-    PRIMARY KEY (namespace, entity, field)) ${opts}`);
-  // Half the packet: the estimate of a statement's size is rough.
-  return { maxStatementBytes: Math.max(64 << 10, Math.min(Number(db.packet) / 2, 32 << 20)) };
+    PRIMARY KEY (namespace, entity, position)) ${opts}`);
+  await widenFieldColumn(pool);
+  const packet = Number(db.packet);
+  return { maxStatementBytes: Math.max(64 << 10, Math.min(packet / 2, 32 << 20)), maxPacketBytes: packet, jsonDepth: jsonDepthOf(String(db.version)) };
+}
+
+/** `_mako_columns` of an older Mako kept fields in VARCHAR(255), part of its key: a longer field name failed. */
+async function widenFieldColumn(pool: mysql.Pool): Promise<void> {
+  const [[column]] = await pool.query<mysql.RowDataPacket[]>(
+    "SELECT DATA_TYPE AS type FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '_mako_columns' AND COLUMN_NAME = 'field'",
+  );
+  if (column?.type !== "varchar") return;
+  // Positions are unique per entity: columns are only ever appended. Should the records say
+  // otherwise, the old table stays as it was (fields up to 255 characters) rather than the
+  // destination failing to open.
+  await pool
+    .query("ALTER TABLE _mako_columns MODIFY field LONGTEXT NOT NULL, DROP PRIMARY KEY, ADD PRIMARY KEY (namespace, entity, position)")
+    .catch(() => {});
 }
 
 export const mysqlCatalog: Catalog<Conn> = {
@@ -47,6 +74,15 @@ export const mysqlCatalog: Catalog<Conn> = {
     };
   },
 
+  // Compared ignoring case: with lower_case_table_names (Windows, macOS) MySQL folds them.
+  async ownerOf(conn, name) {
+    const [rows] = await conn.query<mysql.RowDataPacket[]>(
+      "SELECT namespace, entity FROM _mako_tables WHERE LOWER(table_name) = LOWER(?) AND entity NOT LIKE ? LIMIT 1",
+      [name.name, `%${SWAP_SUFFIX.replaceAll("_", "\\_")}`],
+    );
+    return rows[0] ? { namespace: rows[0].namespace as string, entity: rows[0].entity as string } : null;
+  },
+
   async save(conn, table, shape) {
     const { ref } = table;
     await conn.query(
@@ -56,7 +92,7 @@ export const mysqlCatalog: Catalog<Conn> = {
     );
     const rows = shape.columns.map((c, i) => [ref.namespace, ref.entity, c.field, c.name, c.type, i]);
     await conn.query(
-      "INSERT INTO _mako_columns (namespace, entity, field, column_name, type, position) VALUES ? ON DUPLICATE KEY UPDATE type = VALUES(type)",
+      "INSERT INTO _mako_columns (namespace, entity, field, column_name, type, position) VALUES ? ON DUPLICATE KEY UPDATE field = VALUES(field), column_name = VALUES(column_name), type = VALUES(type)",
       [rows],
     );
   },

@@ -7,7 +7,7 @@ import { DELETED_AT, SYNCED_AT } from "../Destination";
 import type { Ddl } from "../dialect";
 import { type Column, OVERFLOW, type TableShape } from "../tableShape";
 import { tableExists } from "./introspect";
-import { quote } from "./naming";
+import { quote, tableName } from "./naming";
 import { SQL_TYPE, columnType } from "./types";
 
 type Conn = mysql.PoolConnection;
@@ -73,13 +73,21 @@ export const mysqlDdl: Ddl<Conn> = {
     await conn.query(`DROP TABLE IF EXISTS ${quote(name.name)}`);
   },
 
+  async rename(conn, from, to) {
+    await conn.query(`RENAME TABLE ${quote(from.name)} TO ${quote(to.name)}`);
+  },
+
   /** MySQL converts a value to the column's type on insert. */
   widenValue: (sql) => sql,
   updateJoin: "join",
 
   async dropNamespace(conn, namespace) {
-    const [rows] = await conn.query<mysql.RowDataPacket[]>("SELECT table_name FROM _mako_tables WHERE namespace = ?", [namespace]);
-    for (const { table_name } of rows) await conn.query(`DROP TABLE IF EXISTS ${quote(table_name)}`);
+    // Swap marks name a shadow; an interrupted swap may have left a live table's `old` one.
+    const [rows] = await conn.query<mysql.RowDataPacket[]>("SELECT entity, table_name FROM _mako_tables WHERE namespace = ?", [namespace]);
+    for (const { entity, table_name } of rows) {
+      await conn.query(`DROP TABLE IF EXISTS ${quote(table_name)}`);
+      await conn.query(`DROP TABLE IF EXISTS ${quote(tableName({ namespace, entity }, "live", "old"))}`);
+    }
     for (const t of ["_mako_tables", "_mako_columns", "_mako_state"]) await conn.query(`DELETE FROM ${t} WHERE namespace = ?`, [namespace]);
   },
 };

@@ -1,6 +1,6 @@
 import type mysql from "mysql2/promise";
 import type { Dialect } from "../dialect";
-import { mysqlCatalog } from "./catalog";
+import { type ServerLimits, mysqlCatalog } from "./catalog";
 import { mysqlDdl } from "./ddl";
 import { MysqlDriver } from "./driver";
 import { mysqlIntrospect } from "./introspect";
@@ -14,7 +14,7 @@ import { mysqlShape } from "./types";
  * MySQL/MariaDB: chunks on several connections at once; DDL commits on its own, so schema
  * changes run first under a named lock, and a full refresh's swap is a marked RENAME TABLE.
  */
-export function mysqlDialect(pool: mysql.Pool, options: { connections: number; maxStatementBytes: number }): Dialect<mysql.PoolConnection, MysqlWriter> {
+export function mysqlDialect(pool: mysql.Pool, options: { connections: number; limits: ServerLimits }): Dialect<mysql.PoolConnection, MysqlWriter> {
   return {
     kind: "mysql",
     writeConcurrency: options.connections,
@@ -26,7 +26,7 @@ export function mysqlDialect(pool: mysql.Pool, options: { connections: number; m
     state: mysqlState,
     ddl: mysqlDdl,
     swap: mysqlSwap,
-    rows: mysqlRows(options.maxStatementBytes),
+    rows: mysqlRows(options.limits),
     introspect: mysqlIntrospect,
   };
 }

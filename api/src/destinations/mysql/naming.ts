@@ -1,25 +1,23 @@
 import type { TableRef } from "../Destination";
 import type { Naming, TableRole } from "../dialect";
 import { SHADOW_SUFFIX, isShadowEntity } from "../shadowTable";
-import { truncateBytes } from "../tableShape";
+import { type TempTable, fitName, tempTableName } from "../tableNames";
 
-/** MySQL's longest identifier, in characters (bytes are stricter, so cutting bytes is safe). */
+/** MySQL's longest identifier, in characters (names are cut in bytes, which is stricter). */
 export const MAX_NAME_CHARS = 64;
 
 export const quote = (identifier: string) => `\`${identifier.replaceAll("`", "``")}\``;
 
-const withSuffix = (name: string, suffix: string) => truncateBytes(name, MAX_NAME_CHARS - suffix.length).trimEnd() + suffix;
-
 /**
- * `NAME__ENTITY`, cut to MySQL's 64 characters (which may not end with a space). A shadow's (or
- * a temporary table's) suffix is kept whole even when the name is cut, so that it never is the
- * live table's name.
+ * `SOURCE__ENTITY`; a shadow and a temporary table `_mako_shadow__SOURCE__ENTITY`,
+ * `_mako_old__…`: names no synced table can have. A name longer than MySQL's 64 characters (or
+ * ending with a space, which MySQL refuses) is cut and given a hash of the whole (tableNames.ts).
+ * A table created under another name keeps it: `_mako_tables` records each table's name.
  */
-export function tableName(entity: TableRef, role: TableRole = "live", temp?: "rebuild" | "old"): string {
-  let name = truncateBytes(`${entity.namespace}__${entity.entity}`, MAX_NAME_CHARS).trimEnd();
-  if (role === "shadow") name = withSuffix(name, SHADOW_SUFFIX);
-  if (temp) name = withSuffix(name, `__mako_${temp}`);
-  return name;
+export function tableName(entity: TableRef, role: TableRole = "live", temp?: TempTable): string {
+  const live = `${entity.namespace}__${entity.entity}`;
+  const base = role === "shadow" ? tempTableName(live, "shadow") : live;
+  return fitName(temp ? tempTableName(base, temp) : base, MAX_NAME_CHARS, { trimEnd: true });
 }
 
 /** The table of an entity, or of a shadow given as its metadata entity (`ENTITY__mako_shadow`). */

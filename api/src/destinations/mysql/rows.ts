@@ -1,46 +1,62 @@
 // MySQL's bulk path: multi-row INSERT … ON DUPLICATE KEY UPDATE of ~1,000 rows, cut shorter to
-// stay under max_allowed_packet.
+// stay under max_allowed_packet. A row the server cannot take (a text key past VARCHAR(255), a
+// row larger than the packet) fails the chunk with one line naming the record and the limit.
 
-import type mysql from "mysql2/promise";
+import mysql from "mysql2/promise";
 import { DELETED_AT, SYNCED_AT } from "../Destination";
-import type { RowWriter } from "../dialect";
+import type { RowWriter, Table } from "../dialect";
 import { mergePlan } from "../mergePlan";
 import { type Column, overflowOf } from "../tableShape";
+import type { ServerLimits } from "./catalog";
 import { upsertSql } from "./merge";
 import { quote } from "./naming";
-import { CONVERT, type Converter, toDatetime } from "./types";
+import { KEY_TEXT_CHARS, type Converter, converters, toDatetime, withinJsonDepth } from "./types";
 
 type Conn = mysql.PoolConnection;
 
 /** Rows per INSERT … ON DUPLICATE KEY UPDATE (10,000-row statements measured ~20% slower). */
 const ROWS_PER_STATEMENT = 1000;
+/** UTF-8 bytes per UTF-16 code unit, at most: a statement's size is estimated from string lengths. */
+const BYTES_PER_UNIT = 3;
 
 export interface MysqlWriter {
+  table: Table;
   fields: string[];
   byField: Map<string, Column>;
   overflow: boolean;
   convert: Converter[];
+  /** Positions (in `fields`) of key columns that are VARCHAR(255). */
+  textKeys: number[];
   head: string;
   tuple: string;
   tail: string;
 }
 
-export function mysqlRows(maxStatementBytes: number): RowWriter<Conn, MysqlWriter> {
+export function mysqlRows(limits: ServerLimits): RowWriter<Conn, MysqlWriter> {
+  const convert = converters(limits.jsonDepth);
+  // The overflow column's object is one level itself.
+  const fitDepth = (extra: Record<string, unknown>) => withinJsonDepth(extra, limits.jsonDepth);
+  const overflowText = (record: Record<string, unknown>, byField: Map<string, Column>) => overflowOf(record, byField, fitDepth);
   return {
     prepare(_conn, table, shape) {
+      const fields = shape.columns.map((c) => c.field);
+      const isTextKey = (c: Column) => table.primaryKey.includes(c.field) && (c.type === "text" || c.type === "json");
       return {
-        fields: shape.columns.map((c) => c.field),
+        table,
+        fields,
         byField: new Map(shape.columns.map((c) => [c.field, c])),
         overflow: shape.overflow,
-        convert: shape.columns.map((c) => CONVERT[c.type]),
+        convert: shape.columns.map((c) => convert[c.type]),
+        textKeys: shape.columns.flatMap((c, i) => (isTextKey(c) ? [i] : [])),
         ...upsertSql(table.name.name, mergePlan(table, shape)),
       };
     },
 
     async write(conn, _table, writer, records, syncedAt) {
-      const { fields, convert, byField, overflow } = writer;
+      const { fields, convert, byField, overflow, textKeys } = writer;
       const n = fields.length;
       const synced = toDatetime(syncedAt);
+      const statementBytes = writer.head.length + writer.tail.length;
       let values: unknown[] = [];
       let rows = 0;
       let bytes = 0;
@@ -52,19 +68,30 @@ export function mysqlRows(maxStatementBytes: number): RowWriter<Conn, MysqlWrite
         bytes = 0;
       };
       for (const record of records) {
+        const start = values.length;
+        let rowBytes = 8 * n;
         for (let j = 0; j < n; j++) {
           const v = convert[j](record[fields[j]]);
-          if (typeof v === "string") bytes += v.length;
+          if (typeof v === "string") rowBytes += v.length * BYTES_PER_UNIT;
           values.push(v);
         }
+        for (const j of textKeys) checkKeyLength(writer, record, values[start + j]);
         values.push(synced, toDatetime(record[DELETED_AT]));
         if (overflow) {
-          const extra = overflowOf(record, byField);
-          if (extra) bytes += extra.length;
+          const extra = overflowText(record, byField);
+          if (extra) rowBytes += extra.length * BYTES_PER_UNIT;
           values.push(extra);
         }
-        bytes += 8 * n;
-        if (++rows >= ROWS_PER_STATEMENT || bytes >= maxStatementBytes) await flush();
+        if (rowBytes + statementBytes > limits.maxStatementBytes) checkRowSize(writer, record, values.slice(start), limits.maxPacketBytes);
+        if (rows > 0 && bytes + rowBytes > limits.maxStatementBytes) {
+          // This row would make the statement too large: send the rows before it first.
+          const row = values.splice(start);
+          await flush();
+          values = row;
+        }
+        rows++;
+        bytes += rowBytes;
+        if (rows >= ROWS_PER_STATEMENT || bytes >= limits.maxStatementBytes) await flush();
       }
       if (rows > 0) await flush();
     },
@@ -77,4 +104,34 @@ export function mysqlRows(maxStatementBytes: number): RowWriter<Conn, MysqlWrite
       return result.affectedRows;
     },
   };
+}
+
+/** A text key longer than its VARCHAR(255) column: MySQL would say only "Data too long for column". */
+function checkKeyLength(writer: MysqlWriter, record: Record<string, unknown>, value: unknown): void {
+  if (typeof value !== "string" || value.length <= KEY_TEXT_CHARS || [...value].length <= KEY_TEXT_CHARS) return;
+  throw new Error(
+    `entity "${writer.table.entity.entity}": record ${describeKey(writer, record)} has a text key of ${[...value].length} characters; ` +
+      `MySQL keys hold at most ${KEY_TEXT_CHARS} (VARCHAR(${KEY_TEXT_CHARS}) primary key)`,
+  );
+}
+
+/** A row larger than max_allowed_packet: the server would drop the connection with no word of which. */
+function checkRowSize(writer: MysqlWriter, record: Record<string, unknown>, row: unknown[], maxPacketBytes: number): void {
+  const size = Buffer.byteLength(writer.head) + Buffer.byteLength(mysql.format(writer.tuple, row as mysql.SqlValue[])) + Buffer.byteLength(writer.tail);
+  if (size <= maxPacketBytes) return;
+  const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MB`;
+  throw new Error(
+    `entity "${writer.table.entity.entity}": record ${describeKey(writer, record)} is ${mb(size)} as an INSERT, more than the server's ` +
+      `max_allowed_packet (${mb(maxPacketBytes)}); raise max_allowed_packet on the MySQL server to take it`,
+  );
+}
+
+/** `id=42`, `a=1, b="x"`: the record's key as an error names it, long values cut. */
+function describeKey(writer: MysqlWriter, record: Record<string, unknown>): string {
+  return writer.table.primaryKey
+    .map((k) => {
+      const text = JSON.stringify(record[k]) ?? "undefined";
+      return `${k}=${text.length > 40 ? `${text.slice(0, 40)}…` : text}`;
+    })
+    .join(", ");
 }

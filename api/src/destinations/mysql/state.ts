@@ -36,4 +36,9 @@ export const mysqlState: StateStore<Conn> = {
   async reset(conn, ref) {
     await conn.query("DELETE FROM _mako_state WHERE namespace = ? AND entity = ?", [ref.namespace, ref.entity]);
   },
+
+  async list(conn, namespace) {
+    const [rows] = await conn.query<mysql.RowDataPacket[]>("SELECT entity FROM _mako_state WHERE namespace = ? ORDER BY entity", [namespace]);
+    return rows.map((r) => r.entity as string);
+  },
 };

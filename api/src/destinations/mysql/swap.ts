@@ -22,7 +22,12 @@ async function finishSwap(conn: Conn, live: TableRef): Promise<void> {
   ]);
   if (marks.length === 0) return;
   const shadow = marks[0].table_name as string;
-  const liveName = tableName(live);
+  // The name the live table's record keeps (a table created under an older naming keeps its own).
+  const [records] = await conn.query<mysql.RowDataPacket[]>("SELECT table_name FROM _mako_tables WHERE namespace = ? AND entity = ?", [
+    live.namespace,
+    live.entity,
+  ]);
+  const liveName = (records[0]?.table_name as string | undefined) ?? tableName(live);
   const old = tableName(live, "live", "old");
   if (await tableExists(conn, shadow)) {
     await conn.query(`DROP TABLE IF EXISTS ${quote(old)}`);

@@ -1,9 +1,16 @@
 // Mako's records in PostgreSQL, schema `_mako`: `tables` and `columns` describe each table (by
-// data source and entity), `state` holds each entity's checkpoint.
+// data source and entity, with its name), `state` holds each entity's checkpoint.
 
 import type pg from "pg";
-import type { Catalog } from "../dialect";
+import type { TableRef } from "../Destination";
+import type { Catalog, PhysicalName } from "../dialect";
 import type { Column } from "../tableShape";
+import { legacyTableName, tableName } from "./naming";
+
+/** A recorded table's name: as recorded, or as an older Mako named it without recording it. */
+function nameOf(ref: TableRef, recorded: string | null): PhysicalName {
+  return recorded === null ? legacyTableName(ref) : { schema: tableName(ref).schema, name: recorded };
+}
 
 export async function setup(pool: pg.Pool): Promise<void> {
   const client = await pool.connect();
@@ -23,6 +30,12 @@ export async function setup(pool: pg.Pool): Promise<void> {
       CREATE TABLE IF NOT EXISTS _mako.columns (
         namespace text NOT NULL, entity text NOT NULL, field text NOT NULL, column_name text NOT NULL,
         type text NOT NULL, position integer NOT NULL, PRIMARY KEY (namespace, entity, field));`);
+    // Each table's name (null in rows of an older Mako: then its names, see legacyTableName).
+    // Checked first: ALTER TABLE would lock the table even when the column exists.
+    const { rows } = await client.query(
+      `SELECT 1 FROM information_schema.columns WHERE table_schema = '_mako' AND table_name = 'tables' AND column_name = 'table_name'`,
+    );
+    if (rows.length === 0) await client.query(`ALTER TABLE _mako.tables ADD COLUMN IF NOT EXISTS table_name text`);
     await client.query("COMMIT");
   } catch (err) {
     await client.query("ROLLBACK").catch(() => {});
@@ -34,8 +47,8 @@ export async function setup(pool: pg.Pool): Promise<void> {
 
 export const postgresCatalog: Catalog<pg.PoolClient> = {
   async load(client, ref) {
-    const meta = await client.query<{ primary_key: string; overflow: boolean; generation: number }>(
-      `SELECT primary_key, overflow, generation FROM _mako.tables WHERE namespace = $1 AND entity = $2`,
+    const meta = await client.query<{ table_name: string | null; primary_key: string; overflow: boolean; generation: number }>(
+      `SELECT table_name, primary_key, overflow, generation FROM _mako.tables WHERE namespace = $1 AND entity = $2`,
       [ref.namespace, ref.entity],
     );
     if (!meta.rows[0]) return null;
@@ -43,16 +56,25 @@ export const postgresCatalog: Catalog<pg.PoolClient> = {
       `SELECT field, column_name AS name, type FROM _mako.columns WHERE namespace = $1 AND entity = $2 ORDER BY position`,
       [ref.namespace, ref.entity],
     );
-    const { primary_key, overflow, generation } = meta.rows[0];
-    return { primaryKey: JSON.parse(primary_key), shape: { columns: cols.rows, overflow }, generation };
+    const { table_name, primary_key, overflow, generation } = meta.rows[0];
+    return { name: nameOf(ref, table_name), primaryKey: JSON.parse(primary_key), shape: { columns: cols.rows, overflow }, generation };
+  },
+
+  async ownerOf(client, name) {
+    const { rows } = await client.query<{ namespace: string; entity: string; table_name: string | null }>(
+      `SELECT namespace, entity, table_name FROM _mako.tables WHERE namespace = $1`,
+      [name.schema],
+    );
+    const owner = rows.find((r) => nameOf(r, r.table_name).name === name.name);
+    return owner ? { namespace: owner.namespace, entity: owner.entity } : null;
   },
 
   async save(client, table, shape) {
     const { ref } = table;
     await client.query(
-      `INSERT INTO _mako.tables (namespace, entity, primary_key, overflow, generation) VALUES ($1, $2, $3, $4, 1)
-       ON CONFLICT (namespace, entity) DO UPDATE SET overflow = EXCLUDED.overflow, generation = _mako.tables.generation + 1`,
-      [ref.namespace, ref.entity, JSON.stringify(table.primaryKey), shape.overflow],
+      `INSERT INTO _mako.tables (namespace, entity, primary_key, overflow, generation, table_name) VALUES ($1, $2, $3, $4, 1, $5)
+       ON CONFLICT (namespace, entity) DO UPDATE SET overflow = EXCLUDED.overflow, generation = _mako.tables.generation + 1, table_name = EXCLUDED.table_name`,
+      [ref.namespace, ref.entity, JSON.stringify(table.primaryKey), shape.overflow, table.name.name],
     );
     // One statement for every column: a 1,700-field record must not cost 1,700 round trips.
     await client.query(
@@ -71,17 +93,21 @@ export const postgresCatalog: Catalog<pg.PoolClient> = {
 
   async move(client, shadow, live) {
     const { namespace, entity } = live.ref;
-    await client.query(`UPDATE _mako.tables SET entity = $2, generation = generation + $4 + 1 WHERE namespace = $1 AND entity = $3`, [
+    await client.query(`UPDATE _mako.tables SET entity = $2, generation = generation + $4 + 1, table_name = $5 WHERE namespace = $1 AND entity = $3`, [
       namespace,
       entity,
       shadow.ref.entity,
       live.generation,
+      live.name.name,
     ]);
     await client.query(`UPDATE _mako.columns SET entity = $2 WHERE namespace = $1 AND entity = $3`, [namespace, entity, shadow.ref.entity]);
   },
 
   async list(client, namespace) {
-    const { rows } = await client.query<{ entity: string }>(`SELECT entity FROM _mako.tables WHERE namespace = $1 ORDER BY entity`, [namespace]);
-    return rows;
+    const { rows } = await client.query<{ entity: string; table_name: string | null }>(
+      `SELECT entity, table_name FROM _mako.tables WHERE namespace = $1 ORDER BY entity`,
+      [namespace],
+    );
+    return rows.map((r) => ({ entity: r.entity, name: nameOf({ namespace, entity: r.entity }, r.table_name) }));
   },
 };

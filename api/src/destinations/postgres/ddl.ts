@@ -4,8 +4,9 @@ import type pg from "pg";
 import { DELETED_AT, SYNCED_AT } from "../Destination";
 import type { Ddl, ShadowSwap } from "../dialect";
 import { qualified } from "../tables";
-import { OVERFLOW, type TableShape, truncateBytes } from "../tableShape";
-import { MAX_NAME_BYTES, quote } from "./naming";
+import { OVERFLOW, type TableShape } from "../tableShape";
+import { postgresCatalog } from "./catalog";
+import { quote, tableName } from "./naming";
 import { SQL_TYPE, widenUsing } from "./types";
 
 function columnDefs(primaryKey: string[], shape: TableShape): string {
@@ -40,14 +41,26 @@ export const postgresDdl: Ddl<pg.PoolClient> = {
     await client.query(`DROP TABLE IF EXISTS ${qualified(quote, name)}`);
   },
 
+  async rename(client, from, to) {
+    await client.query(`ALTER TABLE ${qualified(quote, from)} RENAME TO ${quote(to.name)}`);
+  },
+
   widenValue: widenUsing,
   updateJoin: "from",
 
   async dropNamespace(client, namespace) {
     await client.query("BEGIN");
     try {
-      await client.query(`DROP SCHEMA IF EXISTS ${quote(truncateBytes(namespace, MAX_NAME_BYTES))} CASCADE`);
+      for (const { entity, name } of await postgresCatalog.list(client, namespace)) {
+        await client.query(`DROP TABLE IF EXISTS ${qualified(quote, name ?? tableName({ namespace, entity }))}`);
+      }
       for (const t of ["tables", "columns", "state"]) await client.query(`DELETE FROM _mako.${t} WHERE namespace = $1`, [namespace]);
+      // The schema goes too, unless it holds something else (a view of the owner's): then it stays.
+      await client.query("SAVEPOINT schema_drop");
+      await client.query(`DROP SCHEMA IF EXISTS ${quote(tableName({ namespace, entity: "_" }).schema!)}`).then(
+        () => client.query("RELEASE SAVEPOINT schema_drop"),
+        () => client.query("ROLLBACK TO SAVEPOINT schema_drop"),
+      );
       await client.query("COMMIT");
     } catch (err) {
       await client.query("ROLLBACK").catch(() => {});

@@ -36,4 +36,9 @@ export const postgresState: StateStore<pg.PoolClient> = {
   async reset(client, ref) {
     await client.query(`DELETE FROM _mako.state WHERE namespace = $1 AND entity = $2`, [ref.namespace, ref.entity]);
   },
+
+  async list(client, namespace) {
+    const { rows } = await client.query<{ entity: string }>(`SELECT entity FROM _mako.state WHERE namespace = $1 ORDER BY entity`, [namespace]);
+    return rows.map((r) => r.entity);
+  },
 };

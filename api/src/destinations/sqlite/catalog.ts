@@ -1,5 +1,6 @@
-// Mako's records in the SQLite file: `_mako_tables` and `_mako_columns` describe each table (by
-// its name), `_mako_state` holds each entity's checkpoint.
+// Mako's records in the SQLite file: `_mako_tables` and `_mako_columns` describe each table
+// (found by data source and entity; keyed by the table's name, which the record keeps),
+// `_mako_state` holds each entity's checkpoint.
 
 import type Database from "better-sqlite3";
 import type { Catalog } from "../dialect";
@@ -25,15 +26,28 @@ export function setup(db: DB): void {
 }
 
 export const sqliteCatalog: Catalog<DB> = {
-  load(db, _ref, name) {
-    const meta = db.prepare(`SELECT primary_key, overflow FROM _mako_tables WHERE table_name = ?`).get(name.name) as
-      | { primary_key: string; overflow: number }
-      | undefined;
+  load(db, ref) {
+    const meta = db
+      .prepare(`SELECT table_name, primary_key, overflow FROM _mako_tables WHERE namespace = ? AND entity = ? ORDER BY rowid LIMIT 1`)
+      .get(ref.namespace, ref.entity) as { table_name: string; primary_key: string; overflow: number } | undefined;
     if (!meta) return null;
     const columns = db
       .prepare(`SELECT field, column_name AS name, type FROM _mako_columns WHERE table_name = ? ORDER BY position`)
-      .all(name.name) as Column[];
-    return { primaryKey: JSON.parse(meta.primary_key), shape: { columns, overflow: meta.overflow === 1 }, generation: 0 };
+      .all(meta.table_name) as Column[];
+    return {
+      name: { schema: null, name: meta.table_name },
+      primaryKey: JSON.parse(meta.primary_key),
+      shape: { columns, overflow: meta.overflow === 1 },
+      generation: 0,
+    };
+  },
+
+  // SQLite's table names ignore case: "a__Users" is "a__users".
+  ownerOf(db, name) {
+    const row = db.prepare(`SELECT namespace, entity FROM _mako_tables WHERE table_name = ? COLLATE NOCASE LIMIT 1`).get(name.name) as
+      | { namespace: string; entity: string }
+      | undefined;
+    return row ?? null;
   },
 
   save(db, table, shape) {

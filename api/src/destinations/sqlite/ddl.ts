@@ -67,6 +67,10 @@ export const sqliteDdl: Ddl<DB> = {
     db.exec(`DROP TABLE IF EXISTS ${quote(name.name)}`);
   },
 
+  rename(db, from, to) {
+    db.exec(`ALTER TABLE ${quote(from.name)} RENAME TO ${quote(to.name)}`);
+  },
+
   widenValue: convertSql,
   updateJoin: "from",
 

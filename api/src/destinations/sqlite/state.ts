@@ -23,5 +23,8 @@ export function sqliteState(db: Database.Database): StateStore<Database.Database
     reset(conn, ref) {
       conn.prepare(`DELETE FROM _mako_state WHERE namespace = ? AND entity = ?`).run(ref.namespace, ref.entity);
     },
+    list(conn, namespace) {
+      return conn.prepare(`SELECT entity FROM _mako_state WHERE namespace = ? ORDER BY entity`).pluck().all(namespace) as string[];
+    },
   };
 }

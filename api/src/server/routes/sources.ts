@@ -4,7 +4,7 @@ import { type Mako, SecretsMustBeReenteredError, ValidationError } from "../../M
 import { checkConfig, configSchemaOf } from "../configValidation";
 import { ApiError } from "../httpErrors";
 import type { LiveRuns } from "../LiveRuns";
-import { addSourceBody, jsonBody, parseOr400, patchSourceBody, rowsQuery, syncBody } from "../requestSchemas";
+import { addSourceBody, jsonBody, parseOr400, patchSourceBody, removeQuery, rowsQuery, syncBody } from "../requestSchemas";
 import { sourceView } from "../views";
 import { describeWebhook } from "../../webhooks/setup";
 
@@ -57,12 +57,13 @@ export function sourceRoutes(mako: Mako, live: LiveRuns): Hono {
     return c.json(await view(name));
   });
 
+  // ?data=drop deletes the source's tables and checkpoints wherever it wrote; ?data=keep leaves them.
   app.delete("/:name", async (c) => {
     const name = c.req.param("name");
-    const [latest] = await mako.runs.list({ source: name, limit: 1 });
-    if (latest?.status === "running") throw new ApiError(409, `source "${name}" is syncing (run ${latest.id}); cancel it first`);
-    await mako.sources.remove(name);
-    return c.json({ removed: name });
+    await mako.sources.get(name); // an unknown source is a 404 before the query is judged
+    const { data } = parseOr400(removeQuery, c.req.query(), "query");
+    const { droppedFrom } = await mako.sources.remove(name, { data });
+    return c.json({ removed: name, data, droppedFrom });
   });
 
   app.post("/:name/test", async (c) => c.json(await mako.sources.test(c.req.param("name"))));

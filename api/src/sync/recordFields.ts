@@ -1,0 +1,90 @@
+// What the engine does to a record's field names before a destination sees them, so that
+// nothing a source sends changes meaning or breaks an entity:
+// - `_mako_*` names are Mako's system columns: a source's own field of such a name (even
+//   `_mako_deleted_at`, unless the connector marked the record with markDeleted) is kept under
+//   `_source_` + its name (`_source__mako_deleted_at`);
+// - U+0000 and lone UTF-16 surrogates cannot be part of a column name in any destination (nor
+//   of a catalog's text in PostgreSQL): they become U+FFFD, the replacement character.
+import { DELETED_AT_FIELD, isMarkedDeleted } from "../connectors/base/deletions";
+import { SYSTEM_FIELD_PREFIX as RESERVED_PREFIX } from "../connectors/base/reservedNames";
+import type { DataRecord } from "../connectors/base/types";
+
+export const SOURCE_PREFIX = "_source_";
+
+const UNSAFE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const UNDERSCORE = 95;
+
+/** Whether a field's name must change before it becomes a column. */
+export function needsNewName(field: string, record: DataRecord): boolean {
+  if (field.charCodeAt(0) === UNDERSCORE && field.startsWith(RESERVED_PREFIX)) {
+    return !(field === DELETED_AT_FIELD && isMarkedDeleted(record));
+  }
+  return suspect(field) && safeName(field) !== field;
+}
+
+/** U+0000 or a surrogate (paired ones are fine: `safeName` tells). A loop: faster than a regex on short names. */
+function suspect(field: string): boolean {
+  for (let i = 0; i < field.length; i++) {
+    const c = field.charCodeAt(i);
+    if (c === 0 || (c >= 0xd800 && c <= 0xdfff)) return true;
+  }
+  return false;
+}
+
+/**
+ * Finds the records whose fields need new names. Records of a chunk mostly have the same fields
+ * in the same order: a record whose names are `known` (those of the last clean record, compared
+ * as the same strings, which the caller does while it walks the fields anyway) needs no check.
+ * Records with `_mako_…` fields are always checked (the deletion mark is per record).
+ */
+export class FieldNames {
+  known: readonly string[] = [];
+
+  /** Whether the record has a field whose name must change; remembers its names when none does. */
+  check(record: DataRecord): boolean {
+    let reserved = false;
+    for (const field in record) {
+      if (needsNewName(field, record)) return true;
+      if (field.charCodeAt(0) === UNDERSCORE && field.startsWith(RESERVED_PREFIX)) reserved = true;
+    }
+    this.known = reserved ? [] : Object.keys(record);
+    return false;
+  }
+}
+
+const safeName = (field: string) => field.replace(UNSAFE, "\uFFFD");
+
+/**
+ * The record with its fields renamed (order kept): reserved names under `_source_…` (prefixed
+ * again while the record has that name too), unsafe characters replaced. The connector's
+ * deletion mark goes along.
+ */
+export function withSafeNames(record: DataRecord): DataRecord {
+  const out: DataRecord = {};
+  for (const field in record) {
+    let name = field;
+    if (needsNewName(field, record)) {
+      name = safeName(field);
+      if (name.startsWith(RESERVED_PREFIX) && !(name === DELETED_AT_FIELD && isMarkedDeleted(record))) {
+        do name = SOURCE_PREFIX + name;
+        while (Object.hasOwn(record, name) || Object.hasOwn(out, name));
+      }
+    }
+    out[name] = record[field];
+  }
+  if (isMarkedDeleted(record)) {
+    for (const symbol of Object.getOwnPropertySymbols(record)) (out as Record<symbol, unknown>)[symbol] = (record as Record<symbol, unknown>)[symbol];
+  }
+  return out;
+}
+
+/**
+ * A key value as the row it names: `1` and `"1"` are one row (a text key column stores the
+ * number as "1"), so repeats in a chunk are found whatever type the source used.
+ */
+export function canonicalKey(value: unknown): unknown {
+  if (typeof value === "string") return value;
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value === "object") return JSON.stringify(value);
+  return String(value);
+}
