@@ -444,7 +444,8 @@ export class Mako {
     if (data !== "drop" && data !== "keep") {
       throw new ValidationError(`say what becomes of the synced data of "${name}": drop it (--drop-data) or keep it (--keep-data)`, "data");
     }
-    const source = await this.store.getSource(name);
+    // Known by name only: a source whose config cannot be decrypted (another key) can still go.
+    if (!(await this.store.listSourceNames()).includes(name)) throw new NotFoundError(storeMessages.noSource(name));
     // One check for the CLI and the API; the store checks again as it deletes.
     const [latest] = await this.store.listRuns({ source: name, limit: 1 });
     if (latest?.status === "running") throw new ConflictError(`source "${name}" is syncing (run ${latest.id}); cancel it first (npx mako runs cancel ${name}) or let it finish`);
@@ -452,6 +453,7 @@ export class Mako {
       await this.store.removeSource(name);
       return { droppedFrom: [] };
     }
+    const source = await this.store.getSource(name);
     const written = new Set([source.destination, ...(await this.store.runDestinations(name))]);
     const stored = new Set((await this.store.listDestinations()).map((d) => d.name));
     const targets = [...written].filter((d) => d === null || stored.has(d)).map((d) => this.target(d));
