@@ -23,7 +23,8 @@ import { SecretRedactor } from "./connectors/base/http/SecretRedactor";
 import { RunRecorder } from "./sync/RunRecorder";
 import { SyncEngine, UnknownEntityError } from "./sync/SyncEngine";
 import type { SyncHooks } from "./sync/EntitySync";
-import type { EntityResult, RunResult, SyncEvent } from "./sync/events";
+import type { RunResult, SyncEvent } from "./sync/events";
+import { scrubEvent, scrubResult } from "./sync/scrub";
 
 /** Bad input from a user: the message names the field; `field` says which one. */
 export class ValidationError extends Error {
@@ -254,7 +255,7 @@ export class Mako {
     }
     const runId = `run_${Date.now().toString(36)}_${randomBytes(3).toString("hex")}`;
     try {
-      await this.store.startRun({ id: runId, source: name, fullRefresh: options.fullRefresh ?? false, destination: destinationName });
+      await this.store.startRun({ id: runId, source: name, fullRefresh: options.fullRefresh ?? false, destination: destinationName, entities: options.entities ?? known });
     } catch (err) {
       if (destination !== this.defaultDestination) await destination.close();
       throw err;
@@ -548,24 +549,6 @@ function redactDestination(d: DestinationRecord): DestinationRecord {
 /** Passwords in connection URLs quoted by an error message, replaced. */
 function redactUrls(text: string): string {
   return text.replace(/\/\/([^:/@\s]+):([^@\s]+)@/g, `//$1:${REDACTED}@`);
-}
-
-function scrubEvent(event: SyncEvent, redactor: SecretRedactor): SyncEvent {
-  if (event.type === "log") return { ...event, message: redactor.text(event.message) };
-  if (event.type === "entity_finished") return { ...event, result: scrubEntity(event.result, redactor) };
-  return event;
-}
-
-function scrubEntity(result: EntityResult, redactor: SecretRedactor): EntityResult {
-  return result.error === undefined ? result : { ...result, error: redactor.text(result.error) };
-}
-
-function scrubResult(result: RunResult, redactor: SecretRedactor): RunResult {
-  return {
-    ...result,
-    entities: result.entities.map((e) => scrubEntity(e, redactor)),
-    ...(result.error === undefined ? {} : { error: redactor.text(result.error) }),
-  };
 }
 
 /**

@@ -141,15 +141,21 @@ describe("PostgresStore", () => {
     const entities: EntityResult[] = [
       { entity: "users", status: "running", records: 10, chunks: 1, seconds: 0.5, deleted: 0, resumed: false, mode: "full_refresh", since: null, chunkRetries: 0 },
     ];
-    expect(await store.updateRun("r1", { entities, stats: { requests: 3, retries: 1, rateLimited: 0, waitMs: 20 } })).toEqual({ cancelRequested: false });
+    expect(await store.updateRun("r1", { entities, addStats: { requests: 3, retries: 1, rateLimited: 0, waitMs: 20 } })).toEqual({ cancelRequested: false });
     expect((await store.getRun("r1")).stats).toEqual({ requests: 3, retries: 1, rateLimited: 0, waitMs: 20 });
     // A cancel asked through the store is what the running process reads at its next write.
     expect(await store.requestCancel("r1")).toBe(true);
-    expect(await store.updateRun("r1", { entities, stats: { requests: 3, retries: 1, rateLimited: 0, waitMs: 20 } })).toEqual({ cancelRequested: true });
+    // Counters add up: each write sends what moved since the last.
+    expect(await store.updateRun("r1", { entities, addStats: { requests: 1, retries: 0, rateLimited: 2, waitMs: 5 } })).toEqual({ cancelRequested: true });
+    expect((await store.getRun("r1")).stats).toEqual({ requests: 4, retries: 1, rateLimited: 2, waitMs: 25 });
     const done = entities.map((e) => ({ ...e, status: "succeeded" as const }));
-    await store.finishRun("r1", { status: "succeeded", entities: done, stats: { requests: 4, retries: 1, rateLimited: 0, waitMs: 20 }, error: null });
+    await store.updateRun("r1", { entities: done, addStats: { requests: 0, retries: 0, rateLimited: 0, waitMs: 0 } });
+    await store.finishRun("r1", { status: "succeeded", error: null });
     const finished = await store.getRun("r1");
-    expect(finished).toMatchObject({ status: "succeeded", entities: done, error: null });
+    expect(finished).toMatchObject({ status: "succeeded", entities: done, error: null, executor: "process" });
+    // A run already ended keeps its end.
+    await store.finishRun("r1", { status: "failed", error: "late" });
+    expect((await store.getRun("r1")).status).toBe("succeeded");
     expect(await store.requestCancel("r1")).toBe(false);
     expect(finished.finishedAt! >= finished.startedAt).toBe(true);
 
@@ -254,10 +260,12 @@ describe("Mako with DATABASE_URL", () => {
 
     const users = await db.query(`SELECT count(*)::int AS n FROM s.users`);
     expect(users.rows[0].n).toBe(500);
-    const run = await db.query(`SELECT status, source, entities_json FROM mako.runs WHERE source = 's'`);
+    const run = await db.query(`SELECT id, status, source FROM mako.runs WHERE source = 's'`);
     expect(run.rows).toHaveLength(1);
     expect(run.rows[0].status).toBe("succeeded");
-    expect(run.rows[0].entities_json.find((e: { entity: string }) => e.entity === "users").records).toBe(500);
+    const entities = await db.query(`SELECT entity, status, result_json FROM mako.run_entities WHERE run_id = $1 ORDER BY position`, [run.rows[0].id]);
+    expect(entities.rows.map((e) => e.entity)).toEqual(["users", "products", "purchases"]);
+    expect(entities.rows.find((e) => e.entity === "users")).toMatchObject({ status: "succeeded", result_json: { records: 500 } });
     const state = await db.query(`SELECT entity FROM _mako.state WHERE namespace = 's' ORDER BY entity`);
     expect(state.rows.map((r) => r.entity)).toEqual(["products", "purchases", "users"]);
     expect(readdirSync(home)).toEqual(["secret.key"]);

@@ -22,7 +22,9 @@ export async function setup(pool: pg.Pool): Promise<void> {
         PRIMARY KEY (namespace, entity));
       CREATE TABLE IF NOT EXISTS _mako.columns (
         namespace text NOT NULL, entity text NOT NULL, field text NOT NULL, column_name text NOT NULL,
-        type text NOT NULL, position integer NOT NULL, PRIMARY KEY (namespace, entity, field));`);
+        type text NOT NULL, position integer NOT NULL, PRIMARY KEY (namespace, entity, field));
+      -- The fence (see stateRow.ts) came after the first release: older databases get the column here.
+      ALTER TABLE _mako.state ADD COLUMN IF NOT EXISTS fence bigint;`);
     await client.query("COMMIT");
   } catch (err) {
     await client.query("ROLLBACK").catch(() => {});
