@@ -5,6 +5,8 @@ import type { SyncCommandOptions } from "./syncCommand";
 import { refuseWithoutPostgres } from "./workerCommand";
 
 const POLL_MS = 500;
+/** How long the run's database may stay unreachable before --wait gives up. */
+const GIVE_UP_MS = 120_000;
 
 /**
  * `mako sync NAME --enqueue`: hands the run to the workers and prints its id. With `--wait`,
@@ -39,13 +41,25 @@ async function follow(m: Mako, runId: string): Promise<RunRecord> {
   process.on("SIGINT", onSigint);
   let afterId = 0;
   let drawn = "";
+  let lostSince: number | undefined;
   try {
     for (;;) {
-      for (const line of await m.runs.logs(runId, { afterId, limit: 1000 })) {
-        afterId = line.id;
-        if (line.level === "warn" || line.level === "error") process.stderr.write(`${line.level}: ${line.entity ? `${line.entity}: ` : ""}${line.message}\n`);
+      let run: RunRecord;
+      try {
+        for (const line of await m.runs.logs(runId, { afterId, limit: 1000 })) {
+          afterId = line.id;
+          if (line.level === "warn" || line.level === "error") process.stderr.write(`${line.level}: ${line.entity ? `${line.entity}: ` : ""}${line.message}\n`);
+        }
+        run = await m.runs.get(runId);
+        lostSince = undefined;
+      } catch (err) {
+        // The database restarting is waited out, as the workers wait it out.
+        if (lostSince === undefined) process.stderr.write(`cannot read the run (${err.message}); trying again\n`);
+        lostSince ??= Date.now();
+        if (Date.now() - lostSince > GIVE_UP_MS) throw err;
+        await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+        continue;
       }
-      const run = await m.runs.get(runId);
       if (run.status !== "running") return run;
       if (interrupted) throw new CliError(`stopped waiting for run ${runId}; it is still running`, 130);
       if (process.stderr.isTTY) {

@@ -64,6 +64,9 @@ export class Cluster {
     if (mako.embedded || !databaseUrl) throw new NeedsPostgresError("this");
     const pool = new pg.Pool({ connectionString: databaseUrl, max: options.connections, application_name: "mako-cluster" });
     pool.on("error", () => {}); // an idle client's dropped connection surfaces on the next query
+    // A checked-out client has no listener of the pool's: a server that drops it (a restart) would
+    // end the process with an unhandled "error" event. The query in flight fails with it anyway.
+    pool.on("connect", (client) => client.on("error", () => {}));
     try {
       const queue = await EntityQueue.open(pool, { maintain: options.maintain, onError: options.onError ?? (() => {}) });
       return new Cluster(mako, databaseUrl, pool, queue);

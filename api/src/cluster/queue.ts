@@ -29,6 +29,24 @@ export interface EntityJob {
   data: EntityJobData;
 }
 
+/**
+ * Creates the queue under a lock: in pg-boss 10, two processes creating one queue at once
+ * deadlock on the partition they both attach (workers started together do that).
+ */
+async function createQueueAlone(pool: pg.Pool, boss: PgBoss): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query(`SELECT pg_advisory_lock(hashtext('mako:queue-setup'))`);
+    try {
+      await boss.createQueue(ENTITY_QUEUE, { name: ENTITY_QUEUE, policy: "standard" });
+    } finally {
+      await client.query(`SELECT pg_advisory_unlock(hashtext('mako:queue-setup'))`);
+    }
+  } finally {
+    client.release();
+  }
+}
+
 /** pg-boss runs its SQL through this: our pool, or a client inside our transaction. */
 const through = (db: Queryable): PgBoss.Db => ({ executeSql: (text, values) => db.query(text, values) });
 
@@ -45,7 +63,7 @@ export class EntityQueue {
     // Without a listener an EventEmitter's "error" throws; pg-boss reports failed polls there.
     boss.on("error", options.onError);
     await boss.start();
-    await boss.createQueue(ENTITY_QUEUE, { name: ENTITY_QUEUE, policy: "standard" });
+    if (!(await boss.getQueue(ENTITY_QUEUE))) await createQueueAlone(pool, boss);
     return new EntityQueue(boss);
   }
 

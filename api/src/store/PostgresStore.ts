@@ -53,6 +53,9 @@ export class PostgresStore implements MetadataStore {
   static async open(url: string, secrets: SecretBox): Promise<PostgresStore> {
     const pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, types: { getTypeParser } });
     pool.on("error", () => {}); // an idle client's dropped connection surfaces on the next query
+    // A checked-out client has no listener of the pool's: a server that drops it (a restart) would
+    // end the process with an unhandled "error" event. The query in flight fails with it anyway.
+    pool.on("connect", (client) => client.on("error", () => {}));
     const store = new PostgresStore(pool, secrets);
     try {
       await store.setup();

@@ -128,7 +128,7 @@ describe("runs handed to the workers", () => {
 
       // A cancelled run is not a success either.
       const waiting = db.mako(["sync", "sliced", "--enqueue", "--wait", "--full-refresh", "--entity", "users"]);
-      const [running] = await db.until("the full refresh running", async () => db.query<{ id: string }>(`SELECT id FROM mako.runs WHERE source = 'sliced' AND status = 'running'`).then((r) => r.length && r));
+      const running = await db.until("the full refresh running", async () => (await db.query<{ id: string }>(`SELECT id FROM mako.runs WHERE source = 'sliced' AND status = 'running'`))[0]);
       expect((await db.mako(["runs", "cancel", running.id, "--wait", "0"])).code).toBe(0);
       const cancelled = await waiting;
       expect(cancelled.code).toBe(1);
