@@ -74,6 +74,7 @@ describe("mako CLI", () => {
       ["start"],
       ["destinations"],
       ["destinations", "add"],
+      ["worker"],
     ];
     const pending = [...commands];
     const worker = async () => {

@@ -197,6 +197,39 @@ describe("PostgresStore", () => {
     expect((await store.startRun({ id: "dead2", source: "reaped", fullRefresh: false, destination: null })).status).toBe("running");
   });
 
+  it("fails a run of any host once its heartbeat is older than its lease, on the database clock", async () => {
+    await store.addSource({ name: "silent", connector: "sample", config: {}, settings: {}, destination: null });
+    await store.startRun({ id: "silent1", source: "silent", fullRefresh: false, destination: null, entities: ["users"] });
+    // Another host's process, still beating: alive, whatever this host knows of its pid.
+    await db.query(`UPDATE mako.runs SET host = 'far-host', pid = 1 WHERE id = 'silent1'`);
+    expect((await store.getRun("silent1")).status).toBe("running");
+    // Its last heartbeat older than its lease: dead, whichever host asks.
+    await db.query(`UPDATE mako.runs SET heartbeat_at = now() - make_interval(secs => lease_seconds + 1) WHERE id = 'silent1'`);
+    const dead = await store.getRun("silent1");
+    expect(dead).toMatchObject({ status: "failed", error: "the process running it (pid 1 on far-host) stopped; the next sync resumes from the last checkpoint" });
+    expect(dead.entities.map((e) => [e.entity, e.status])).toEqual([["users", "interrupted"]]);
+    // A progress write of the run, should its process come back, is told to stop.
+    expect(await store.updateRun("silent1", { entities: dead.entities, addStats: { requests: 0, retries: 0, rateLimited: 0, waitMs: 0 } })).toEqual({ cancelRequested: true });
+  });
+
+  it("moves each run's entities from the old blob to a row each, in order, when it opens a database made before", async () => {
+    await store.addSource({ name: "blob", connector: "sample", config: {}, settings: {}, destination: null });
+    await store.startRun({ id: "blob1", source: "blob", fullRefresh: false, destination: null });
+    const entities: EntityResult[] = ["users", "products"].map((entity, i) => ({
+      entity, status: "succeeded", records: i + 7, chunks: 1, seconds: 1, deleted: 0, resumed: false, mode: "incremental", since: null, chunkRetries: 0,
+    }));
+    await db.query(`UPDATE mako.runs SET entities_json = $1, status = 'succeeded' WHERE id = 'blob1'`, [JSON.stringify(entities)]);
+    await db.query(`DELETE FROM mako.run_entities WHERE run_id = 'blob1'`);
+    const reopened = await PostgresStore.open(url, boxFor(homes[0]));
+    try {
+      expect((await reopened.getRun("blob1")).entities).toEqual(entities);
+      const { rows } = await db.query(`SELECT entities_json FROM mako.runs WHERE id = 'blob1'`);
+      expect(rows[0].entities_json).toEqual([]);
+    } finally {
+      await reopened.close();
+    }
+  });
+
   it("appends logs in batches and pages through them by id", async () => {
     await store.addSource({ name: "logged", connector: "sample", config: {}, settings: {}, destination: null });
     await store.startRun({ id: "log1", source: "logged", fullRefresh: false, destination: null });
