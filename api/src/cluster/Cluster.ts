@@ -34,8 +34,11 @@ export interface RunRequest {
 
 /** Refused: Mako keeps its metadata in the SQLite file, which only one machine can share. */
 export class NeedsPostgresError extends ValidationError {
-  constructor(what: string) {
-    super(`${what} needs DATABASE_URL=postgres://…: workers share runs, leases and the job queue through PostgreSQL, and Mako now keeps them in the SQLite file $MAKO_HOME/mako.db`, "DATABASE_URL");
+  constructor() {
+    super(
+      "handing runs to workers needs DATABASE_URL=postgres://…: workers share runs, leases and the job queue through PostgreSQL, not the SQLite file $MAKO_HOME/mako.db",
+      "DATABASE_URL",
+    );
   }
 }
 
@@ -61,7 +64,10 @@ export class Cluster {
    */
   static async open(mako: Mako, options: { connections: number; maintain: boolean; onError?: (err: Error) => void }): Promise<Cluster> {
     const databaseUrl = process.env.DATABASE_URL;
-    if (mako.embedded || !databaseUrl) throw new NeedsPostgresError("this");
+    if (mako.embedded || !databaseUrl) throw new NeedsPostgresError();
+    // Bad timings are said before anything is opened.
+    leaseSeconds();
+    sliceSeconds();
     const pool = new pg.Pool({ connectionString: databaseUrl, max: options.connections, application_name: "mako-cluster" });
     pool.on("error", () => {}); // an idle client's dropped connection surfaces on the next query
     // A checked-out client has no listener of the pool's: a server that drops it (a restart) would
