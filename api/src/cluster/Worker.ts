@@ -3,7 +3,7 @@ import type { Mako } from "../Mako";
 import { METADATA_SCHEMA as S } from "../store/postgresUrl";
 import { Cluster } from "./Cluster";
 import { runEntityJob } from "./entityJob";
-import { takeOverExpired } from "./monitor";
+import { requeueOrphans, takeOverExpired } from "./monitor";
 
 /** Connections beyond one per job: the queue's polls, the monitor, the heartbeat. */
 const SPARE_CONNECTIONS = 3;
@@ -85,6 +85,7 @@ export class Worker {
     this.monitoring = true;
     try {
       for (const entity of await takeOverExpired(this.cluster, this.id)) this.log(`${entity}: its worker stopped renewing the lease; back in the queue`);
+      for (const entity of await requeueOrphans(this.cluster)) this.log(`${entity}: its job ended before taking it; back in the queue`);
     } finally {
       this.monitoring = false;
     }

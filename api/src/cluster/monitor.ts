@@ -6,6 +6,7 @@
 
 import { METADATA_SCHEMA as S } from "../store/postgresUrl";
 import type { Cluster } from "./Cluster";
+import { ENTITY_QUEUE, QUEUE_SCHEMA } from "./queue";
 
 /** Re-enqueues what lost its worker; the entities it took over, as `source.entity`. */
 export async function takeOverExpired(cluster: Cluster, workerId: string): Promise<string[]> {
@@ -40,4 +41,36 @@ export async function takeOverExpired(cluster: Cluster, workerId: string): Promi
     if (done) taken.push(`${row.source}.${row.entity}`);
   }
   return taken;
+}
+
+/**
+ * Re-enqueues entities waiting for a job that will never run: its handler failed before taking
+ * the entity (the database went away mid-take, say), or the job is gone. The entities it did.
+ */
+export async function requeueOrphans(cluster: Cluster): Promise<string[]> {
+  const { rows } = await cluster.pool.query<{ run_id: string; entity: string; source: string }>(
+    `SELECT re.run_id, re.entity, r.source FROM ${S}.run_entities AS re
+     JOIN ${S}.runs AS r ON r.id = re.run_id
+     LEFT JOIN ${QUEUE_SCHEMA}.job AS j ON j.name = $1 AND j.id = re.job_id
+     WHERE re.status = 'queued' AND r.status = 'running' AND r.executor = 'workers'
+       AND (j.id IS NULL OR j.state IN ('completed', 'cancelled', 'failed'))`,
+    [ENTITY_QUEUE],
+  );
+  const requeued: string[] = [];
+  for (const row of rows) {
+    const done = await cluster.transaction(async (client) => {
+      const locked = await client.query(
+        `SELECT 1 FROM ${S}.run_entities AS re
+         LEFT JOIN ${QUEUE_SCHEMA}.job AS j ON j.name = $3 AND j.id = re.job_id
+         WHERE re.run_id = $1 AND re.entity = $2 AND re.status = 'queued' AND (j.id IS NULL OR j.state IN ('completed', 'cancelled', 'failed'))
+         FOR UPDATE OF re SKIP LOCKED`,
+        [row.run_id, row.entity, ENTITY_QUEUE],
+      );
+      if (!locked.rows[0]) return false;
+      await cluster.enqueue(client, { runId: row.run_id, source: row.source, entity: row.entity, reason: "later" });
+      return true;
+    });
+    if (done) requeued.push(`${row.source}.${row.entity}`);
+  }
+  return requeued;
 }

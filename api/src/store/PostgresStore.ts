@@ -13,7 +13,7 @@ import {
 import { PostgresWebhookInbox, postgresInboxDdl } from "./PostgresWebhookInbox";
 import type { SecretBox } from "./SecretBox";
 import { type DestinationRow, type RunRow, type SourceRow, destinationFrom, entitiesJson, sealConfig, sourceFrom, storeMessages as say } from "./storeRows";
-import { cancelRun, insertRun, postgresRunsDdl, reapDeadRuns, runsWithEntities, saveProgress } from "./postgresRuns";
+import { addRunColumns, cancelRun, insertRun, postgresRunsDdl, reapDeadRuns, runsWithEntities, saveProgress } from "./postgresRuns";
 import { METADATA_SCHEMA } from "./postgresUrl";
 export { METADATA_SCHEMA, isPostgresUrl } from "./postgresUrl";
 
@@ -92,9 +92,9 @@ export class PostgresStore implements MetadataStore {
           id bigserial PRIMARY KEY, run_id text NOT NULL, at timestamptz NOT NULL, level text NOT NULL,
           entity text, message text NOT NULL);
         CREATE INDEX IF NOT EXISTS run_logs_run ON ${METADATA_SCHEMA}.run_logs (run_id, id);
-        ${postgresInboxDdl(METADATA_SCHEMA)}
-        ALTER TABLE ${METADATA_SCHEMA}.runs ADD COLUMN IF NOT EXISTS cancel_requested boolean NOT NULL DEFAULT false;
-        ${postgresRunsDdl}`);
+        ${postgresInboxDdl(METADATA_SCHEMA)}`);
+      await addRunColumns(client);
+      await client.query(postgresRunsDdl);
     });
   }
 

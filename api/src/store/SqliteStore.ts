@@ -35,6 +35,7 @@ import {
 /** Mako's metadata in the embedded SQLite file, next to the synced tables. */
 export class SqliteStore implements MetadataStore {
   readonly inbox: WebhookInbox;
+  private readonly saveEntity: Database.Statement;
 
   constructor(
     private readonly db: Database.Database,
@@ -71,20 +72,22 @@ export class SqliteStore implements MetadataStore {
       CREATE TABLE IF NOT EXISTS mako_run_entities (
         run_id TEXT NOT NULL, entity TEXT NOT NULL, position INTEGER NOT NULL, status TEXT NOT NULL, result_json TEXT NOT NULL,
         PRIMARY KEY (run_id, entity));`);
-    db.transaction(() => {
-      db.exec(`
-        INSERT OR IGNORE INTO mako_run_entities (run_id, entity, position, status, result_json)
-          SELECT r.id, json_extract(e.value, '$.entity'), e.key, json_extract(e.value, '$.status'), e.value
-          FROM mako_runs AS r, json_each(r.entities_json) AS e WHERE r.entities_json <> '[]';
-        UPDATE mako_runs SET entities_json = '[]' WHERE entities_json <> '[]';`);
-    }).immediate();
+    // Checked first: opening must not need the write lock another process may hold.
+    if (db.prepare(`SELECT 1 FROM mako_runs WHERE entities_json <> '[]' LIMIT 1`).get()) {
+      db.transaction(() => {
+        db.exec(`
+          INSERT OR IGNORE INTO mako_run_entities (run_id, entity, position, status, result_json)
+            SELECT r.id, json_extract(e.value, '$.entity'), e.key, json_extract(e.value, '$.status'), e.value
+            FROM mako_runs AS r, json_each(r.entities_json) AS e WHERE r.entities_json <> '[]';
+          UPDATE mako_runs SET entities_json = '[]' WHERE entities_json <> '[]';`);
+      }).immediate();
+    }
     this.saveEntity = db.prepare(`
       INSERT INTO mako_run_entities (run_id, entity, position, status, result_json)
         VALUES (?, ?, (SELECT count(*) FROM mako_run_entities WHERE run_id = ?), ?, ?)
       ON CONFLICT (run_id, entity) DO UPDATE SET status = excluded.status, result_json = excluded.result_json`);
   }
 
-  private readonly saveEntity: Database.Statement;
 
   // --- sources ------------------------------------------------------------------------
 

@@ -29,11 +29,30 @@ export function leaseSeconds(env: NodeJS.ProcessEnv = process.env): number {
   return seconds;
 }
 
-/** The tables of runs, their entities, the entities' leases and the workers; older databases migrated. */
+/**
+ * Columns added to `runs` after the first release. Added only when missing: ALTER TABLE locks
+ * the table whole even when the column exists, and every process opening the store would wait
+ * for (and hold up) the progress writes of every worker.
+ */
+const ADDED_RUN_COLUMNS: Record<string, string> = {
+  cancel_requested: "boolean NOT NULL DEFAULT false",
+  executor: "text NOT NULL DEFAULT 'process'",
+  heartbeat_at: "timestamptz",
+  lease_seconds: "real",
+};
+
+export async function addRunColumns(client: pg.PoolClient): Promise<void> {
+  const { rows } = await client.query<{ name: string }>(
+    `SELECT attname AS name FROM pg_attribute WHERE attrelid = '${S}.runs'::regclass AND attnum > 0 AND NOT attisdropped`,
+  );
+  const have = new Set(rows.map((r) => r.name));
+  for (const [name, type] of Object.entries(ADDED_RUN_COLUMNS)) {
+    if (!have.has(name)) await client.query(`ALTER TABLE ${S}.runs ADD COLUMN ${name} ${type}`);
+  }
+}
+
+/** The tables of runs' entities, the entities' leases and the workers; older databases migrated. */
 export const postgresRunsDdl = `
-  ALTER TABLE ${S}.runs ADD COLUMN IF NOT EXISTS executor text NOT NULL DEFAULT 'process';
-  ALTER TABLE ${S}.runs ADD COLUMN IF NOT EXISTS heartbeat_at timestamptz;
-  ALTER TABLE ${S}.runs ADD COLUMN IF NOT EXISTS lease_seconds real;
   CREATE TABLE IF NOT EXISTS ${S}.run_entities (
     run_id text NOT NULL, entity text NOT NULL, position integer NOT NULL, status text NOT NULL, result_json jsonb NOT NULL,
     job_id uuid, worker text, workers jsonb NOT NULL DEFAULT '[]', attempts integer NOT NULL DEFAULT 0,

@@ -102,7 +102,10 @@ export class TestDatabase {
         value = undefined; // the database may be restarting, or a table not made yet
       }
       if (value) return value;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      if (Date.now() > deadline) {
+        const outputs = [...this.workers].map((w) => `--- ${w.name}:\n${w.output}`).join("\n");
+        throw new Error(`timed out waiting for ${what}${outputs ? `\n${outputs}` : ""}`);
+      }
       await sleep(100);
     }
   }

@@ -140,6 +140,23 @@ describe("runs handed to the workers", () => {
     expect(w.output).toMatch(/stopped$/m);
   }, 120_000);
 
+  it("an entity whose job ended before a worker took it (the take failed) goes back in the queue", async () => {
+    const enqueued = await db.mako(["sync", "quick", "--enqueue", "--entity", "products"]);
+    const runId = enqueued.stdout.trim();
+    // As a worker whose take failed leaves it: the job failed, the entity still waiting for it.
+    await db.query(`UPDATE mako_queue.job SET state = 'failed', completed_on = now() WHERE id = (SELECT job_id FROM mako.run_entities WHERE run_id = $1)`, [runId]);
+    const w = db.worker("w_orphan");
+    await w.started();
+    try {
+      await db.until("the run's end", async () => (await runStatus(runId)).status !== "running");
+      expect(await runStatus(runId)).toMatchObject({ status: "succeeded" });
+      expect(w.output).toMatch(/quick\.products: its job ended before taking it; back in the queue/);
+    } finally {
+      w.kill("SIGTERM");
+      await w.exited;
+    }
+  }, 60_000);
+
   it("in SQLite mode, mako worker and --enqueue refuse in one line, touching nothing", async () => {
     const home = newHome();
     const run = (args: string[]) =>

@@ -22,9 +22,12 @@ export async function setup(pool: pg.Pool): Promise<void> {
         PRIMARY KEY (namespace, entity));
       CREATE TABLE IF NOT EXISTS _mako.columns (
         namespace text NOT NULL, entity text NOT NULL, field text NOT NULL, column_name text NOT NULL,
-        type text NOT NULL, position integer NOT NULL, PRIMARY KEY (namespace, entity, field));
-      -- The fence (see stateRow.ts) came after the first release: older databases get the column here.
-      ALTER TABLE _mako.state ADD COLUMN IF NOT EXISTS fence bigint;`);
+        type text NOT NULL, position integer NOT NULL, PRIMARY KEY (namespace, entity, field));`);
+    // The fence (see stateRow.ts) came after the first release: older databases get the column
+    // here. Looked up first: ALTER TABLE locks the table whole even when the column exists, and
+    // would wait for (and hold up) every chunk being committed by other processes.
+    const fence = await client.query(`SELECT 1 FROM pg_attribute WHERE attrelid = '_mako.state'::regclass AND attname = 'fence' AND NOT attisdropped`);
+    if (fence.rowCount === 0) await client.query(`ALTER TABLE _mako.state ADD COLUMN fence bigint`);
     await client.query("COMMIT");
   } catch (err) {
     await client.query("ROLLBACK").catch(() => {});
