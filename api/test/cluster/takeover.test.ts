@@ -6,8 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LEASE_SECONDS, TestDatabase, type WorkerProcess, sleep } from "./harness";
 
 const db = new TestDatabase("takeover");
-// 120 pages of 100 records, 30 ms each: about 4 s of fetching per entity, two pages per chunk.
-const CONFIG = { count: 12_000, seed: 11, page_delay_ms: 30 };
+// 250 pages of 100 records, 30 ms each: about 8 s of fetching per entity, two pages per chunk,
+// long enough for the kills to land mid-entity on a loaded machine.
+const CONFIG = { count: 25_000, seed: 11, page_delay_ms: 30 };
 const SETTINGS = { batchSize: 100, maxIterations: 2 };
 const ENTITIES = ["users", "purchases"] as const;
 
@@ -53,14 +54,11 @@ async function takenOver(runId: string, entity: string, from: string) {
 
 describe("mako worker", () => {
   it("three workers; one SIGKILLed mid-fetch, one mid-commit: taken over in under two leases, the destination equals an uninterrupted run", async () => {
+    // One entity each for the first two workers (one slot each); the third, started once both
+    // are taken, with two slots, is there to take over.
+    const [a, b] = [db.worker("w_a"), db.worker("w_b")];
+    await Promise.all([a.started(), b.started()]);
     const runId = await enqueue("big", ENTITIES);
-    // One entity each for the first two workers; the third, with two slots, is there to take over.
-    const a = db.worker("w_a");
-    await a.started();
-    const first = await db.until("the first worker to take an entity", async () => (await db.holder("big", "users")) ?? (await db.holder("big", "purchases")));
-    expect(first).toBe(a.id);
-    const b = db.worker("w_b");
-    await b.started();
     await db.until("both entities taken", async () => (await db.holder("big", "users")) && (await db.holder("big", "purchases")));
     const c = db.worker("w_c", { concurrency: 2 });
     await c.started();
@@ -120,9 +118,9 @@ describe("mako worker", () => {
   }, 120_000);
 
   it("a worker SIGSTOPped past its lease and SIGCONTed after a takeover writes nothing more and logs that its lease was lost", async () => {
-    const runId = await enqueue("paused", ["users"]);
     const d = db.worker("w_d");
     await d.started();
+    const runId = await enqueue("paused", ["users"]);
     await db.until("d holds users", async () => (await db.holder("paused", "users")) === d.id);
     await db.until("the users table", async () => (await db.committed("paused", "users")) > 0);
     // Every statement that writes the table, by which worker's connection, kept only if it commits.
