@@ -30,6 +30,8 @@ export interface RunRequest {
   /** A destination's name; the source's default otherwise. */
   destination?: string;
   trigger: RunTrigger;
+  /** Inside the caller's transaction (a schedules tick's): the run exists only if it commits. */
+  client?: pg.PoolClient;
 }
 
 /** Refused: Mako keeps its metadata in the SQLite file, which only one machine can share. */
@@ -98,14 +100,16 @@ export class Cluster {
     const destination = request.destination ?? source.destination ?? null;
     if (destination !== null) await this.mako.store.getDestination(destination);
     const runId = newRunId();
-    await this.transaction(async (client) => {
+    const record = async (client: pg.PoolClient) => {
       await insertRun(client, { id: runId, source: sourceName, fullRefresh: request.fullRefresh ?? false, destination, entities, executor: "workers" });
       for (const entity of entities) await this.enqueue(client, { runId, source: sourceName, entity, reason: "start" });
       await client.query(`INSERT INTO ${S}.run_logs (run_id, at, level, entity, message) VALUES ($1, now(), 'info', NULL, $2)`, [
         runId,
         `handed to the workers (asked by ${request.trigger}): ${entities.join(", ")}`,
       ]);
-    });
+    };
+    if (request.client) await record(request.client);
+    else await this.transaction(record);
     return runId;
   }
 

@@ -22,7 +22,8 @@ export class Worker {
   private monitoring = false;
 
   private constructor(
-    private readonly cluster: Cluster,
+    /** What the worker runs on: a schedules tick running in the worker requests runs through it. */
+    readonly cluster: Cluster,
     readonly concurrency: number,
     private readonly log: (line: string) => void,
   ) {}
