@@ -2,7 +2,7 @@
 // ratios (the machines are shared and noisy, so absolute figures mean little on their own).
 //   npm run bench                      1,000,000 records (SQLite), 200,000 (HTTP), 100,000 (BigQuery, servers)
 //   npm run bench -- --quick           10,000 everywhere (what CI runs, so the bench never rots)
-//   npm run bench -- --only sqlite,http,bigquery,servers,memory,webhooks,cli,limiter
+//   npm run bench -- --only sqlite,http,bigquery,servers,memory,webhooks,workers,cli,limiter
 import { spawn } from "node:child_process";
 import { writeFileSync, mkdirSync } from "node:fs";
 import { arch, cpus, totalmem } from "node:os";
@@ -13,11 +13,12 @@ import { startBigQueryBench } from "./bigqueryData";
 import { measureStartup, measureSyncProcess, measureUnreachableSync } from "./cliProcess";
 import { startFaultyApi } from "./fakes/faultyApi";
 import { benchLimiter, type LimiterFigures } from "./limiterBench";
+import { benchWorkers } from "./clusterCases";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
 const quick = argv.includes("--quick");
-const only = argv.includes("--only") ? argv[argv.indexOf("--only") + 1].split(",") : ["sqlite", "http", "bigquery", "servers", "memory", "webhooks", "cli", "limiter"];
+const only = argv.includes("--only") ? argv[argv.indexOf("--only") + 1].split(",") : ["sqlite", "http", "bigquery", "servers", "memory", "webhooks", "workers", "cli", "limiter"];
 const N = {
   sqlite: quick ? 10_000 : 1_000_000,
   http: quick ? 10_000 : 200_000,
@@ -26,6 +27,7 @@ const N = {
   servers: quick ? 10_000 : 100_000,
   small: quick ? 1_000 : 100_000,
   webhooks: quick ? 1_000 : 10_000,
+  workers: quick ? 10_000 : 100_000,
 };
 
 interface Row {
@@ -144,6 +146,15 @@ async function webhooks() {
   }
 }
 
+async function workers() {
+  console.log(`\n## paginated local HTTP API → PostgreSQL, three sources of ${fmt(N.workers)} records: mako worker beside mako sync`);
+  const { single, oneWorker, threeWorkers } = await benchWorkers(N.workers);
+  report({ what: "1 × mako worker, 3 sources", result: oneWorker, baseline: { name: "mako sync one by one", result: single } });
+  report({ what: "3 × mako worker, 3 sources", result: threeWorkers, baseline: { name: "mako sync one by one", result: single } });
+  report({ what: "3 × mako worker, 3 sources", result: threeWorkers, baseline: { name: "1 × mako worker", result: oneWorker } });
+  report({ what: "mako sync, 3 sources one by one", result: single });
+}
+
 /** Start-up of the `mako` command against `node -e 0`, and the whole sync process's peak RSS. */
 async function cli() {
   const runs = quick ? 5 : 15;
@@ -192,7 +203,7 @@ async function limiter() {
 
 const started = Date.now();
 console.log(`Mako benchmarks — ${new Date().toISOString()} — node ${process.version}, ${cpus().length}× ${cpus()[0]?.model ?? arch()}, ${fmt(totalmem() / 2 ** 30)} GiB`);
-for (const [name, fn] of Object.entries({ sqlite, http, bigquery, servers, memory, webhooks, cli, limiter })) {
+for (const [name, fn] of Object.entries({ sqlite, http, bigquery, servers, memory, webhooks, workers, cli, limiter })) {
   if (!only.includes(name)) continue;
   try {
     await fn();

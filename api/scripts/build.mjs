@@ -17,7 +17,7 @@ const tempDir = join(distDir, `.cli-${process.pid}`);
 // Packages with native code, and the drivers and server only some commands load: left to
 // node_modules, so that they are loaded (by dynamic imports) only where used. Everything else
 // (zod, commander, yaml) is bundled: one file read instead of hundreds at each start.
-const external = ["better-sqlite3", "@duckdb/node-api", "pg", "pg-copy-streams", "mysql2", "hono", "@hono/node-server", "tsx"];
+const external = ["better-sqlite3", "@duckdb/node-api", "pg", "pg-boss", "pg-copy-streams", "mysql2", "hono", "@hono/node-server", "tsx"];
 
 const started = Date.now();
 rmSync(tempDir, { recursive: true, force: true });

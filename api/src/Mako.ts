@@ -25,7 +25,8 @@ import { type ExistingData, ExistingDataError, type RemovedData, type Target, ch
 import { RunRecorder } from "./sync/RunRecorder";
 import { SyncEngine, UnknownEntityError } from "./sync/SyncEngine";
 import type { SyncHooks } from "./sync/EntitySync";
-import type { EntityResult, RunResult, SyncEvent } from "./sync/events";
+import type { RunResult, SyncEvent } from "./sync/events";
+import { scrubEvent, scrubResult } from "./sync/scrub";
 
 /** Bad input from a user: the message names the field; `field` says which one. */
 export class ValidationError extends Error {
@@ -104,6 +105,9 @@ export const busyTimeoutMs = (env: NodeJS.ProcessEnv = process.env) => {
   const ms = Number(env.MAKO_BUSY_TIMEOUT_MS);
   return Number.isFinite(ms) && ms >= 0 && env.MAKO_BUSY_TIMEOUT_MS !== "" ? ms : 5000;
 };
+
+/** A new run's id: sortable by time, unique across processes. */
+export const newRunId = () => `run_${Date.now().toString(36)}_${randomBytes(3).toString("hex")}`;
 
 /** The default MAKO_HOME: `./.mako` in the working directory. */
 export const defaultHome = (env: NodeJS.ProcessEnv = process.env) => resolve(env.MAKO_HOME || ".mako");
@@ -254,14 +258,7 @@ export class Mako {
     const secrets = secretValues(this.describe(source.connector).getConfigSchema(), source.config);
     const redactor = new SecretRedactor(secrets);
     const known = connector.describeEntities().map((e) => e.name);
-    // Without an explicit choice, the selection saved with the source (null: all).
-    const chosen = options.entities?.length ? options.entities : (source.entities ?? undefined);
-    const unknown = (chosen ?? []).filter((e) => !known.includes(e));
-    if (unknown.length) {
-      const saved = chosen === source.entities ? ` (saved with the source: change it with mako sources update ${name} --entity … or --all-entities)` : "";
-      throw new UnknownEntityError(`unknown entity ${unknown.map((e) => `"${e}"`).join(", ")} for source "${name}"; it has: ${known.join(", ")}${saved}`);
-    }
-    options = { ...options, entities: chosen };
+    options = { ...options, entities: this.entitiesToSync(source, options.entities) };
     const destinationName = options.destination ?? source.destination ?? null;
     const destination = await this.openDestination(destinationName);
     if (!options.fullRefresh) {
@@ -273,9 +270,9 @@ export class Mako {
         throw err;
       }
     }
-    const runId = `run_${Date.now().toString(36)}_${randomBytes(3).toString("hex")}`;
+    const runId = newRunId();
     try {
-      await this.store.startRun({ id: runId, source: name, fullRefresh: options.fullRefresh ?? false, destination: destinationName, trigger: options.trigger });
+      await this.store.startRun({ id: runId, source: name, fullRefresh: options.fullRefresh ?? false, destination: destinationName, entities: options.entities ?? known, trigger: options.trigger });
     } catch (err) {
       if (destination !== this.defaultDestination) await destination.close();
       throw err;
@@ -317,6 +314,21 @@ export class Mako {
       }
     })();
     return { runId, done };
+  }
+
+  /**
+   * The entities a sync of the source reads: those asked for, else the selection saved with the
+   * source, else all of its connector's. An unknown one is an UnknownEntityError naming the real ones.
+   */
+  entitiesToSync(source: SourceRecord, asked?: string[]): string[] {
+    const known = this.createConnector(source.connector, source).describeEntities().map((e) => e.name);
+    const chosen = asked?.length ? asked : (source.entities ?? undefined);
+    const unknown = (chosen ?? []).filter((e) => !known.includes(e));
+    if (unknown.length) {
+      const saved = chosen === source.entities ? ` (saved with the source: change it with mako sources update ${source.name} --entity … or --all-entities)` : "";
+      throw new UnknownEntityError(`unknown entity ${unknown.map((e) => `"${e}"`).join(", ")} for source "${source.name}"; it has: ${known.join(", ")}${saved}`);
+    }
+    return chosen ?? known;
   }
 
   async close(): Promise<void> {
@@ -601,24 +613,6 @@ function redactDestination(d: DestinationRecord): DestinationRecord {
 /** Passwords in connection URLs quoted by an error message, replaced. */
 function redactUrls(text: string): string {
   return text.replace(/\/\/([^:/@\s]+):([^@\s]+)@/g, `//$1:${REDACTED}@`);
-}
-
-function scrubEvent(event: SyncEvent, redactor: SecretRedactor): SyncEvent {
-  if (event.type === "log") return { ...event, message: redactor.text(event.message) };
-  if (event.type === "entity_finished") return { ...event, result: scrubEntity(event.result, redactor) };
-  return event;
-}
-
-function scrubEntity(result: EntityResult, redactor: SecretRedactor): EntityResult {
-  return result.error === undefined ? result : { ...result, error: redactor.text(result.error) };
-}
-
-function scrubResult(result: RunResult, redactor: SecretRedactor): RunResult {
-  return {
-    ...result,
-    entities: result.entities.map((e) => scrubEntity(e, redactor)),
-    ...(result.error === undefined ? {} : { error: redactor.text(result.error) }),
-  };
 }
 
 /**

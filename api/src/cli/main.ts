@@ -1,7 +1,7 @@
 import { Command, CommanderError } from "commander";
 import type { Mako } from "../Mako";
 import { ConflictError, NotFoundError } from "../store/MetadataStore";
-import { fmt, CliError, withNoTestHint } from "./output";
+import { fmt, CliError, withNoTestHint, workedBy } from "./output";
 import { readConfig } from "./parseJson";
 import { syncCommand } from "./syncCommand";
 import { startCommand } from "./startCommand";
@@ -157,7 +157,22 @@ program
   .option("--entity <entity>", "sync only this entity (repeatable; default: the source's saved selection, else all)", collect)
   .option("--full-refresh", "read everything again and mark rows not seen as deleted")
   .option("--destination <name>", "write to this destination instead of the source's default")
-  .action(async (name: string, o) => syncCommand(await mako(), name, o));
+  .option("--enqueue", "hand the run to the workers (mako worker; needs DATABASE_URL=postgres://…) and print its id")
+  .option("--wait", "with --enqueue: follow the run and exit 0 only when it succeeded")
+  .action(async (name: string, o) => {
+    if (o.wait && !o.enqueue) throw new CliError("--wait follows a run handed to the workers: give --enqueue too");
+    if (o.enqueue) return (await import("./enqueueCommand")).enqueueCommand(mako, name, o);
+    return syncCommand(await mako(), name, o);
+  });
+
+program
+  .command("worker")
+  .description(
+    "run entity jobs handed to the workers (mako sync --enqueue, schedules), on as many machines as needed; needs DATABASE_URL=postgres://…\n" +
+      "SIGTERM or Ctrl-C stops it at the next chunk boundary; an entity whose worker dies is taken over by another from its last checkpoint",
+  )
+  .option("--concurrency <n>", "entity jobs run at once", "1")
+  .action(async (o) => (await import("./workerCommand")).workerCommand(mako, o));
 
 // --- runs ---------------------------------------------------------------------------------
 const runs = program
@@ -175,7 +190,7 @@ const runs = program
       const took = r.finishedAt ? `${((Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000).toFixed(1)} s` : "…";
       const by = r.trigger === "schedule" ? "  by schedule" : "";
       console.log(`${r.id}  ${r.source.padEnd(14)} ${r.status.padEnd(9)} ${r.startedAt}  ${took.padStart(8)}  ${fmt(records)} records${by}${r.error ? `  error: ${r.error}` : ""}`);
-      for (const e of r.entities) console.log(`    ${e.entity.padEnd(18)} ${e.status.padEnd(9)} ${fmt(e.records)} records${e.error ? `  ${e.error}` : ""}`);
+      for (const e of r.entities) console.log(`    ${e.entity.padEnd(18)} ${e.status.padEnd(9)} ${fmt(e.records)} records${workedBy(e)}${e.error ? `  ${e.error}` : ""}`);
     }
   });
 runs

@@ -33,6 +33,11 @@ export function summaryLine(r: EntityResult): string {
   return `${base}${extra.length ? ` [${extra.join(", ")}]` : ""}${status}`;
 }
 
+/** " (2 attempts: host/12, host/34)" for an entity that workers had to take over; "" otherwise. */
+export function workedBy(e: EntityResult): string {
+  return e.attempts && e.attempts > 1 ? ` (${e.attempts} attempts: ${(e.workers ?? []).join(", ")})` : "";
+}
+
 /**
  * Live progress on a terminal: one line per entity, redrawn at most 10 times a second.
  * Off a terminal it prints nothing but log lines at warn level and above.

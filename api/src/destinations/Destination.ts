@@ -39,6 +39,8 @@ export interface ChunkWrite {
   checkpoint: EntityCheckpoint;
   /** ISO timestamp written to `_mako_synced_at`. */
   syncedAt: string;
+  /** The writer's fence (see stateRow.ts): the commit is refused when the entity was taken with a higher one. */
+  fence?: number;
 }
 
 export interface EntityCompletion {
@@ -49,6 +51,8 @@ export interface EntityCompletion {
   /** Full refresh: mark live rows whose `_mako_synced_at` is before this ISO time as deleted. */
   markUnseenDeletedBefore?: string;
   deletedAt: string;
+  /** As in ChunkWrite. */
+  fence?: number;
 }
 
 export interface ColumnInfo {
@@ -79,6 +83,11 @@ export interface Destination {
   loadCheckpoint(table: TableRef): Promise<EntityCheckpoint | null>;
   writeChunk(write: ChunkWrite): Promise<void>;
   completeEntity(completion: EntityCompletion): Promise<{ deleted: number }>;
+  /**
+   * A writer takes the entity with this fence (a worker's lease's): commits carrying a lower one
+   * are refused from now on. Refused itself (StaleFenceError) when a higher one is stored.
+   */
+  raiseFence(table: TableRef, fence: number): Promise<void>;
   /** Forgets an entity's checkpoint (used when a pass must restart from scratch). */
   resetCheckpoint(table: TableRef): Promise<void>;
   /**

@@ -6,7 +6,8 @@ import type { Dialect, Table, TableRole } from "./dialect";
 import { ShadowPasses } from "./fullRefresh";
 import { evolve, needsChange } from "./schemaChange";
 import { isReservedEntityName } from "../connectors/base/reservedNames";
-import { commitChunk, commitCompletion } from "./stateRow";
+import { isShadowEntity } from "./shadowTable";
+import { commitChunk, commitCompletion, raiseFence } from "./stateRow";
 import { type MaybePromise, type Step, io, runAsync, runSync } from "./step";
 import { checkTable } from "./tableCheck";
 import { refuseReservedEntity } from "./tableNames";
@@ -44,6 +45,11 @@ export class DialectDestination<C, W> implements Destination {
       const text = (await this.dialect.state.read(conn, ref))?.checkpoint;
       return text ? parseCheckpoint(text, ref) : null;
     });
+  }
+
+  raiseFence(ref: TableRef, fence: number): Promise<void> {
+    const { driver, state } = this.dialect;
+    return this.session((conn) => transaction(driver, conn, () => raiseFence(state, conn, ref, fence, new Date().toISOString())));
   }
 
   resetCheckpoint(ref: TableRef): Promise<void> {
@@ -105,7 +111,7 @@ export class DialectDestination<C, W> implements Destination {
       if (!table.writer) table.writer = yield* io(rows.prepare(conn, table, table.shape!));
       yield* io(rows.write(conn, table, table.writer, write.records, write.syncedAt));
     }
-    yield* commitChunk(state, conn, write.table, write.checkpoint, write.syncedAt);
+    yield* commitChunk(state, conn, write.table, write.checkpoint, write.syncedAt, write.fence);
   }
 
   private *complete(conn: C, c: EntityCompletion): Step<{ deleted: number }> {
@@ -120,7 +126,7 @@ export class DialectDestination<C, W> implements Destination {
       if (c.markUnseenDeletedBefore && table.shape) {
         deleted = yield* io(rows.markUnseenDeleted(conn, table, c.markUnseenDeletedBefore, c.deletedAt));
       }
-      yield* commitCompletion(state, conn, c.table, c.checkpoint, c.deletedAt);
+      yield* commitCompletion(state, conn, c.table, c.checkpoint, c.deletedAt, c.fence);
       return { deleted };
     });
   }

@@ -125,6 +125,8 @@ export interface Catalog<C> {
 export interface StoredState {
   checkpoint: string | null;
   pending: string | null;
+  /** The highest fence a writer took the entity with (stateRow.ts); null until one did. */
+  fence: number | null;
 }
 
 /** The checkpoint rows (`_mako_state` or `_mako.state`), one per entity. */

@@ -123,7 +123,7 @@ export class ShadowPasses<C, W> {
       yield* io(catalog.forget(conn, live));
       yield* io(catalog.move(conn, shadow, live));
       if (!swap.transactional) yield* io(swap.mark(conn, live, shadow));
-      yield* commitCompletion(state, conn, c.table, c.checkpoint, c.deletedAt);
+      yield* commitCompletion(state, conn, c.table, c.checkpoint, c.deletedAt, c.fence);
       return { deleted };
     };
     // Where DDL is transactional the schema section is the transaction; MySQL's is only a lock.

@@ -52,6 +52,9 @@ export interface EntityRunView {
   deleted: number;
   resumed: boolean;
   mode: string;
+  /** Run by workers and taken over: how many times a worker took it up, and which. */
+  attempts?: number;
+  workers?: string[];
   error?: string;
 }
 
@@ -88,6 +91,7 @@ export function runView(run: RunRecord): RunView {
       deleted: e.deleted,
       resumed: e.resumed,
       mode: e.mode,
+      ...(e.attempts ? { attempts: e.attempts, workers: e.workers ?? [] } : {}),
       ...(e.error ? { error: e.error } : {}),
     };
   });

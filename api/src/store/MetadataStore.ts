@@ -44,8 +44,11 @@ export interface RunRecord {
   entities: EntityResult[];
   stats: RequestStats;
   error: string | null;
+  /** The process that started it (`mako sync`, the server) or, for `executor: "workers"`, that handed it to the workers. */
   pid: number;
   host: string;
+  /** Who runs it: the process that started it, or `mako worker`s (PostgreSQL; `mako sync --enqueue`). */
+  executor: "process" | "workers";
 }
 
 export interface LogLine {
@@ -88,13 +91,21 @@ export interface MetadataStore {
   updateDestination(name: string, patch: Pick<DestinationRecord, "url">): Promise<DestinationRecord>;
   removeDestination(name: string): Promise<void>;
 
-  /** Records a new run; fails with SourceBusyError while a live run holds the source. */
-  startRun(run: Pick<RunRecord, "id" | "source" | "fullRefresh" | "destination"> & { trigger?: RunTrigger }): Promise<RunRecord>;
-  /** Saves a live run's progress; says whether someone asked it to stop (`requestCancel`). */
-  updateRun(id: string, patch: Pick<RunRecord, "entities" | "stats">): Promise<{ cancelRequested: boolean }>;
-  /** Asks a running run to stop, whichever process runs it; false when it is not running. */
+  /**
+   * Records a new run of this process, with a row per entity (none yet when `entities` is left
+   * out); fails with SourceBusyError while a live run holds the source.
+   */
+  startRun(run: Pick<RunRecord, "id" | "source" | "fullRefresh" | "destination"> & { entities?: string[]; trigger?: RunTrigger }): Promise<RunRecord>;
+  /**
+   * Saves a live run's progress: the entities given (others are left as they are) and request
+   * counters added to the run's. Says whether it must stop: someone asked (`requestCancel`), or
+   * the run is over (judged dead and failed while this process could not write, say).
+   */
+  updateRun(id: string, patch: { entities: EntityResult[]; addStats: RequestStats }): Promise<{ cancelRequested: boolean }>;
+  /** Asks a running run to stop, whichever process or worker runs it; false when it is not running. */
   requestCancel(id: string): Promise<boolean>;
-  finishRun(id: string, patch: Pick<RunRecord, "status" | "entities" | "stats" | "error">): Promise<void>;
+  /** Ends a running run (a run already ended, judged dead say, keeps its end). */
+  finishRun(id: string, patch: Pick<RunRecord, "status" | "error">): Promise<void>;
   getRun(id: string): Promise<RunRecord>;
   listRuns(filter?: { source?: string; limit?: number }): Promise<RunRecord[]>;
   /** The destinations a source's runs wrote to, each once (null: the default database). */

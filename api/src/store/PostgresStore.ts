@@ -1,6 +1,5 @@
 import pg from "pg";
-import { hostname } from "node:os";
-import { emptyStats } from "../sync/events";
+import type { EntityResult, RequestStats } from "../sync/events";
 import {
   ConflictError,
   NotFoundError,
@@ -16,7 +15,8 @@ import {
 import { PostgresWebhookInbox, postgresInboxDdl } from "./PostgresWebhookInbox";
 import { PostgresSchedules, postgresSchedulesDdl } from "./PostgresSchedules";
 import type { SecretBox } from "./SecretBox";
-import { type DestinationRow, type RunRow, type SourceRow, destinationFrom, entitiesJson, isAlive, runFrom, sealConfig, sourceFrom, storeMessages as say } from "./storeRows";
+import { type DestinationRow, type RunRow, type SourceRow, destinationFrom, entitiesJson, sealConfig, sourceFrom, storeMessages as say } from "./storeRows";
+import { addRunColumns, cancelRun, insertRun, postgresRunsDdl, reapDeadRuns, runsWithEntities, saveProgress } from "./postgresRuns";
 import { METADATA_SCHEMA } from "./postgresUrl";
 export { METADATA_SCHEMA, isPostgresUrl } from "./postgresUrl";
 
@@ -58,6 +58,9 @@ export class PostgresStore implements MetadataStore {
   static async open(url: string, secrets: SecretBox): Promise<PostgresStore> {
     const pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, types: { getTypeParser } });
     pool.on("error", () => {}); // an idle client's dropped connection surfaces on the next query
+    // A checked-out client has no listener of the pool's: a server that drops it (a restart) would
+    // end the process with an unhandled "error" event. The query in flight fails with it anyway.
+    pool.on("connect", (client) => client.on("error", () => {}));
     const store = new PostgresStore(pool, secrets);
     try {
       await store.setup();
@@ -94,10 +97,10 @@ export class PostgresStore implements MetadataStore {
           id bigserial PRIMARY KEY, run_id text NOT NULL, at timestamptz NOT NULL, level text NOT NULL,
           entity text, message text NOT NULL);
         CREATE INDEX IF NOT EXISTS run_logs_run ON ${METADATA_SCHEMA}.run_logs (run_id, id);
-        ${postgresInboxDdl(METADATA_SCHEMA)}
-        ALTER TABLE ${METADATA_SCHEMA}.runs ADD COLUMN IF NOT EXISTS cancel_requested boolean NOT NULL DEFAULT false;
-        ALTER TABLE ${METADATA_SCHEMA}.runs ADD COLUMN IF NOT EXISTS triggered_by text NOT NULL DEFAULT 'manual';
-        ${postgresSchedulesDdl(METADATA_SCHEMA)}`);
+        ${postgresInboxDdl(METADATA_SCHEMA)}`);
+      await addRunColumns(client);
+      await client.query(postgresRunsDdl);
+      await client.query(postgresSchedulesDdl(METADATA_SCHEMA));
     });
   }
 
@@ -148,7 +151,7 @@ export class PostgresStore implements MetadataStore {
     await this.transaction(async (client) => {
       // startRun's lock: no run of the source can start between the check and the delete.
       await client.query(`SELECT pg_advisory_xact_lock(hashtext('mako:run:' || $1))`, [name]);
-      await this.reapDeadRuns(client);
+      await reapDeadRuns(client);
       const busy = await client.query<{ id: string }>(`SELECT id FROM ${METADATA_SCHEMA}.runs WHERE source = $1 AND status = 'running'`, [name]);
       if (busy.rows[0]) throw new SourceBusyError(name, busy.rows[0].id);
       const { rowCount } = await client.query(`DELETE FROM ${METADATA_SCHEMA}.sources WHERE name = $1`, [name]);
@@ -203,54 +206,37 @@ export class PostgresStore implements MetadataStore {
 
   // --- runs ---------------------------------------------------------------------------
 
-  async startRun(run: Pick<RunRecord, "id" | "source" | "fullRefresh" | "destination"> & { trigger?: RunTrigger }): Promise<RunRecord> {
-    await this.transaction(async (client) => {
-      // Per-source lock held to commit: two processes starting a sync of one source cannot both see it free.
-      await client.query(`SELECT pg_advisory_xact_lock(hashtext('mako:run:' || $1))`, [run.source]);
-      await this.reapDeadRuns(client);
-      const busy = await client.query<{ id: string }>(`SELECT id FROM ${METADATA_SCHEMA}.runs WHERE source = $1 AND status = 'running'`, [
-        run.source,
-      ]);
-      if (busy.rows[0]) throw new SourceBusyError(run.source, busy.rows[0].id);
-      await client.query(
-        `INSERT INTO ${METADATA_SCHEMA}.runs (id, source, status, full_refresh, destination, started_at, pid, host, stats_json, triggered_by)
-         VALUES ($1, $2, 'running', $3, $4, $5, $6, $7, $8, $9)`,
-        [run.id, run.source, run.fullRefresh, run.destination, new Date().toISOString(), process.pid, hostname(), JSON.stringify(emptyStats()), run.trigger ?? "manual"],
-      );
-    });
+  async startRun(run: Pick<RunRecord, "id" | "source" | "fullRefresh" | "destination"> & { entities?: string[]; trigger?: RunTrigger }): Promise<RunRecord> {
+    await this.transaction((client) => insertRun(client, { ...run, entities: run.entities ?? [], executor: "process", trigger: run.trigger ?? "manual" }));
     return this.getRun(run.id);
   }
 
-  async updateRun(id: string, patch: Pick<RunRecord, "entities" | "stats">): Promise<{ cancelRequested: boolean }> {
-    const { rows } = await this.pool.query<{ cancel_requested: boolean }>(
-      `UPDATE ${METADATA_SCHEMA}.runs SET entities_json = $1, stats_json = $2 WHERE id = $3 RETURNING cancel_requested`,
-      [JSON.stringify(patch.entities), JSON.stringify(patch.stats), id],
-    );
-    return { cancelRequested: rows[0]?.cancel_requested === true };
+  updateRun(id: string, patch: { entities: EntityResult[]; addStats: RequestStats }): Promise<{ cancelRequested: boolean }> {
+    return saveProgress(this.pool, id, patch.entities, patch.addStats);
   }
 
   async requestCancel(id: string): Promise<boolean> {
-    await this.reapDeadRuns(this.pool);
-    const { rowCount } = await this.pool.query(`UPDATE ${METADATA_SCHEMA}.runs SET cancel_requested = true WHERE id = $1 AND status = 'running'`, [id]);
-    return (rowCount ?? 0) > 0;
+    await reapDeadRuns(this.pool);
+    return this.transaction((client) => cancelRun(client, id));
   }
 
-  async finishRun(id: string, patch: Pick<RunRecord, "status" | "entities" | "stats" | "error">): Promise<void> {
-    await this.pool.query(
-      `UPDATE ${METADATA_SCHEMA}.runs SET status = $1, entities_json = $2, stats_json = $3, error = $4, finished_at = $5 WHERE id = $6`,
-      [patch.status, JSON.stringify(patch.entities), JSON.stringify(patch.stats), patch.error, new Date().toISOString(), id],
-    );
+  async finishRun(id: string, patch: Pick<RunRecord, "status" | "error">): Promise<void> {
+    await this.pool.query(`UPDATE ${METADATA_SCHEMA}.runs SET status = $1, error = $2, finished_at = now() WHERE id = $3 AND status = 'running'`, [
+      patch.status,
+      patch.error,
+      id,
+    ]);
   }
 
   async getRun(id: string): Promise<RunRecord> {
-    await this.reapDeadRuns(this.pool);
+    await reapDeadRuns(this.pool);
     const { rows } = await this.pool.query<RunRow>(`SELECT * FROM ${METADATA_SCHEMA}.runs WHERE id = $1`, [id]);
     if (!rows[0]) throw new NotFoundError(say.noRun(id));
-    return runFrom(rows[0]);
+    return (await runsWithEntities(this.pool, rows))[0];
   }
 
   async listRuns(filter: { source?: string; limit?: number } = {}): Promise<RunRecord[]> {
-    await this.reapDeadRuns(this.pool);
+    await reapDeadRuns(this.pool);
     const limit = filter.limit ?? 50;
     const { rows } = filter.source
       ? await this.pool.query<RunRow>(`SELECT * FROM ${METADATA_SCHEMA}.runs WHERE source = $1 ORDER BY started_at DESC, seq DESC LIMIT $2`, [
@@ -258,7 +244,7 @@ export class PostgresStore implements MetadataStore {
           limit,
         ])
       : await this.pool.query<RunRow>(`SELECT * FROM ${METADATA_SCHEMA}.runs ORDER BY started_at DESC, seq DESC LIMIT $1`, [limit]);
-    return rows.map(runFrom);
+    return runsWithEntities(this.pool, rows);
   }
 
   async appendLogs(lines: Omit<LogLine, "id">[]): Promise<void> {
@@ -287,22 +273,6 @@ export class PostgresStore implements MetadataStore {
 
   async close(): Promise<void> {
     if (!this.pool.ended) await this.pool.end();
-  }
-
-  /** A run left "running" by a process that no longer exists on this host failed: say so. */
-  private async reapDeadRuns(db: pg.Pool | pg.PoolClient): Promise<void> {
-    const { rows } = await db.query<{ id: string; pid: number }>(
-      `SELECT id, pid FROM ${METADATA_SCHEMA}.runs WHERE status = 'running' AND host = $1`,
-      [hostname()],
-    );
-    for (const r of rows) {
-      if (r.pid === process.pid || isAlive(r.pid)) continue;
-      await db.query(`UPDATE ${METADATA_SCHEMA}.runs SET status = 'failed', error = $1, finished_at = $2 WHERE id = $3 AND status = 'running'`, [
-        say.processStopped(r.pid),
-        new Date().toISOString(),
-        r.id,
-      ]);
-    }
   }
 
   private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {

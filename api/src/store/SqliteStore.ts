@@ -18,12 +18,28 @@ import type { SecretBox } from "./SecretBox";
 import { SqliteSchedules } from "./SqliteSchedules";
 import { SqliteWebhookInbox } from "./SqliteWebhookInbox";
 import type { WebhookInbox } from "./WebhookInbox";
-import { type DestinationRow, type RunRow, type SourceRow, destinationFrom, entitiesJson, isAlive, runFrom, sealConfig, sourceFrom, storeMessages as say } from "./storeRows";
+import type { EntityResult, RequestStats } from "../sync/events";
+import {
+  type DestinationRow,
+  type RunEntityRow,
+  type RunRow,
+  type SourceRow,
+  addedStats,
+  destinationFrom,
+  entitiesJson,
+  isAlive,
+  notStarted,
+  runFrom,
+  sealConfig,
+  sourceFrom,
+  storeMessages as say,
+} from "./storeRows";
 
 /** Mako's metadata in the embedded SQLite file, next to the synced tables. */
 export class SqliteStore implements MetadataStore {
   readonly inbox: WebhookInbox;
   readonly schedules: ScheduleStore;
+  private readonly saveEntity: Database.Statement;
 
   constructor(
     private readonly db: Database.Database,
@@ -56,7 +72,28 @@ export class SqliteStore implements MetadataStore {
     if (!runColumns.includes("cancel_requested")) db.exec(`ALTER TABLE mako_runs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0`);
     if (!runColumns.includes("triggered_by")) db.exec(`ALTER TABLE mako_runs ADD COLUMN triggered_by TEXT NOT NULL DEFAULT 'manual'`);
     this.schedules = new SqliteSchedules(db);
+    // A row per run entity; files from before keep each run's entities in mako_runs.entities_json,
+    // moved here once (the column stays, emptied).
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS mako_run_entities (
+        run_id TEXT NOT NULL, entity TEXT NOT NULL, position INTEGER NOT NULL, status TEXT NOT NULL, result_json TEXT NOT NULL,
+        PRIMARY KEY (run_id, entity));`);
+    // Checked first: opening must not need the write lock another process may hold.
+    if (db.prepare(`SELECT 1 FROM mako_runs WHERE entities_json <> '[]' LIMIT 1`).get()) {
+      db.transaction(() => {
+        db.exec(`
+          INSERT OR IGNORE INTO mako_run_entities (run_id, entity, position, status, result_json)
+            SELECT r.id, json_extract(e.value, '$.entity'), e.key, json_extract(e.value, '$.status'), e.value
+            FROM mako_runs AS r, json_each(r.entities_json) AS e WHERE r.entities_json <> '[]';
+          UPDATE mako_runs SET entities_json = '[]' WHERE entities_json <> '[]';`);
+      }).immediate();
+    }
+    this.saveEntity = db.prepare(`
+      INSERT INTO mako_run_entities (run_id, entity, position, status, result_json)
+        VALUES (?, ?, (SELECT count(*) FROM mako_run_entities WHERE run_id = ?), ?, ?)
+      ON CONFLICT (run_id, entity) DO UPDATE SET status = excluded.status, result_json = excluded.result_json`);
   }
+
 
   // --- sources ------------------------------------------------------------------------
 
@@ -161,7 +198,7 @@ export class SqliteStore implements MetadataStore {
 
   // --- runs ---------------------------------------------------------------------------
 
-  async startRun(run: Pick<RunRecord, "id" | "source" | "fullRefresh" | "destination"> & { trigger?: RunTrigger }): Promise<RunRecord> {
+  async startRun(run: Pick<RunRecord, "id" | "source" | "fullRefresh" | "destination"> & { entities?: string[]; trigger?: RunTrigger }): Promise<RunRecord> {
     // IMMEDIATE: two processes starting a sync of one source cannot both see it free.
     this.db
       .transaction(() => {
@@ -177,17 +214,22 @@ export class SqliteStore implements MetadataStore {
              VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)`,
           )
           .run(run.id, run.source, run.fullRefresh ? 1 : 0, run.destination, new Date().toISOString(), process.pid, hostname(), JSON.stringify(emptyStats()), run.trigger ?? "manual");
+        this.saveEntities(run.id, (run.entities ?? []).map((e) => notStarted(e, run.fullRefresh)));
       })
       .immediate();
     return this.getRun(run.id);
   }
 
-  async updateRun(id: string, patch: Pick<RunRecord, "entities" | "stats">): Promise<{ cancelRequested: boolean }> {
-    const flag = this.db
-      .prepare(`UPDATE mako_runs SET entities_json = ?, stats_json = ? WHERE id = ? RETURNING cancel_requested`)
-      .pluck()
-      .get(JSON.stringify(patch.entities), JSON.stringify(patch.stats), id);
-    return { cancelRequested: flag === 1 };
+  async updateRun(id: string, patch: { entities: EntityResult[]; addStats: RequestStats }): Promise<{ cancelRequested: boolean }> {
+    return this.db.transaction(() => {
+      const run = this.db.prepare(`SELECT status, cancel_requested, stats_json FROM mako_runs WHERE id = ?`).get(id) as
+        | { status: string; cancel_requested: number; stats_json: string }
+        | undefined;
+      if (!run) return { cancelRequested: true };
+      this.saveEntities(id, patch.entities);
+      this.db.prepare(`UPDATE mako_runs SET stats_json = ? WHERE id = ?`).run(JSON.stringify(addedStats(run.stats_json, patch.addStats)), id);
+      return { cancelRequested: run.cancel_requested === 1 || run.status !== "running" };
+    })();
   }
 
   async requestCancel(id: string): Promise<boolean> {
@@ -196,17 +238,17 @@ export class SqliteStore implements MetadataStore {
     return changes > 0;
   }
 
-  async finishRun(id: string, patch: Pick<RunRecord, "status" | "entities" | "stats" | "error">): Promise<void> {
+  async finishRun(id: string, patch: Pick<RunRecord, "status" | "error">): Promise<void> {
     this.db
-      .prepare(`UPDATE mako_runs SET status = ?, entities_json = ?, stats_json = ?, error = ?, finished_at = ? WHERE id = ?`)
-      .run(patch.status, JSON.stringify(patch.entities), JSON.stringify(patch.stats), patch.error, new Date().toISOString(), id);
+      .prepare(`UPDATE mako_runs SET status = ?, error = ?, finished_at = ? WHERE id = ? AND status = 'running'`)
+      .run(patch.status, patch.error, new Date().toISOString(), id);
   }
 
   async getRun(id: string): Promise<RunRecord> {
     this.reapDeadRuns();
     const row = this.db.prepare(`SELECT * FROM mako_runs WHERE id = ?`).get(id) as RunRow | undefined;
     if (!row) throw new NotFoundError(say.noRun(id));
-    return runFrom(row);
+    return runFrom(row, this.entityRows(id));
   }
 
   async listRuns(filter: { source?: string; limit?: number } = {}): Promise<RunRecord[]> {
@@ -217,7 +259,7 @@ export class SqliteStore implements MetadataStore {
         ? this.db.prepare(`SELECT * FROM mako_runs WHERE source = ? ORDER BY started_at DESC, rowid DESC LIMIT ?`).all(filter.source, limit)
         : this.db.prepare(`SELECT * FROM mako_runs ORDER BY started_at DESC, rowid DESC LIMIT ?`).all(limit)
     ) as RunRow[];
-    return rows.map(runFrom);
+    return rows.map((r) => runFrom(r, this.entityRows(r.id)));
   }
 
   async runDestinations(source: string): Promise<Array<string | null>> {
@@ -243,6 +285,14 @@ export class SqliteStore implements MetadataStore {
 
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
+  }
+
+  private entityRows(runId: string): RunEntityRow[] {
+    return this.db.prepare(`SELECT * FROM mako_run_entities WHERE run_id = ? ORDER BY position`).all(runId) as RunEntityRow[];
+  }
+
+  private saveEntities(runId: string, entities: EntityResult[]): void {
+    for (const e of entities) this.saveEntity.run(runId, e.entity, runId, e.status, JSON.stringify(e));
   }
 
   /** A run left "running" by a process that no longer exists on this host failed: say so. */

@@ -40,11 +40,27 @@ export interface RunRow {
   destination: string | null;
   started_at: string;
   finished_at: string | null;
-  entities_json: Json<EntityResult[]>;
   stats_json: Json<Partial<RequestStats>>;
   error: string | null;
   pid: number;
   host: string;
+  /** PostgreSQL only; SQLite runs are all the process's. */
+  executor?: RunRecord["executor"];
+}
+
+/**
+ * One entity of a run (`run_entities`): its result so far. Several workers write one run, each
+ * its own entities' rows, where one blob per run would have them overwrite each other.
+ */
+export interface RunEntityRow {
+  run_id: string;
+  entity: string;
+  /** "queued" (PostgreSQL: waiting for a worker), "running", or a finished entity's status. */
+  status: string;
+  result_json: Json<EntityResult>;
+  /** PostgreSQL only: what workers did with it. */
+  attempts?: number;
+  workers?: Json<string[]>;
 }
 
 const parsed = <T>(value: Json<T>): T => (typeof value === "string" ? (JSON.parse(value) as T) : value);
@@ -66,7 +82,8 @@ export function destinationFrom(row: DestinationRow, secrets: SecretBox) {
   return { name: row.name, kind: row.kind, url: secrets.decrypt(row.url_sealed, `destination "${row.name}"`), createdAt: row.created_at };
 }
 
-export function runFrom(row: RunRow): RunRecord {
+/** A run and its entity rows (in the order the run lists them). */
+export function runFrom(row: RunRow, entityRows: RunEntityRow[]): RunRecord {
   return {
     id: row.id,
     source: row.source,
@@ -76,12 +93,32 @@ export function runFrom(row: RunRow): RunRecord {
     destination: row.destination,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
-    entities: settled(row.status, parsed(row.entities_json)),
+    entities: settled(row.status, entityRows.map(entityFrom)),
     stats: { ...emptyStats(), ...parsed(row.stats_json) },
     error: row.error,
     pid: row.pid,
     host: row.host,
+    executor: row.executor ?? "process",
   };
+}
+
+/** An entity row as the run's record shows it: waiting for a worker reads as running, nothing done yet. */
+function entityFrom(row: RunEntityRow): EntityResult {
+  const result = parsed(row.result_json);
+  const status = row.status === "queued" ? "running" : (row.status as EntityResult["status"]);
+  const workers = row.workers === undefined ? [] : parsed(row.workers);
+  return { ...result, status, ...(row.attempts ? { attempts: row.attempts, workers } : {}) };
+}
+
+/** The row an entity of a new run starts with: nothing done yet. */
+export function notStarted(entity: string, fullRefresh: boolean): EntityResult {
+  return { entity, status: "running", records: 0, chunks: 0, seconds: 0, deleted: 0, resumed: false, mode: fullRefresh ? "full_refresh" : "incremental", since: null, chunkRetries: 0 };
+}
+
+/** Request counters added to a run's: what RunRecorder sends as it goes. */
+export function addedStats(stored: Json<Partial<RequestStats>>, added: RequestStats): RequestStats {
+  const base = { ...emptyStats(), ...parsed(stored) };
+  return { requests: base.requests + added.requests, retries: base.retries + added.retries, rateLimited: base.rateLimited + added.rateLimited, waitMs: base.waitMs + added.waitMs };
 }
 
 function entitiesFrom(value: Json<string[]> | null | undefined): string[] | null {
@@ -109,7 +146,10 @@ export const storeMessages = {
   destinationInUse: (name: string, sources: string[]) =>
     `destination "${name}" is the default of source ${sources.map((u) => `"${u}"`).join(", ")}`,
   noRun: (id: string) => `no run with id "${id}"`,
-  processStopped: (pid: number) => `the process running it (pid ${pid}) stopped; the next sync resumes from the last checkpoint`,
+  processStopped: (pid: number, host?: string) =>
+    `the process running it (pid ${pid}${host ? ` on ${host}` : ""}) stopped; the next sync resumes from the last checkpoint`,
+  workersStopped: (entities: string[]) =>
+    `the worker running ${entities.map((e) => `"${e}"`).join(", ")} stopped and no live worker could take it over; the next sync resumes from the last checkpoint`,
 };
 
 /** Whether a process of this host is still running (EPERM: it is, under another user). */

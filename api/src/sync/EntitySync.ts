@@ -2,6 +2,7 @@ import type { BaseConnector } from "../connectors/base/BaseConnector";
 import type { DataRecord, DataSourceSettings, EntityDescriptor, FetchState, LogLevel } from "../connectors/base/types";
 import { MalformedCheckpointError } from "../destinations/checkpointCodec";
 import type { Destination, EntityCheckpoint, TableRef } from "../destinations/Destination";
+import { StaleFenceError } from "../destinations/stateRow";
 import { backoffDelay, sleep } from "./backoff";
 import { PermanentSyncError, latest, prepareChunk, withLookback } from "./chunkRecords";
 import { DEFAULT_RECORD_DEPTH } from "../connectors/base/nesting";
@@ -20,7 +21,14 @@ export interface EntitySyncContext {
   destination: Destination;
   settings: DataSourceSettings;
   fullRefresh: boolean;
+  /** Cancel: stop at the next chunk boundary, checkpoint kept. */
   signal: AbortSignal;
+  /** Hand the entity over at the next chunk boundary (its time slice is over): checkpoint kept, "continued". */
+  handOver?: AbortSignal;
+  /** The entity is no longer this writer's: stop at once, write nothing more. */
+  leaseLost?: AbortSignal;
+  /** The fence this writer took the entity with: raised at the start, checked by every commit. */
+  fence?: number;
   emit: (event: SyncEvent) => void;
   hooks?: SyncHooks;
   /** Values that must never be stored in clear: a checkpoint holding one is refused. */
@@ -34,6 +42,9 @@ const DEFAULTS = { batchSize: 1000, maxIterations: 10, maxRetries: 5 };
  * visits many parents with nothing new.
  */
 const MAX_EMPTY_CHUNKS = 10;
+
+/** What runChunks returns when the entity was handed over before its end. */
+const HANDED_OVER = Symbol("handed over");
 
 interface FetchedChunk {
   batches: DataRecord[][];
@@ -71,6 +82,7 @@ export class EntitySync {
     let pass: EntityCheckpoint | undefined;
     let resumed = false;
     try {
+      if (this.ctx.fence !== undefined) await this.ctx.destination.raiseFence(this.ref, this.ctx.fence);
       ({ pass, resumed } = await this.beginPass());
       this.ctx.emit({ type: "entity_started", entity: this.entity.name, resumed, mode: pass.mode, since: pass.since });
       if (!resumed) {
@@ -79,9 +91,18 @@ export class EntitySync {
       const deleted = this.ctx.connector.supportsResumableFetching()
         ? await this.runChunks(pass)
         : await this.runWhole(pass);
+      if (deleted === HANDED_OVER) {
+        this.log("info", `handed over after ${this.committed} records in ${this.chunks} chunks; the checkpoint is kept and the next job resumes there`);
+        return this.result("continued", pass, resumed, 0);
+      }
       this.log("info", `done: ${this.committed} records in ${this.chunks} chunks, ${((Date.now() - this.started) / 1000).toFixed(1)} s`);
       return this.result("succeeded", pass, resumed, deleted);
     } catch (err) {
+      if (this.ctx.leaseLost?.aborted || err instanceof StaleFenceError) {
+        const message = `lease lost: ${err instanceof StaleFenceError ? err.message : "another worker may take the entity over"}; this worker writes nothing more`;
+        this.log("warn", message);
+        return this.result("interrupted", pass, resumed, 0, message);
+      }
       const cancelled = this.ctx.signal.aborted;
       if (!cancelled) this.failure = err;
       const message = cancelled ? "cancelled; the checkpoint is kept" : describe(err);
@@ -130,7 +151,7 @@ export class EntitySync {
     };
   }
 
-  private async runChunks(start: EntityCheckpoint): Promise<number> {
+  private async runChunks(start: EntityCheckpoint): Promise<number | typeof HANDED_OVER> {
     // Killed between the last chunk's commit and completion: nothing left to fetch.
     if (start.fetchState?.hasMore === false) return this.complete(start);
     let pass = start;
@@ -155,7 +176,7 @@ export class EntitySync {
           records: pass.records + records.length,
         };
         // Fetch chunk N+1 while chunk N commits; the window bounds what is held in memory.
-        if (chunk.state.hasMore && !this.ctx.signal.aborted) next = observed(this.fetchChunk(chunk.state, pass));
+        if (chunk.state.hasMore && !this.ctx.signal.aborted && !this.handingOver) next = observed(this.fetchChunk(chunk.state, pass));
         // Let the prefetch put its request on the wire before a synchronous commit holds the thread.
         if (next) await new Promise((resolve) => setImmediate(resolve));
         while (inFlight.length >= this.ctx.destination.writeConcurrency) await inFlight.shift();
@@ -169,7 +190,13 @@ export class EntitySync {
       throw err;
     }
     if (this.ctx.signal.aborted) throw this.ctx.signal.reason;
+    if (pass.fetchState?.hasMore && this.handingOver) return HANDED_OVER;
     return this.complete(pass);
+  }
+
+  /** A resumable entity stops fetching once asked to hand over; the chunk in hand still commits. */
+  private get handingOver(): boolean {
+    return this.ctx.handOver?.aborted === true;
   }
 
   /** The non-resumable path: one `fetchEntity` call, each batch committed as it arrives. */
@@ -259,12 +286,14 @@ export class EntitySync {
   private async commit(pass: EntityCheckpoint, records: DataRecord[]): Promise<void> {
     assertNoSecret(this.entity.name, pass.fetchState, this.ctx.secrets);
     await this.ctx.hooks?.beforeCommit?.(this.entity.name, pass.seq);
+    this.ctx.leaseLost?.throwIfAborted();
     await this.ctx.destination.writeChunk({
       table: this.ref,
       primaryKey: this.entity.primaryKey,
       records,
       checkpoint: pass,
       syncedAt: new Date().toISOString(),
+      fence: this.ctx.fence,
     });
     this.committed += records.length;
     this.chunks++;
@@ -279,6 +308,7 @@ export class EntitySync {
       typeof markFromConnector === "string" || typeof markFromConnector === "number"
         ? markFromConnector
         : latest(pass.highWaterMark, pass.maxCursor);
+    this.ctx.leaseLost?.throwIfAborted();
     const { deleted } = await this.ctx.destination.completeEntity({
       table: this.ref,
       primaryKey: this.entity.primaryKey,
@@ -287,6 +317,7 @@ export class EntitySync {
       // incrementally) knows that rows it did not see are gone at the source.
       markUnseenDeletedBefore: pass.mode === "full_refresh" || !this.entity.incremental ? pass.passStartedAt : undefined,
       deletedAt: new Date().toISOString(),
+      fence: this.ctx.fence,
     });
     if (deleted > 0) this.log("info", `marked ${deleted} rows not seen in this full refresh as deleted`);
     return deleted;

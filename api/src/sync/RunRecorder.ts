@@ -6,9 +6,16 @@ const FLUSH_MS = 500;
 const HEARTBEAT_MS = 1000;
 
 /**
+ * Where a recorder writes: the metadata store, or (a worker's job) writes that only land while
+ * the worker still holds the entity's lease, and that renew it.
+ */
+export type RunSink = Pick<MetadataStore, "appendLogs" | "updateRun" | "finishRun">;
+
+/**
  * Turns a run's events into its stored record: log lines and per-entity progress are
  * buffered and written every half second, so a busy sync does not write per batch. Each write
- * reads back the run's cancel flag, so `mako runs cancel` stops a run of any process.
+ * reads back the run's cancel flag, so `mako runs cancel` stops a run of any process. A write
+ * that fails (the database restarting, say) is kept and tried again at the next one.
  */
 export class RunRecorder {
   private readonly entities = new Map<string, EntityResult>();
@@ -16,6 +23,8 @@ export class RunRecorder {
   private readonly running = new Set<string>();
   private readonly requestRetries = new Map<string, number>();
   private stats: RequestStats = emptyStats();
+  /** The request counters already added to the stored run. */
+  private written: RequestStats = emptyStats();
   private logs: Parameters<MetadataStore["appendLogs"]>[0] = [];
   private timer?: NodeJS.Timeout;
   private dirty = false;
@@ -24,7 +33,7 @@ export class RunRecorder {
   private readonly heartbeat: NodeJS.Timeout;
 
   constructor(
-    private readonly store: MetadataStore,
+    private readonly sink: RunSink,
     private readonly runId: string,
     entities: string[],
     /** Called (once) when the stored run says someone asked it to stop. */
@@ -33,7 +42,7 @@ export class RunRecorder {
     for (const entity of entities) this.entities.set(entity, pending(entity));
     this.heartbeat = setInterval(() => {
       this.dirty = true;
-      void this.flush().catch(() => {});
+      void this.flush();
     }, HEARTBEAT_MS);
     this.heartbeat.unref();
   }
@@ -66,19 +75,34 @@ export class RunRecorder {
       }
     }
     this.dirty = true;
-    this.timer ??= setTimeout(() => this.flush(), FLUSH_MS);
+    this.timer ??= setTimeout(() => void this.flush(), FLUSH_MS);
+  }
+
+  /** The entities as recorded so far (request retries credited). */
+  results(): EntityResult[] {
+    return [...this.entities.values()].map(this.withRetries);
+  }
+
+  /** Stops the timers and writes what is left; throws when that last write fails. */
+  async close(): Promise<void> {
+    clearInterval(this.heartbeat);
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.writing;
+    this.dirty = true;
+    await this.write();
   }
 
   async finish(result: RunResult): Promise<void> {
-    clearInterval(this.heartbeat);
-    await this.flush();
-    await this.store.finishRun(this.runId, { status: result.status, entities: result.entities.map(this.withRetries), stats: result.stats, error: result.error ?? null });
+    for (const e of result.entities) this.entities.set(e.entity, e);
+    this.stats = result.stats;
+    await this.close();
+    await this.sink.finishRun(this.runId, { status: result.status, error: result.error ?? null });
   }
 
   async fail(message: string): Promise<void> {
-    clearInterval(this.heartbeat);
-    await this.flush();
-    await this.store.finishRun(this.runId, { status: "failed", entities: [...this.entities.values()].map(this.withRetries), stats: this.stats, error: message });
+    await this.close();
+    await this.sink.finishRun(this.runId, { status: "failed", error: message });
   }
 
   private readonly withRetries = (e: EntityResult): EntityResult => {
@@ -86,25 +110,44 @@ export class RunRecorder {
     return retries ? { ...e, requestRetries: retries } : e;
   };
 
+  /** A timer's write: one at a time; a failure waits for the next. */
   private flush(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
-    if (!this.dirty) return this.writing;
+    this.writing = this.writing.then(() => this.write()).catch(() => {});
+    return this.writing;
+  }
+
+  private async write(): Promise<void> {
+    if (!this.dirty) return;
     this.dirty = false;
     const logs = this.logs;
     this.logs = [];
-    const entities = [...this.entities.values()].map(this.withRetries);
-    const stats = this.stats;
-    this.writing = this.writing.then(async () => {
-      if (logs.length) await this.store.appendLogs(logs);
-      const { cancelRequested } = await this.store.updateRun(this.runId, { entities, stats });
+    const stats = { ...this.stats };
+    const addStats = difference(stats, this.written);
+    try {
+      if (logs.length) await this.sink.appendLogs(logs);
+    } catch (err) {
+      this.logs = [...logs, ...this.logs];
+      this.dirty = true;
+      throw err;
+    }
+    try {
+      const { cancelRequested } = await this.sink.updateRun(this.runId, { entities: this.results(), addStats });
+      this.written = stats;
       if (cancelRequested && !this.cancelSeen) {
         this.cancelSeen = true;
         this.onCancelRequested();
       }
-    });
-    return this.writing;
+    } catch (err) {
+      this.dirty = true;
+      throw err;
+    }
   }
+}
+
+function difference(a: RequestStats, b: RequestStats): RequestStats {
+  return { requests: a.requests - b.requests, retries: a.retries - b.retries, rateLimited: a.rateLimited - b.rateLimited, waitMs: a.waitMs - b.waitMs };
 }
 
 function pending(entity: string): EntityResult {

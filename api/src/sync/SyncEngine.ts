@@ -15,7 +15,17 @@ export interface SyncJob {
   /** Entities to sync; all the connector supports when omitted. */
   entities?: string[];
   fullRefresh?: boolean;
+  /** Cancels the run: each entity stops at its next chunk boundary, its checkpoint kept. */
   signal?: AbortSignal;
+  /**
+   * Ends the run's time slice: each resumable entity stops at its next chunk boundary, its
+   * checkpoint kept, as "continued" (a worker's job then enqueues the rest).
+   */
+  handOver?: AbortSignal;
+  /** The run's entities are no longer this process's to write (a worker lost its lease): stop at once. */
+  leaseLost?: AbortSignal;
+  /** The fence each entity was taken with (a worker's lease): raised at its start, checked by every commit. */
+  fences?: Record<string, number>;
   onEvent?: (event: SyncEvent) => void;
   hooks?: SyncHooks;
   /** The source's secret values: a checkpoint holding one is refused, never stored. */
@@ -54,7 +64,9 @@ export class SyncEngine {
       },
       waiting: (reason, ms) => emit({ type: "waiting", reason, ms }),
     });
-    const signal = job.signal ?? new AbortController().signal;
+    const cancel = job.signal ?? new AbortController().signal;
+    // Losing the lease stops requests as a cancel would; EntitySync tells the two apart.
+    const signal = job.leaseLost ? AbortSignal.any([cancel, job.leaseLost]) : cancel;
     const queue = descriptors.filter((d) => wanted.includes(d.name));
     const results: EntityResult[] = [];
     const concurrency = Math.max(1, Math.floor(job.settings.entityConcurrency ?? 1));
@@ -64,7 +76,7 @@ export class SyncEngine {
     let unreachable: { entity: string; cause: string } | undefined;
     const worker = async () => {
       for (let d = queue.shift(); d; d = queue.shift()) {
-        if (signal.aborted) break;
+        if (signal.aborted || job.handOver?.aborted) break;
         if (unreachable) {
           const result = notAttempted(d.name, job.fullRefresh ?? false, `not attempted: the source is unreachable (${unreachable.entity}: ${unreachable.cause})`);
           emit({ type: "log", level: "error", entity: d.name, message: result.error! });
@@ -81,6 +93,9 @@ export class SyncEngine {
             settings: job.settings,
             fullRefresh: job.fullRefresh ?? false,
             signal,
+            handOver: job.handOver,
+            leaseLost: job.leaseLost,
+            fence: job.fences?.[d.name],
             emit,
             hooks: job.hooks,
             secrets: job.secrets,
@@ -98,9 +113,13 @@ export class SyncEngine {
 
     const status = results.some((r) => r.status === "failed")
       ? "failed"
-      : signal.aborted || results.some((r) => r.status === "cancelled") || results.length < wanted.length
+      : signal.aborted || results.some((r) => r.status === "cancelled" || r.status === "interrupted")
         ? "cancelled"
-        : "succeeded";
+        : results.some((r) => r.status === "continued") || (job.handOver?.aborted && results.length < wanted.length)
+          ? "running" // handed over: the run goes on in other jobs
+          : results.length < wanted.length
+            ? "cancelled"
+            : "succeeded";
     const order = (r: EntityResult) => wanted.indexOf(r.entity);
     return {
       runId: job.runId,

@@ -1,10 +1,12 @@
 import type { LogLevel, RequestMetric, Since, WaitReason } from "../connectors/base/types";
 
 /**
- * "interrupted" appears only in stored runs: the run ended (its process died, or the run failed
- * around it) while the entity was still running or waiting its turn.
+ * "interrupted": the run ended (its process died, or the run failed around it) while the entity
+ * was still running or waiting its turn; or a worker lost the entity's lease and stopped writing.
+ * "continued": the entity's time slice ended (or its worker stopped) at a chunk boundary, its
+ * checkpoint kept; another job carries it on.
  */
-export type EntityStatus = "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
+export type EntityStatus = "running" | "succeeded" | "failed" | "cancelled" | "interrupted" | "continued";
 export type RunStatus = "running" | "succeeded" | "failed" | "cancelled";
 
 /** Request counters reported by the shared HTTP client, summed over a run. */
@@ -30,6 +32,9 @@ export interface EntityResult {
    * once, each is credited: they share one rate limit). Set by RunRecorder, for run history.
    */
   requestRetries?: number;
+  /** Run by workers (`mako worker`): how many times a worker took the entity up, and which workers did. */
+  attempts?: number;
+  workers?: string[];
   error?: string;
 }
 

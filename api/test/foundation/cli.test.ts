@@ -74,6 +74,7 @@ describe("mako CLI", () => {
       ["start"],
       ["destinations"],
       ["destinations", "add"],
+      ["worker"],
     ];
     const pending = [...commands];
     const worker = async () => {
@@ -229,8 +230,8 @@ describe("mako CLI", () => {
     try {
       // Wait until the run has recorded progress of its first entity, then kill it outright.
       for (let i = 0; i < 500; i++) {
-        const row = db.prepare(`SELECT entities_json AS e FROM mako_runs`).get() as { e: string } | undefined;
-        if (row && /"records":[1-9]/.test(row.e)) break;
+        const row = db.prepare(`SELECT group_concat(result_json) AS e FROM mako_run_entities`).get() as { e: string | null } | undefined;
+        if (row?.e && /"records":[1-9]/.test(row.e)) break;
         await new Promise((r) => setTimeout(r, 20));
       }
     } finally {
@@ -306,8 +307,10 @@ describe("mako CLI", () => {
     const db = new Database(join(home, "mako.db"), { readonly: true });
     try {
       for (let i = 0; i < 500; i++) {
-        const row = db.prepare(`SELECT entities_json AS e FROM mako_runs WHERE status = 'running'`).get() as { e: string } | undefined;
-        if (row && /"records":[1-9]/.test(row.e)) break;
+        const row = db
+          .prepare(`SELECT group_concat(e.result_json) AS e FROM mako_run_entities AS e JOIN mako_runs AS r ON r.id = e.run_id WHERE r.status = 'running'`)
+          .get() as { e: string | null } | undefined;
+        if (row?.e && /"records":[1-9]/.test(row.e)) break;
         await new Promise((r) => setTimeout(r, 20));
       }
     } finally {

@@ -392,6 +392,55 @@ describe("SyncEngine", () => {
     expect(count(d)).toBe(60);
   });
 
+  it("hands an entity over at a chunk boundary (a worker's slice ends): continued, checkpoint kept, the next job resumes exact", async () => {
+    const source = { users: { records: users(1, 47) } };
+    const d = newDestination();
+    const handOver = new AbortController();
+    const first = await new SyncEngine().run({
+      runId: "run_slice1",
+      namespace: "t",
+      connector: new ListConnector(source),
+      destination: d,
+      settings: { batchSize: 5, maxIterations: 2 },
+      handOver: handOver.signal,
+      // Asked while chunk 2 commits: chunk 3, fetched meanwhile, still commits; nothing after it.
+      hooks: { beforeCommit: (_e, seq) => (seq === 2 ? handOver.abort() : undefined) },
+    });
+    expect(first.status).toBe("running");
+    expect(first.entities[0]).toMatchObject({ status: "continued", error: undefined });
+    expect(count(d)).toBe(30);
+    expect((await d.loadCheckpoint({ namespace: "t", entity: "users" }))?.fetchState).toMatchObject({ offset: 30, hasMore: true });
+    const next = await sync(new ListConnector(source), d);
+    expect(next.entity).toMatchObject({ status: "succeeded", resumed: true, records: 17 });
+    expect(count(d)).toBe(47);
+  });
+
+  it("a lost lease stops the entity at once: interrupted, no more commits; a writer whose fence is behind is refused", async () => {
+    const source = { users: { records: users(1, 47) } };
+    const d = newDestination();
+    const leaseLost = new AbortController();
+    const lost = await new SyncEngine().run({
+      runId: "run_lease1",
+      namespace: "t",
+      connector: new ListConnector(source, undefined, 5),
+      destination: d,
+      settings: { batchSize: 5, maxIterations: 2 },
+      leaseLost: leaseLost.signal,
+      fences: { users: 1 },
+      hooks: { afterCommit: (_e, seq) => (seq === 1 ? leaseLost.abort() : undefined) },
+    });
+    expect(lost.entities[0].status).toBe("interrupted");
+    expect(lost.entities[0].error).toMatch(/^lease lost: .*this worker writes nothing more$/);
+    expect(count(d)).toBe(10);
+
+    // Another writer took the entity with fence 2: a sync still holding fence 1 commits nothing.
+    await d.raiseFence({ namespace: "t", entity: "users" }, 2);
+    const stale = await new SyncEngine().run({ runId: "run_lease2", namespace: "t", connector: new ListConnector(source), destination: d, settings: { batchSize: 5, maxIterations: 2 }, fences: { users: 1 } });
+    expect(stale.entities[0]).toMatchObject({ status: "interrupted", records: 0 });
+    expect(stale.entities[0].error).toMatch(/was taken over by another worker \(fence 2; this writer's is 1\)/);
+    expect(count(d)).toBe(10);
+  });
+
   it("entityConcurrency 2 syncs two entities at once; the default, one at a time", async () => {
     const spec = { users: { records: users(1, 20) }, orders: { records: users(1, 20) } };
     const serial = new ListConnector(spec, undefined, 15);

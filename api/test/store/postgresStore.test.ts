@@ -141,15 +141,21 @@ describe("PostgresStore", () => {
     const entities: EntityResult[] = [
       { entity: "users", status: "running", records: 10, chunks: 1, seconds: 0.5, deleted: 0, resumed: false, mode: "full_refresh", since: null, chunkRetries: 0 },
     ];
-    expect(await store.updateRun("r1", { entities, stats: { requests: 3, retries: 1, rateLimited: 0, waitMs: 20 } })).toEqual({ cancelRequested: false });
+    expect(await store.updateRun("r1", { entities, addStats: { requests: 3, retries: 1, rateLimited: 0, waitMs: 20 } })).toEqual({ cancelRequested: false });
     expect((await store.getRun("r1")).stats).toEqual({ requests: 3, retries: 1, rateLimited: 0, waitMs: 20 });
     // A cancel asked through the store is what the running process reads at its next write.
     expect(await store.requestCancel("r1")).toBe(true);
-    expect(await store.updateRun("r1", { entities, stats: { requests: 3, retries: 1, rateLimited: 0, waitMs: 20 } })).toEqual({ cancelRequested: true });
+    // Counters add up: each write sends what moved since the last.
+    expect(await store.updateRun("r1", { entities, addStats: { requests: 1, retries: 0, rateLimited: 2, waitMs: 5 } })).toEqual({ cancelRequested: true });
+    expect((await store.getRun("r1")).stats).toEqual({ requests: 4, retries: 1, rateLimited: 2, waitMs: 25 });
     const done = entities.map((e) => ({ ...e, status: "succeeded" as const }));
-    await store.finishRun("r1", { status: "succeeded", entities: done, stats: { requests: 4, retries: 1, rateLimited: 0, waitMs: 20 }, error: null });
+    await store.updateRun("r1", { entities: done, addStats: { requests: 0, retries: 0, rateLimited: 0, waitMs: 0 } });
+    await store.finishRun("r1", { status: "succeeded", error: null });
     const finished = await store.getRun("r1");
-    expect(finished).toMatchObject({ status: "succeeded", entities: done, error: null });
+    expect(finished).toMatchObject({ status: "succeeded", entities: done, error: null, executor: "process" });
+    // A run already ended keeps its end.
+    await store.finishRun("r1", { status: "failed", error: "late" });
+    expect((await store.getRun("r1")).status).toBe("succeeded");
     expect(await store.requestCancel("r1")).toBe(false);
     expect(finished.finishedAt! >= finished.startedAt).toBe(true);
 
@@ -189,6 +195,39 @@ describe("PostgresStore", () => {
     expect(reaped.error).toBe(`the process running it (pid ${pid}) stopped; the next sync resumes from the last checkpoint`);
     expect((await store.getRun("remote1")).status).toBe("running");
     expect((await store.startRun({ id: "dead2", source: "reaped", fullRefresh: false, destination: null })).status).toBe("running");
+  });
+
+  it("fails a run of any host once its heartbeat is older than its lease, on the database clock", async () => {
+    await store.addSource({ name: "silent", connector: "sample", config: {}, settings: {}, destination: null });
+    await store.startRun({ id: "silent1", source: "silent", fullRefresh: false, destination: null, entities: ["users"] });
+    // Another host's process, still beating: alive, whatever this host knows of its pid.
+    await db.query(`UPDATE mako.runs SET host = 'far-host', pid = 1 WHERE id = 'silent1'`);
+    expect((await store.getRun("silent1")).status).toBe("running");
+    // Its last heartbeat older than its lease: dead, whichever host asks.
+    await db.query(`UPDATE mako.runs SET heartbeat_at = now() - make_interval(secs => lease_seconds + 1) WHERE id = 'silent1'`);
+    const dead = await store.getRun("silent1");
+    expect(dead).toMatchObject({ status: "failed", error: "the process running it (pid 1 on far-host) stopped; the next sync resumes from the last checkpoint" });
+    expect(dead.entities.map((e) => [e.entity, e.status])).toEqual([["users", "interrupted"]]);
+    // A progress write of the run, should its process come back, is told to stop.
+    expect(await store.updateRun("silent1", { entities: dead.entities, addStats: { requests: 0, retries: 0, rateLimited: 0, waitMs: 0 } })).toEqual({ cancelRequested: true });
+  });
+
+  it("moves each run's entities from the old blob to a row each, in order, when it opens a database made before", async () => {
+    await store.addSource({ name: "blob", connector: "sample", config: {}, settings: {}, destination: null });
+    await store.startRun({ id: "blob1", source: "blob", fullRefresh: false, destination: null });
+    const entities: EntityResult[] = ["users", "products"].map((entity, i) => ({
+      entity, status: "succeeded", records: i + 7, chunks: 1, seconds: 1, deleted: 0, resumed: false, mode: "incremental", since: null, chunkRetries: 0,
+    }));
+    await db.query(`UPDATE mako.runs SET entities_json = $1, status = 'succeeded' WHERE id = 'blob1'`, [JSON.stringify(entities)]);
+    await db.query(`DELETE FROM mako.run_entities WHERE run_id = 'blob1'`);
+    const reopened = await PostgresStore.open(url, boxFor(homes[0]));
+    try {
+      expect((await reopened.getRun("blob1")).entities).toEqual(entities);
+      const { rows } = await db.query(`SELECT entities_json FROM mako.runs WHERE id = 'blob1'`);
+      expect(rows[0].entities_json).toEqual([]);
+    } finally {
+      await reopened.close();
+    }
   });
 
   it("appends logs in batches and pages through them by id", async () => {
@@ -254,10 +293,12 @@ describe("Mako with DATABASE_URL", () => {
 
     const users = await db.query(`SELECT count(*)::int AS n FROM s.users`);
     expect(users.rows[0].n).toBe(500);
-    const run = await db.query(`SELECT status, source, entities_json FROM mako.runs WHERE source = 's'`);
+    const run = await db.query(`SELECT id, status, source FROM mako.runs WHERE source = 's'`);
     expect(run.rows).toHaveLength(1);
     expect(run.rows[0].status).toBe("succeeded");
-    expect(run.rows[0].entities_json.find((e: { entity: string }) => e.entity === "users").records).toBe(500);
+    const entities = await db.query(`SELECT entity, status, result_json FROM mako.run_entities WHERE run_id = $1 ORDER BY position`, [run.rows[0].id]);
+    expect(entities.rows.map((e) => e.entity)).toEqual(["users", "products", "purchases"]);
+    expect(entities.rows.find((e) => e.entity === "users")).toMatchObject({ status: "succeeded", result_json: { records: 500 } });
     const state = await db.query(`SELECT entity FROM _mako.state WHERE namespace = 's' ORDER BY entity`);
     expect(state.rows.map((r) => r.entity)).toEqual(["products", "purchases", "users"]);
     expect(readdirSync(home)).toEqual(["secret.key"]);

@@ -61,3 +61,34 @@ describe("a source's saved entity selection (SQLite)", () => {
     }
   });
 });
+
+describe("runs' entities (SQLite)", () => {
+  it("a mako.db that kept each run's entities in one blob has them moved to a row each on open, in order", async () => {
+    const home = newHome();
+    const before = await Mako.open({ home });
+    await before.sources.add({ name: "old", connector: "sample", config: { count: 5 } });
+    const run = await (await before.sync("old")).done;
+    await before.close();
+    // As an older Mako left it: the entities in mako_runs.entities_json, no rows.
+    const db = new Database(join(home, "mako.db"));
+    db.prepare(`UPDATE mako_runs SET entities_json = ? WHERE id = ?`).run(JSON.stringify(run.entities), run.runId);
+    db.exec(`DROP TABLE mako_run_entities`);
+    db.close();
+
+    const after = await Mako.open({ home });
+    try {
+      const stored = await after.runs.get(run.runId);
+      expect(stored.entities.map((e) => [e.entity, e.status, e.records])).toEqual([
+        ["users", "succeeded", 5],
+        ["products", "succeeded", 5],
+        ["purchases", "succeeded", 5],
+      ]);
+      const check = new Database(join(home, "mako.db"), { readonly: true });
+      expect(check.prepare(`SELECT entities_json FROM mako_runs WHERE id = ?`).pluck().get(run.runId)).toBe("[]");
+      expect(check.prepare(`SELECT count(*) FROM mako_run_entities WHERE run_id = ?`).pluck().get(run.runId)).toBe(3);
+      check.close();
+    } finally {
+      await after.close();
+    }
+  });
+});

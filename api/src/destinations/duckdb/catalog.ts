@@ -21,7 +21,9 @@ export async function setup(connection: DuckDBConnection): Promise<void> {
       overflow BOOLEAN NOT NULL, PRIMARY KEY (namespace, entity));
     CREATE TABLE IF NOT EXISTS _mako.columns (
       namespace VARCHAR NOT NULL, entity VARCHAR NOT NULL, field VARCHAR NOT NULL, column_name VARCHAR NOT NULL,
-      type VARCHAR NOT NULL, position INTEGER NOT NULL, PRIMARY KEY (namespace, entity, field));`);
+      type VARCHAR NOT NULL, position INTEGER NOT NULL, PRIMARY KEY (namespace, entity, field));
+    -- The fence (see stateRow.ts) came after the first release: older files get the column here.
+    ALTER TABLE _mako.state ADD COLUMN IF NOT EXISTS fence BIGINT;`);
 }
 
 export const duckdbCatalog: Catalog<DuckDBConnection> = {

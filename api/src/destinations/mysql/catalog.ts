@@ -37,6 +37,12 @@ export async function setup(pool: mysql.Pool): Promise<ServerLimits> {
     column_name VARCHAR(64) NOT NULL, type VARCHAR(16) NOT NULL, position INT NOT NULL,
     PRIMARY KEY (namespace, entity, position)) ${opts}`);
   await widenFieldColumn(pool);
+  // The fence (see stateRow.ts) came after the first release: older databases get the column
+  // here (MySQL 8 has no ADD COLUMN IF NOT EXISTS).
+  const [fence] = await pool.query<mysql.RowDataPacket[]>(
+    "SELECT 1 FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = '_mako_state' AND column_name = 'fence'",
+  );
+  if (fence.length === 0) await pool.query("ALTER TABLE _mako_state ADD COLUMN fence BIGINT NULL");
   const packet = Number(db.packet);
   return { maxStatementBytes: Math.max(64 << 10, Math.min(packet / 2, 32 << 20)), maxPacketBytes: packet, jsonDepth: jsonDepthOf(String(db.version)) };
 }

@@ -8,11 +8,13 @@ export const mysqlState: StateStore<Conn> = {
   keepsPending: true,
 
   async read(conn, ref) {
-    const [rows] = await conn.query<mysql.RowDataPacket[]>("SELECT checkpoint, pending FROM _mako_state WHERE namespace = ? AND entity = ?", [
+    const [rows] = await conn.query<mysql.RowDataPacket[]>("SELECT checkpoint, pending, fence FROM _mako_state WHERE namespace = ? AND entity = ?", [
       ref.namespace,
       ref.entity,
     ]);
-    return (rows[0] as StoredState | undefined) ?? null;
+    const row = rows[0] as StoredState | undefined;
+    // BIGINT may arrive as a string (mysql2's bigNumberStrings).
+    return row ? { ...row, fence: row.fence === null ? null : Number(row.fence) } : null;
   },
 
   /** The upsert takes the row's lock: a chunk committing on the other connection waits here. */
@@ -25,9 +27,10 @@ export const mysqlState: StateStore<Conn> = {
   },
 
   async save(conn, ref, state) {
-    await conn.query("UPDATE _mako_state SET checkpoint = ?, pending = ? WHERE namespace = ? AND entity = ?", [
+    await conn.query("UPDATE _mako_state SET checkpoint = ?, pending = ?, fence = ? WHERE namespace = ? AND entity = ?", [
       state.checkpoint,
       state.pending,
+      state.fence,
       ref.namespace,
       ref.entity,
     ]);

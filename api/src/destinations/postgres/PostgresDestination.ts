@@ -32,6 +32,9 @@ export class PostgresDestination extends DialectDestination<pg.PoolClient, PgWri
     const connections = options.connections ?? DEFAULT_CONNECTIONS;
     const pool = new pg.Pool({ connectionString: url, max: connections, types: { getTypeParser } });
     pool.on("error", () => {}); // an idle client's dropped connection surfaces on the next query
+    // A checked-out client has no listener of the pool's: a server that drops it (a restart) would
+    // end the process with an unhandled "error" event. The query in flight fails with it anyway.
+    pool.on("connect", (client) => client.on("error", () => {}));
     const destination = new PostgresDestination(pool, connections, options.bulk ?? DEFAULT_BULK);
     try {
       await setup(pool);

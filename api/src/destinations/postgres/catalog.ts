@@ -36,6 +36,11 @@ export async function setup(pool: pg.Pool): Promise<void> {
       `SELECT 1 FROM information_schema.columns WHERE table_schema = '_mako' AND table_name = 'tables' AND column_name = 'table_name'`,
     );
     if (rows.length === 0) await client.query(`ALTER TABLE _mako.tables ADD COLUMN IF NOT EXISTS table_name text`);
+    // The fence (see stateRow.ts) came after the first release: older databases get the column
+    // here. Looked up first: ALTER TABLE locks the table whole even when the column exists, and
+    // would wait for (and hold up) every chunk being committed by other processes.
+    const fence = await client.query(`SELECT 1 FROM pg_attribute WHERE attrelid = '_mako.state'::regclass AND attname = 'fence' AND NOT attisdropped`);
+    if (fence.rowCount === 0) await client.query(`ALTER TABLE _mako.state ADD COLUMN fence bigint`);
     await client.query("COMMIT");
   } catch (err) {
     await client.query("ROLLBACK").catch(() => {});

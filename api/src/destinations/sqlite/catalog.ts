@@ -15,7 +15,7 @@ export function setup(db: DB): void {
   db.exec(`
     CREATE TABLE IF NOT EXISTS _mako_state (
       namespace TEXT NOT NULL, entity TEXT NOT NULL, checkpoint TEXT NOT NULL, updated_at TEXT NOT NULL,
-      PRIMARY KEY (namespace, entity));
+      fence INTEGER, PRIMARY KEY (namespace, entity));
     CREATE TABLE IF NOT EXISTS _mako_tables (
       table_name TEXT PRIMARY KEY, namespace TEXT NOT NULL, entity TEXT NOT NULL,
       primary_key TEXT NOT NULL, overflow INTEGER NOT NULL DEFAULT 0);
@@ -23,6 +23,9 @@ export function setup(db: DB): void {
       table_name TEXT NOT NULL, field TEXT NOT NULL, column_name TEXT NOT NULL, type TEXT NOT NULL,
       position INTEGER NOT NULL, PRIMARY KEY (table_name, field));
   `);
+  // The fence (see stateRow.ts) came after the first release: older files get the column here.
+  const stateColumns = db.prepare(`SELECT name FROM pragma_table_info('_mako_state')`).pluck().all() as string[];
+  if (!stateColumns.includes("fence")) db.exec(`ALTER TABLE _mako_state ADD COLUMN fence INTEGER`);
 }
 
 export const sqliteCatalog: Catalog<DB> = {
