@@ -21,7 +21,7 @@ export function registerExtraCommands(program: Command, mako: () => Promise<Mako
       if (o.ui) await ensureUiBuilt({ log: (line) => console.log(line) });
       const m = await mako();
       const server = await startServer({ mako: m, port: Number(o.port), host: o.host, allowedHosts: o.allowedHost, ...(o.ui ? {} : { uiDir: false as const }) });
-      const scheduler = (await import("../schedules")).startInProcessScheduler(m);
+      const scheduler = await (await import("./scheduler")).startScheduler(m);
       console.log(`Mako is serving ${server.url} — Ctrl-C to stop`);
       await untilInterrupted();
       await scheduler.stop();

@@ -44,10 +44,10 @@ export async function startCommand(
 
 /** The UI and API, and the scheduler that fires sources' schedules while they run. */
 async function serveUi(mako: Mako, port: number, allowedHosts?: string[]) {
-  const [{ ensureUiBuilt, startServer }, { startInProcessScheduler }] = await Promise.all([import("../server"), import("../schedules")]);
+  const [{ ensureUiBuilt, startServer }, { startScheduler }] = await Promise.all([import("../server"), import("./scheduler")]);
   await ensureUiBuilt({ log: (line) => console.log(line) });
   const server = await startServer({ mako, port, allowedHosts });
-  const scheduler = startInProcessScheduler(mako);
+  const scheduler = await startScheduler(mako);
   return {
     url: server.url,
     close: async () => {

@@ -31,9 +31,13 @@ export async function workerCommand(mako: () => Promise<Mako>, options: { concur
   // pg-boss 10 marks a job done without awaiting it: while the database restarts that promise
   // rejects with nobody to catch it, which must not end the worker.
   process.on("unhandledRejection", (err) => log(`unfinished database call: ${(err as Error)?.message ?? String(err)}`));
-  const worker = await Worker.start(await mako(), { concurrency, log });
+  const m = await mako();
+  const worker = await Worker.start(m, { concurrency, log });
+  // Every worker also fires due schedules: whichever claims a slot first hands its run to the queue.
+  const scheduler = await (await import("./scheduler")).startScheduler(m, { cluster: worker.cluster, log });
   log(`worker ${worker.id} takes entity jobs (concurrency ${concurrency}, lease ${worker.leaseSeconds} s, slice ${worker.sliceSeconds} s); SIGTERM or Ctrl-C stops it after the current chunks`);
   await untilInterrupted();
+  await scheduler.stop();
   const quit = () => process.exit(130);
   process.once("SIGINT", quit);
   process.once("SIGTERM", quit);

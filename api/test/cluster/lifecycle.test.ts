@@ -157,6 +157,25 @@ describe("runs handed to the workers", () => {
     }
   }, 60_000);
 
+  it("a due schedule is handed to the workers by a worker's scheduler, and runs there", async () => {
+    const set = await db.mako(["schedule", "set", "quick", "0 3 * * *", "--tz", "UTC"]);
+    expect(set.code, set.stderr).toBe(0);
+    const w = db.worker("w_schedule", { env: { MAKO_SCHEDULER_TICK_MS: "200" } });
+    await w.started();
+    // Due a second ago: the next tick of the worker's scheduler claims the slot and enqueues it.
+    await db.query(`UPDATE mako.schedules SET next_fire_at = now() - interval '1 second' WHERE source = 'quick'`);
+    const run = await db.until("the scheduled run done", async () => {
+      const [row] = await db.query<{ id: string; status: string; executor: string; triggered_by: string }>(
+        `SELECT id, status, executor, triggered_by FROM mako.runs WHERE source = 'quick' AND triggered_by = 'schedule' ORDER BY started_at DESC LIMIT 1`,
+      );
+      return row && row.status !== "running" ? row : undefined;
+    });
+    expect(run).toMatchObject({ status: "succeeded", executor: "workers", triggered_by: "schedule" });
+    const [schedule] = await db.query<{ next_fire_at: Date }>(`SELECT next_fire_at FROM mako.schedules WHERE source = 'quick'`);
+    expect(schedule.next_fire_at.getTime()).toBeGreaterThan(Date.now());
+    expect(await db.mako(["schedule", "remove", "quick"])).toMatchObject({ code: 0 });
+  }, 60_000);
+
   it("in SQLite mode, mako worker and --enqueue refuse in one line, touching nothing", async () => {
     const home = newHome();
     const run = (args: string[]) =>

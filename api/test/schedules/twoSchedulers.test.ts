@@ -14,7 +14,8 @@ import { Mako } from "../../src/Mako";
 // ended, so the count of runs does not depend on how fast a loaded machine syncs; what is
 // raced is the claim itself, every round, by both processes. A slot fired twice shows as an
 // extra run (the second fire starts one, or waits as pending and starts one later) or as a
-// coalesced count.
+// coalesced count. With PostgreSQL a fire hands the run to the workers: one `mako worker` runs
+// them, and each scheduler's log says which fires were its own.
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 const bin = join(repo, "api/bin/mako.js");
@@ -41,8 +42,11 @@ interface Served {
 }
 
 /** `mako serve --no-ui --port 0` in a child process, ticking fast; resolves once it listens. */
-async function serve(env: Record<string, string>): Promise<Served> {
-  const child = spawn(process.execPath, [bin, "serve", "--no-ui", "--port", "0"], {
+const serve = (env: Record<string, string>) => spawnMako(["serve", "--no-ui", "--port", "0"], env, /Mako is serving http:\/\/127\.0\.0\.1:\d+/);
+
+/** A `mako` command in a child process; resolves once its output matches `ready`. */
+async function spawnMako(args: string[], env: Record<string, string>, ready: RegExp): Promise<Served> {
+  const child = spawn(process.execPath, [bin, ...args], {
     cwd: repo,
     env: { ...process.env, MAKO_SCHEDULER_TICK_MS: "20", ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -53,9 +57,9 @@ async function serve(env: Record<string, string>): Promise<Served> {
   await new Promise<void>((ok, fail) => {
     child.stdout!.on("data", (d) => {
       out += d;
-      if (/Mako is serving http:\/\/127\.0\.0\.1:\d+/.test(out)) ok();
+      if (ready.test(out)) ok();
     });
-    child.once("exit", (code) => fail(new Error(`mako serve exited (${code}) before listening: ${out}`)));
+    child.once("exit", (code) => fail(new Error(`mako ${args[0]} exited (${code}) before it was ready: ${out}`)));
   });
   return {
     pid: child.pid!,
@@ -116,19 +120,19 @@ async function newPostgresDatabase(): Promise<string> {
 }
 
 describe.each([
-  ["one SQLite file", async (home: string) => ({ open: () => Mako.open({ home }), store: () => sqliteStore(home) })],
+  ["one SQLite file", async (home: string) => ({ open: () => Mako.open({ home }), store: () => sqliteStore(home), workers: false })],
   [
     "one PostgreSQL database",
     async (home: string) => {
       const url = await newPostgresDatabase();
-      return { open: () => Mako.open({ home, databaseUrl: url }), store: () => postgresStore(home, url) };
+      return { open: () => Mako.open({ home, databaseUrl: url }), store: () => postgresStore(home, url), workers: true };
     },
   ],
 ])("two mako serve schedulers on %s", (_kind, prepare) => {
   it(`fire ${ROUNDS * SOURCES.length} due slots exactly once each: ${ROUNDS * SOURCES.length} runs`, async () => {
     const home = mkdtempSync(join(tmpdir(), "mako-twosched-"));
     homes.push(home);
-    const { open, store: openStore } = await prepare(home);
+    const { open, store: openStore, workers } = await prepare(home);
     const mako = await open();
     try {
       for (const name of SOURCES) {
@@ -141,13 +145,15 @@ describe.each([
     }
     const store = await openStore();
     const [a, b] = await Promise.all([serve(store.env), serve(store.env)]);
+    // The worker's own scheduler is paused (a tick far away), so the fires are the two serves'.
+    const worker = workers ? await spawnMako(["worker"], { ...store.env, MAKO_SCHEDULER_TICK_MS: "3600000" }, /takes entity jobs/) : undefined;
     try {
       const settled = async (expected: number) => {
         const deadline = Date.now() + 30_000;
         for (;;) {
           const runs = await store.runs();
           if (runs.length >= expected && runs.every((r) => r.status !== "running")) return runs;
-          if (Date.now() > deadline) throw new Error(`${runs.length} runs after 30 s, ${expected} expected; a: ${a.output()} b: ${b.output()}`);
+          if (Date.now() > deadline) throw new Error(`${runs.length} runs after 30 s, ${expected} expected; a: ${a.output()} b: ${b.output()} worker: ${worker?.output()}`);
           await new Promise((r) => setTimeout(r, 25));
         }
       };
@@ -161,10 +167,16 @@ describe.each([
       expect(runs).toHaveLength(ROUNDS * SOURCES.length);
       expect(runs.filter((r) => r.status !== "succeeded" || r.triggered_by !== "schedule")).toEqual([]);
       for (const name of SOURCES) expect(runs.filter((r) => r.source === name)).toHaveLength(ROUNDS);
-      // Both schedulers took part: the claims were raced, not left to one.
+      // Both schedulers took part, each firing its own slots: the claims were raced, not left to one.
+      const fires = (s: Served) => s.output().match(/schedule of "\w+": run \S+ (succeeded|queued for the workers)/g)?.length ?? 0;
+      expect(fires(a)).toBeGreaterThan(0);
+      expect(fires(b)).toBeGreaterThan(0);
+      expect(fires(a) + fires(b)).toBe(ROUNDS * SOURCES.length);
+      // A run records the process that started it: the scheduler's, whether it syncs or queues.
       expect(new Set(runs.map((r) => r.pid))).toEqual(new Set([a.pid, b.pid]));
       expect((await store.schedules()).map((s) => [s.source, Boolean(s.pending), s.coalesced])).toEqual(SOURCES.map((s) => [s, false, 0]));
     } finally {
+      if (worker) expect(await worker.stop()).toBe(0);
       expect(await a.stop()).toBe(0);
       expect(await b.stop()).toBe(0);
       await store.close();
