@@ -86,7 +86,7 @@ export class Worker {
     this.monitoring = true;
     try {
       for (const entity of await takeOverExpired(this.cluster, this.id)) this.log(`${entity}: its worker stopped renewing the lease; back in the queue`);
-      for (const entity of await requeueOrphans(this.cluster)) this.log(`${entity}: its job ended before taking it; back in the queue`);
+      for (const entity of await requeueOrphans(this.cluster)) this.log(`${entity}: its job ended, or was lost, before taking it; back in the queue`);
     } finally {
       this.monitoring = false;
     }

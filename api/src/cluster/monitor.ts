@@ -45,7 +45,11 @@ export async function takeOverExpired(cluster: Cluster, workerId: string): Promi
 
 /**
  * Re-enqueues entities waiting for a job that will never run: its handler failed before taking
- * the entity (the database went away mid-take, say), or the job is gone. The entities it did.
+ * the entity (the database went away mid-take, say), the job is gone, or it was handed out and
+ * nobody took the entity within a lease — the database restarted after committing the fetch but
+ * before the worker heard of it, so pg-boss holds it active until its expiry (a slice and an hour
+ * away). That job is cancelled: were its worker alive after all, its take fails, as the job is no
+ * longer the entity's current one. The entities it did.
  */
 export async function requeueOrphans(cluster: Cluster): Promise<string[]> {
   const { rows } = await cluster.pool.query<{ run_id: string; entity: string; source: string }>(
@@ -53,20 +57,22 @@ export async function requeueOrphans(cluster: Cluster): Promise<string[]> {
      JOIN ${S}.runs AS r ON r.id = re.run_id
      LEFT JOIN ${QUEUE_SCHEMA}.job AS j ON j.name = $1 AND j.id = re.job_id
      WHERE re.status = 'queued' AND r.status = 'running' AND r.executor = 'workers'
-       AND (j.id IS NULL OR j.state IN ('completed', 'cancelled', 'failed'))`,
-    [ENTITY_QUEUE],
+       AND (j.id IS NULL OR j.state IN ('completed', 'cancelled', 'failed') OR (j.state = 'active' AND j.started_on < now() - make_interval(secs => $2)))`,
+    [ENTITY_QUEUE, cluster.leaseSeconds],
   );
   const requeued: string[] = [];
   for (const row of rows) {
     const done = await cluster.transaction(async (client) => {
-      const locked = await client.query(
-        `SELECT 1 FROM ${S}.run_entities AS re
+      const locked = await client.query<{ active_job: string | null }>(
+        `SELECT CASE WHEN j.state = 'active' THEN j.id::text END AS active_job FROM ${S}.run_entities AS re
          LEFT JOIN ${QUEUE_SCHEMA}.job AS j ON j.name = $3 AND j.id = re.job_id
-         WHERE re.run_id = $1 AND re.entity = $2 AND re.status = 'queued' AND (j.id IS NULL OR j.state IN ('completed', 'cancelled', 'failed'))
+         WHERE re.run_id = $1 AND re.entity = $2 AND re.status = 'queued'
+           AND (j.id IS NULL OR j.state IN ('completed', 'cancelled', 'failed') OR (j.state = 'active' AND j.started_on < now() - make_interval(secs => $4)))
          FOR UPDATE OF re SKIP LOCKED`,
-        [row.run_id, row.entity, ENTITY_QUEUE],
+        [row.run_id, row.entity, ENTITY_QUEUE, cluster.leaseSeconds],
       );
       if (!locked.rows[0]) return false;
+      if (locked.rows[0].active_job) await cluster.queue.cancel(client, locked.rows[0].active_job);
       await cluster.enqueue(client, { runId: row.run_id, source: row.source, entity: row.entity, reason: "later" });
       return true;
     });

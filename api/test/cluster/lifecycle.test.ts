@@ -150,7 +150,27 @@ describe("runs handed to the workers", () => {
     try {
       await db.until("the run's end", async () => (await runStatus(runId)).status !== "running");
       expect(await runStatus(runId)).toMatchObject({ status: "succeeded" });
-      expect(w.output).toMatch(/quick\.products: its job ended before taking it; back in the queue/);
+      expect(w.output).toMatch(/quick\.products: its job ended, or was lost, before taking it; back in the queue/);
+    } finally {
+      w.kill("SIGTERM");
+      await w.exited;
+    }
+  }, 60_000);
+
+  it("an entity whose job was handed out but never taken (the fetch's answer lost in a restart) goes back in the queue", async () => {
+    const enqueued = await db.mako(["sync", "quick", "--enqueue", "--entity", "products"]);
+    const runId = enqueued.stdout.trim();
+    // As pg-boss leaves a job whose fetch committed while its worker lost the connection: active,
+    // for longer than a lease, the entity still waiting for it. pg-boss would hold it until its expiry.
+    await db.query(`UPDATE mako_queue.job SET state = 'active', started_on = now() - interval '1 minute' WHERE id = (SELECT job_id FROM mako.run_entities WHERE run_id = $1)`, [runId]);
+    const w = db.worker("w_lost_fetch");
+    await w.started();
+    try {
+      await db.until("the run's end", async () => (await runStatus(runId)).status !== "running");
+      expect(await runStatus(runId)).toMatchObject({ status: "succeeded" });
+      expect(w.output).toMatch(/quick\.products: its job ended, or was lost, before taking it; back in the queue/);
+      const [old] = await db.query<{ state: string }>(`SELECT j.state FROM mako_queue.job AS j WHERE j.data->>'runId' = $1 ORDER BY j.created_on LIMIT 1`, [runId]);
+      expect(old.state).toBe("cancelled");
     } finally {
       w.kill("SIGTERM");
       await w.exited;

@@ -70,7 +70,15 @@ describe("PostgreSQL restarted mid-sync", () => {
     await db.until("some commits", async () => (await db.committed("big", "users")) >= 1000 || (await db.committed("big", "purchases")) >= 1000);
 
     pgCtl("restart", "-m", "fast");
-    const done = await waiting;
+    // Stuck rather than slow: say where, with what every process printed, before the test's own timeout.
+    const stuck = new Promise<never>((_, fail) => {
+      const timer = setTimeout(async () => {
+        const entities = await db.query(`SELECT entity, status, worker, job_id FROM mako.run_entities`).catch((err) => err.message);
+        fail(new Error(`the waiting sync did not end in 90 s; run entities: ${JSON.stringify(entities)}\n${workers.map((w) => w.output).join("\n")}`));
+      }, 90_000);
+      void waiting.finally(() => clearTimeout(timer));
+    });
+    const done = await Promise.race([waiting, stuck]);
     expect(done.code, `${done.stderr}\n${workers.map((w) => w.output).join("\n")}`).toBe(0);
     for (const entity of ["users", "products", "purchases"]) {
       const [got, want] = [await db.fingerprint("big", entity), await db.fingerprint("ref", entity)];
