@@ -1,4 +1,5 @@
 import pg from "pg";
+import { inTransaction } from "../store/pgTransaction";
 import { type Mako, ValidationError, newRunId } from "../Mako";
 import { insertRun, leaseSeconds } from "../store/postgresRuns";
 import { METADATA_SCHEMA as S } from "../store/postgresUrl";
@@ -120,21 +121,8 @@ export class Cluster {
     return jobId;
   }
 
-  async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    let broken = false;
-    try {
-      await client.query("BEGIN");
-      const result = await work(client);
-      await client.query("COMMIT");
-      return result;
-    } catch (err) {
-      await client.query("ROLLBACK").catch(() => (broken = true));
-      throw err;
-    } finally {
-      // A connection the server dropped (a restart) is not handed out again.
-      client.release(broken);
-    }
+  transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    return inTransaction(this.pool, work);
   }
 
   async close(): Promise<void> {

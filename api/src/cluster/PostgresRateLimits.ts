@@ -1,4 +1,5 @@
 import pg from "pg";
+import { inTransaction } from "../store/pgTransaction";
 import { randomBytes } from "node:crypto";
 import { RateLimitBackendError } from "../connectors/base/http/SlotSource";
 import { serverOf } from "../store/PostgresStore";
@@ -97,19 +98,11 @@ export class PostgresRateLimits {
   /** Creates the table once per process (again after a failure). */
   private setup(): Promise<void> {
     this.ready ??= (async () => {
-      const client = await this.pool.connect();
-      try {
-        await client.query("BEGIN");
+      await inTransaction(this.pool, async (client) => {
         // The store takes the same lock: two processes on a fresh database would race on CREATE SCHEMA.
         await client.query(`SELECT pg_advisory_xact_lock(hashtext('mako:metadata-setup'))`);
         await client.query(CREATE_RATE_LIMITS);
-        await client.query("COMMIT");
-      } catch (err) {
-        await client.query("ROLLBACK").catch(() => {});
-        throw err;
-      } finally {
-        client.release();
-      }
+      });
     })().catch((err) => {
       this.ready = undefined;
       throw err;

@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { inTransaction } from "./pgTransaction";
 import { NotFoundError } from "./MetadataStore";
 import {
   MAX_FIRE_ERROR,
@@ -138,18 +139,7 @@ export class PostgresSchedules implements ScheduleStore {
     return new Date(rows[0].now);
   }
 
-  private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    try {
-      await client.query("BEGIN");
-      const result = await work(client);
-      await client.query("COMMIT");
-      return result;
-    } catch (err) {
-      await client.query("ROLLBACK").catch(() => {});
-      throw err;
-    } finally {
-      client.release();
-    }
+  private transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    return inTransaction(this.pool, work);
   }
 }

@@ -1,4 +1,5 @@
 import pg from "pg";
+import { inTransaction } from "./pgTransaction";
 import type { EntityResult, RequestStats } from "../sync/events";
 import {
   ConflictError,
@@ -275,19 +276,8 @@ export class PostgresStore implements MetadataStore {
     if (!this.pool.ended) await this.pool.end();
   }
 
-  private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    try {
-      await client.query("BEGIN");
-      const result = await work(client);
-      await client.query("COMMIT");
-      return result;
-    } catch (err) {
-      await client.query("ROLLBACK").catch(() => {});
-      throw err;
-    } finally {
-      client.release();
-    }
+  private transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    return inTransaction(this.pool, work);
   }
 }
 
