@@ -3,6 +3,7 @@ import { inTransaction } from "./pgTransaction";
 import { NotFoundError } from "./MetadataStore";
 import {
   MAX_FIRE_ERROR,
+  CLAIM_LIMIT,
   claimStep,
   scheduleFrom,
   scheduleMessages,
@@ -15,9 +16,6 @@ import {
   type SlotDecision,
 } from "./ScheduleStore";
 import { storeMessages } from "./storeRows";
-
-/** Most schedules one tick claims; the rest wait for the next tick. */
-const CLAIM_LIMIT = 100;
 
 /** The schedules' table in Mako's PostgreSQL schema; PostgresStore creates it with the others. */
 export const postgresSchedulesDdl = (schema: string) => `

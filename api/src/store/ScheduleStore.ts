@@ -5,6 +5,9 @@
  */
 
 /** What a slot missed past the grace period does: fire once (`coalesce`) or not at all (`skip`). */
+/** Most schedules one tick claims; the rest wait for the next tick. */
+export const CLAIM_LIMIT = 100;
+
 export type Misfire = "coalesce" | "skip";
 export const MISFIRE_POLICIES: readonly Misfire[] = ["coalesce", "skip"];
 

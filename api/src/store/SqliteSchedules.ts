@@ -2,6 +2,7 @@ import type Database from "better-sqlite3";
 import { NotFoundError } from "./MetadataStore";
 import {
   MAX_FIRE_ERROR,
+  CLAIM_LIMIT,
   claimStep,
   scheduleFrom,
   scheduleMessages,
@@ -15,9 +16,6 @@ import {
   type SlotDecision,
 } from "./ScheduleStore";
 import { storeMessages } from "./storeRows";
-
-/** Most schedules one tick claims; the rest wait for the next tick. */
-const CLAIM_LIMIT = 100;
 
 /**
  * Schedules in the embedded SQLite file (table `mako_schedules`). A claim is one BEGIN
