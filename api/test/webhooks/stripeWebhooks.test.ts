@@ -109,7 +109,7 @@ describe("Stripe webhooks → inbox", () => {
     expect(refusals[2][1].json.error).toBe("missing Stripe-Signature header");
     expect(refusals[3][1].json.error).toBe("Stripe-Signature has no v1 signature");
     expect(refusals[4][1].json.error).toMatch(/timestamp is 36\d s old \(tolerance 300 s\)/);
-    expect(refusals[5][1].json.error).toMatch(/36\d s ahead/);
+    expect(refusals[5][1].json.error).toMatch(/(359|36\d) s ahead/);
     expect(refusals[7][1].json.error).toMatch(/not JSON/);
     // The delivery itself, unaltered, is good.
     expect((await post(hook, body, headers)).status).toBe(200);
