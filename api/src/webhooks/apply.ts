@@ -11,19 +11,6 @@ import { eventRows } from "./eventRecords";
 /** Events read and applied in one transaction. */
 export const APPLY_BATCH = 500;
 
-/**
- * What the destination takes for changes from outside a pass (declared by Destination in the
- * version-guard work: `applyChanges`). Records carry `_mako_version`.
- */
-export interface ChangeWrite {
-  table: { namespace: string; entity: string };
-  primaryKey: string[];
-  records: DataRecord[];
-  syncedAt: string;
-  fence?: number;
-}
-type ChangeDestination = Destination & { applyChanges(write: ChangeWrite): Promise<{ applied: number; skipped: number }> };
-
 export interface AppliedEvents {
   /** Events marked applied. */
   events: number;
@@ -55,7 +42,7 @@ export async function applyEvents(target: ApplyTarget): Promise<AppliedEvents> {
     afterSeq = events[events.length - 1].seq;
     const { records } = eventRows(events, target.entity);
     if (records.length > 0) {
-      const result = await (target.destination as ChangeDestination).applyChanges({
+      const result = await target.destination.applyChanges({
         table: { namespace: target.source, entity: target.entity.name },
         primaryKey: target.entity.primaryKey,
         records,
