@@ -56,3 +56,11 @@ export const eventVersion = (created: number) => (created + 1) * 1_000_000 - 1;
 export function isDeletion(event: StripeEvent): boolean {
   return event.type.endsWith(".deleted") && event.type !== "customer.subscription.deleted";
 }
+
+/**
+ * A list page's version, from Stripe's clock when it answered (its Date header, whole seconds):
+ * the second before, since the read may have begun then. An event of that second or later ranks
+ * above the page (it may postdate the read; if not, it carries the same state), and the next
+ * replay heals the rest.
+ */
+export const listVersion = (stripeSeconds: number) => (stripeSeconds - 1) * 1_000_000;
