@@ -23,7 +23,8 @@ const VERSION = Symbol("mako.version");
  */
 export function withVersion<T extends DataRecord>(record: T, micros: number): T {
   if (!Number.isSafeInteger(micros) || micros < 0) throw new Error(`withVersion: ${String(micros)} is not a whole number of microseconds since the epoch`);
-  (record as Record<symbol, unknown>)[VERSION] = micros;
+  // Not enumerable: the record's data (what a spread, a comparison or JSON sees) stays as given.
+  Object.defineProperty(record, VERSION, { value: micros, writable: true, configurable: true, enumerable: false });
   return record;
 }
 
