@@ -114,9 +114,11 @@ export function mysqlRows(limits: ServerLimits): RowWriter<Conn, MysqlWriter> {
 }
 
 /**
- * Rows an ON DUPLICATE KEY UPDATE inserted or replaced. MySQL counts 1 per insert and 2 per
- * changed row, 0 for a row left as it was (the guard refused it, or it was already identical);
- * its info line says how many of the rows met a stored one ("Duplicates: D").
+ * Rows an ON DUPLICATE KEY UPDATE inserted or replaced. Without CLIENT_FOUND_ROWS (see
+ * MysqlDestination) MySQL counts 1 per insert and 2 per changed row, 0 for a row left as it was:
+ * the guard refused it, or it was identical already (an equal version re-applied in the same
+ * second), which is counted as skipped too. A multi-row statement's info line says how many of
+ * its rows met a stored one ("Duplicates: D").
  */
 function changedRows(result: mysql.ResultSetHeader, rows: number): number {
   const duplicates = Number(/Duplicates:\s*(\d+)/.exec(result.info ?? "")?.[1] ?? NaN);

@@ -31,6 +31,8 @@ export async function copyMerge(client: pg.PoolClient, writer: PgWriter, records
   const { fields, byField, copyText, overflow, versioned } = writer;
   const n = fields.length;
   const synced = `\t${syncedAt}\t`;
+  // Checked before the COPY starts: a throw midway would leave the COPY open on the connection.
+  if (versioned) for (const record of records) versionValue(record[VERSION]);
   const staging = quote(`_mako_stage_${writer.id}`);
   await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${staging} (LIKE ${writer.table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS`);
   const stream = client.query(copyFrom(`COPY ${staging} (${writer.list}) FROM STDIN`));
