@@ -1,7 +1,8 @@
 // A webhook apply job (PostgreSQL mode): take the entity's lease, apply its pending events with
-// the lease's fence, let go. While a sync holds the lease the job does nothing: that sync is the
-// entity's writer and applies the events after each chunk, and its job asks for an apply job
-// again when it lets go (entityJob.ts), so events arriving at its very end are not left behind.
+// the lease's fence, let go. While another writer holds the lease the job writes nothing: a sync
+// applies the events after each chunk, and its job asks for an apply job again when it lets go
+// (entityJob.ts); the job itself looks again a second later while events are pending, so none
+// is left behind whoever held the entity.
 import { applyPending } from "../webhooks/apply";
 import { PRUNE_EVERY_MS, pruneBefore, retentionDays } from "../webhooks/retention";
 import type { Cluster } from "./Cluster";
@@ -14,13 +15,29 @@ export const APPLY_DEBOUNCE_SECONDS = 0.15;
 export async function runApplyJob(cluster: Cluster, workerId: string, job: { id: string; data: ApplyJobData }, log: (line: string) => void): Promise<void> {
   const { source, entity } = job.data;
   const lease = await takeLease(cluster.pool, source, entity, `${workerId}#apply:${job.id}`, cluster.leaseSeconds);
-  if (!lease) return; // a sync writes the entity: its events are its to apply
+  if (!lease) {
+    // Another writer has the entity: a sync applies its events after each chunk (and asks for a
+    // job when it lets go); another apply job may have read the pending events before this one's
+    // arrived. Looked at again in a moment, while any are left: one waiting job at most.
+    await sendLater(cluster, source, entity);
+    return;
+  }
   try {
     const done = await applyPending(cluster.mako, source, entity, { fence: lease.fence });
     if (done.ignored > 0) log(`${source}.${entity}: not synced; ${done.ignored} webhook events marked applied, nothing written`);
   } finally {
     await releaseLease(cluster.pool, lease).catch(() => {});
   }
+  // Events stored after the last read, whose job found the lease held: applied now.
+  await applyIfPending(cluster, source, entity);
+}
+
+/** Seconds before looking again at an entity another writer holds. */
+const HELD_RETRY_SECONDS = 1;
+
+async function sendLater(cluster: Cluster, source: string, entity: string): Promise<void> {
+  const pending = await cluster.mako.store.inbox.pending(source, entity, { limit: 1 });
+  if (pending.length > 0) await cluster.queue.sendApply(cluster.pool, { source, entity }, HELD_RETRY_SECONDS);
 }
 
 /** Asks for an apply job of the entity when it has pending events (a sync let it go; a worker starts). */

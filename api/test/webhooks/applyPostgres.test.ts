@@ -95,4 +95,22 @@ describe("webhook events → tables (PostgreSQL mode, mako worker applies)", () 
     expect(last.status, last.error).toBe("succeeded");
     await expectEqualsFake();
   }, 120_000);
+
+  it("while another writer holds the entity's lease, apply jobs write nothing; once it lets go, the event is applied", async () => {
+    const [c] = stripe.list("customers");
+    // A writer (a sync on some worker) holds customers for 4 s.
+    await db.query(
+      `INSERT INTO mako.leases (source, entity, holder, fence, expires_at) VALUES ('shop', 'customers', 'elsewhere/1#sync', 1, now() + interval '4 seconds')
+       ON CONFLICT (source, entity) DO UPDATE SET holder = excluded.holder, fence = mako.leases.fence + 1, expires_at = excluded.expires_at`,
+    );
+    stripe.update("customers", c.id, { name: "while held" });
+    await stripe.webhooksSettled();
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(await pending()).toBe(1);
+    const [held] = await db.query<{ name: string }>(`SELECT name FROM shop.customers WHERE id = $1`, [c.id]);
+    expect(held.name).not.toBe("while held");
+    await db.until("the event applied once the lease is free", async () => (await pending()) === 0, 20_000);
+    const [row] = await db.query<{ name: string }>(`SELECT name FROM shop.customers WHERE id = $1`, [c.id]);
+    expect(row.name).toBe("while held");
+  }, 60_000);
 });
