@@ -6,9 +6,9 @@
 //             commit per event (each webhook needs its own before its answer), 16 in flight,
 //             with the endpoint's durability (SQLite: synchronous=FULL for the commit).
 //   latency:  N events, each about its own customer, POSTed at RATE events/s (default 50) to a
-//             real `mako serve` process (SQLite mode, its in-process applier); this process
-//             polls the table every 5 ms and times each event from just before its POST until
-//             its row is visible: p50, p99 and max.
+//             real `mako serve` process (SQLite: its in-process applier; PostgreSQL: apply jobs
+//             taken by a `mako worker` process); this process polls the table every 5 ms and
+//             times each event from just before its POST until its row is visible: p50, p99, max.
 // Store: sqlite (MAKO_HOME's mako.db) or postgres (a fresh database on 127.0.0.1:5432).
 // Prints one JSON line in the shape of bench/cases.ts results.
 import { spawn } from "node:child_process";
@@ -129,43 +129,56 @@ const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.lengt
 
 async function latency(bodies: string[]) {
   const rate = Number(Object.fromEntries(rest.map((a) => a.split("=", 2))).rate ?? 50);
-  const setup = await Mako.open({ home });
+  const postgres = store === "postgres";
+  const setup = await openMako();
   await setup.sources.add({ name: "shop", connector: "stripe", config: { api_key: "sk_test_bench", webhook_secret: SECRET } });
   await setup.close();
-  const serve = spawn(process.execPath, [join(import.meta.dirname, "../api/bin/mako.js"), "serve", "--port", "0", "--no-ui"], {
-    env: { ...process.env, MAKO_HOME: home, DATABASE_URL: "" },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  const env = { ...process.env, MAKO_HOME: home, DATABASE_URL: postgres ? `${PG_SERVER}/${database}` : "" };
+  const bin = join(import.meta.dirname, "../api/bin/mako.js");
+  const serve = spawn(process.execPath, [bin, "serve", "--port", "0", "--no-ui"], { env, stdio: ["ignore", "pipe", "inherit"] });
+  // PostgreSQL mode: the worker applies (apply jobs); SQLite mode: mako serve itself.
+  const worker = postgres ? spawn(process.execPath, [bin, "worker"], { env, stdio: ["ignore", "pipe", "inherit"] }) : undefined;
+  const pool = postgres ? new pg.Pool({ connectionString: `${PG_SERVER}/${database}`, max: 1 }) : undefined;
   try {
-    let out = "";
-    serve.stdout!.on("data", (d) => (out += d));
-    const base = await new Promise<string>((resolve, reject) => {
-      const check = setInterval(() => {
-        const url = out.match(/Mako is serving (\S+)/)?.[1];
-        if (url) clearInterval(check), resolve(url);
-      }, 20);
-      serve.on("exit", (code) => (clearInterval(check), reject(new Error(`mako serve exited (${code}): ${out}`))));
-    });
+    const started = (child: ReturnType<typeof spawn>, pattern: RegExp) =>
+      new Promise<string>((resolve, reject) => {
+        let out = "";
+        child.stdout!.on("data", (d) => (out += d));
+        const check = setInterval(() => {
+          const m = out.match(pattern);
+          if (m) clearInterval(check), resolve(m[1] ?? m[0]);
+        }, 20);
+        child.on("exit", (code) => (clearInterval(check), reject(new Error(`a mako process exited (${code}): ${out}`))));
+      });
+    const base = await started(serve, /Mako is serving (\S+)/);
+    if (worker) await started(worker, /takes entity jobs/);
     const url = `${base}/hooks/shop`;
-    const db = new Database(join(home, "mako.db"), { readonly: true });
+    const db = postgres ? undefined : new Database(join(home, "mako.db"), { readonly: true });
     const sentAt = new Map<string, number>();
     const latencies: number[] = [];
-    // The reader: every 5 ms, the rows that appeared since the last look.
-    let lastRowid = 0;
-    const poll = setInterval(() => {
-      let rows: { rowid: number; id: string }[];
+    // The reader: every 5 ms, the rows not seen yet.
+    const seen = new Set<string>();
+    const look = async (): Promise<string[]> => {
       try {
-        rows = db.prepare(`SELECT rowid, id FROM shop__customers WHERE rowid > ?`).all(lastRowid) as { rowid: number; id: string }[];
+        if (db) return (db.prepare(`SELECT id FROM shop__customers`).pluck().all() as string[]).filter((id) => !seen.has(id));
+        return (await pool!.query<{ id: string }>(`SELECT id FROM shop.customers`)).rows.map((r) => r.id).filter((id) => !seen.has(id));
       } catch {
-        return; // no table before the first event is applied
+        return []; // no table before the first event is applied
       }
-      const now = performance.now();
-      for (const r of rows) {
-        lastRowid = Math.max(lastRowid, r.rowid);
-        const at = sentAt.get(r.id);
-        if (at !== undefined) latencies.push(now - at), sentAt.delete(r.id);
+    };
+    let polling = true;
+    const poller = (async () => {
+      while (polling) {
+        const fresh = await look();
+        const now = performance.now();
+        for (const id of fresh) {
+          seen.add(id);
+          const at = sentAt.get(id);
+          if (at !== undefined) latencies.push(now - at), sentAt.delete(id);
+        }
+        await new Promise((r) => setTimeout(r, 5));
       }
-    }, 5);
+    })();
     const start = performance.now();
     const posts: Promise<void>[] = [];
     for (let i = 0; i < bodies.length; i++) {
@@ -188,19 +201,24 @@ async function latency(bodies: string[]) {
     const deadline = performance.now() + 30_000;
     while (latencies.length < bodies.length && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     const seconds = (performance.now() - start) / 1000;
-    clearInterval(poll);
-    db.close();
+    polling = false;
+    await poller;
+    db?.close();
     if (latencies.length < bodies.length) throw new Error(`${bodies.length - latencies.length} of ${bodies.length} events never became visible`);
     const sorted = latencies.sort((a, b) => a - b);
     const ms = (v: number) => Math.round(v * 10) / 10;
     return {
       seconds,
       latencyMs: { p50: ms(percentile(sorted, 50)), p99: ms(percentile(sorted, 99)), max: ms(sorted[sorted.length - 1]) },
-      method: `${bodies.length} events at ${rate}/s through POST /hooks/shop to a mako serve process (SQLite), row visible in the table`,
+      method: `${bodies.length} events at ${rate}/s through POST /hooks/shop to a mako serve process (${postgres ? "PostgreSQL, applied by a mako worker" : "SQLite"}), row visible in the table`,
     };
   } finally {
-    serve.kill("SIGTERM");
-    await new Promise((r) => serve.once("exit", r));
+    await pool?.end();
+    for (const child of [serve, worker]) {
+      if (!child || child.exitCode !== null) continue;
+      child.kill("SIGTERM");
+      await new Promise((r) => child.once("exit", r));
+    }
   }
 }
 
