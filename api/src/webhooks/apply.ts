@@ -61,14 +61,21 @@ export async function applyEvents(target: ApplyTarget): Promise<AppliedEvents> {
 
 /** The records of the entity's events received since `since` (ISO), applied or not: a full refresh re-applies them after its swap. */
 export async function eventsSince(inbox: WebhookInbox, source: string, entity: EntityDescriptor, since: string): Promise<DataRecord[]> {
-  const all: StoredInboxEvent[] = [];
+  // Only each object's latest event is kept while reading: memory goes with the objects changed,
+  // not with the events (eventRows picks again by primary key, for events naming no object).
+  const latest = new Map<string, StoredInboxEvent>();
+  const unnamed: StoredInboxEvent[] = [];
   for (let afterSeq = 0; ; ) {
     const events = await inbox.receivedSince(source, entity.name, since, { afterSeq, limit: APPLY_BATCH });
-    all.push(...events);
+    for (const e of events) {
+      if (e.objectId === null) unnamed.push(e);
+      else if ((e.version ?? -1) >= (latest.get(e.objectId)?.version ?? -1)) latest.set(e.objectId, e);
+    }
     if (events.length < APPLY_BATCH) break;
     afterSeq = events[events.length - 1].seq;
   }
-  return eventRows(all, entity).records;
+  const ordered = [...latest.values(), ...unnamed].sort((a, b) => a.seq - b.seq);
+  return eventRows(ordered, entity).records;
 }
 
 /**
