@@ -25,6 +25,7 @@ export async function runApplyJob(cluster: Cluster, workerId: string, job: { id:
   try {
     const done = await applyPending(cluster.mako, source, entity, { fence: lease.fence });
     if (done.ignored > 0) log(`${source}.${entity}: not synced; ${done.ignored} webhook events marked applied, nothing written`);
+    if (done.unusable > 0) log(`${source}.${entity}: ${done.unusable} webhook events carried no row with its primary key; marked applied, nothing written`);
   } finally {
     await releaseLease(cluster.pool, lease).catch(() => {});
   }

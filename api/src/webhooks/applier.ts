@@ -79,6 +79,7 @@ export class WebhookApplier {
           state.again = false;
           const done = await applyPending(this.mako, source, entity);
           if (done.ignored > 0) this.log(`webhooks: ${source}.${entity} is not synced: ${done.ignored} events marked applied, nothing written`);
+          if (done.unusable > 0) this.log(`webhooks: ${source}.${entity}: ${done.unusable} events carried no row with its primary key; marked applied, nothing written (the next sync reads the objects)`);
         } while (state.again && !this.stopped && !this.mako.writers.busy(source, entity));
       } catch (err) {
         // Left pending: the next event, a sync of the entity or the next start applies them.

@@ -19,6 +19,8 @@ export interface AppliedEvents {
   skipped: number;
   /** Events of an entity the source does not sync: marked applied, nothing written. */
   ignored: number;
+  /** Events with no row to write (no record, no primary key value): marked applied, nothing written. */
+  unusable: number;
 }
 
 export interface ApplyTarget {
@@ -34,13 +36,14 @@ export interface ApplyTarget {
 
 /** Applies the entity's pending events, batch by batch, until none are left. */
 export async function applyEvents(target: ApplyTarget): Promise<AppliedEvents> {
-  const done: AppliedEvents = { events: 0, applied: 0, skipped: 0, ignored: 0 };
+  const done: AppliedEvents = { events: 0, applied: 0, skipped: 0, ignored: 0, unusable: 0 };
   let afterSeq = 0;
   for (;;) {
     const events = await target.inbox.pending(target.source, target.entity.name, { afterSeq, limit: APPLY_BATCH });
     if (events.length === 0) return done;
     afterSeq = events[events.length - 1].seq;
-    const { records } = eventRows(events, target.entity);
+    const { records, unusable } = eventRows(events, target.entity);
+    done.unusable += unusable.length;
     if (records.length > 0) {
       const result = await target.destination.applyChanges({
         table: { namespace: target.source, entity: target.entity.name },
@@ -106,7 +109,7 @@ async function ignoreAll(inbox: WebhookInbox, source: string, entity: string): P
   let ignored = 0;
   for (;;) {
     const events = await inbox.pending(source, entity, { limit: APPLY_BATCH });
-    if (events.length === 0) return { events: ignored, applied: 0, skipped: 0, ignored };
+    if (events.length === 0) return { events: ignored, applied: 0, skipped: 0, ignored, unusable: 0 };
     await inbox.markApplied(source, events.map((e) => e.eventId));
     ignored += events.length;
   }
