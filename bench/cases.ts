@@ -21,6 +21,8 @@ export interface CaseResult {
   bytes: number;
   peakRssMb: number;
   method: string;
+  /** Latency cases: milliseconds per event. */
+  latencyMs?: { p50: number; p99: number; max: number };
 }
 
 type Case = (n: number, args: Record<string, string>) => Promise<Omit<CaseResult, "peakRssMb">>;

@@ -27,6 +27,8 @@ const N = {
   servers: quick ? 10_000 : 100_000,
   small: quick ? 1_000 : 100_000,
   webhooks: quick ? 1_000 : 10_000,
+  /** Events for the latency case, sent at 50/s. */
+  webhookLatency: quick ? 150 : 1_000,
   workers: quick ? 10_000 : 100_000,
 };
 
@@ -143,6 +145,15 @@ async function webhooks() {
     const bare = await runCase("bare", N.webhooks, { store }, "webhookCases.ts");
     const endpoint = await runCase("endpoint", N.webhooks, { store }, "webhookCases.ts");
     report({ what: `webhooks → ${store} inbox`, result: endpoint, baseline: { name: "bare insert", result: bare } });
+  }
+  console.log(`\n## webhook event received → row visible through mako serve, ${fmt(N.webhookLatency)} events at 50/s`);
+  for (const store of ["sqlite", "postgres"]) {
+    const latency = await runCase("latency", N.webhookLatency, { rate: 50, store }, "webhookCases.ts");
+    const { p50, p99, max } = latency.latencyMs!;
+    const ok = p99 < 2000;
+    if (!ok) failures.push(`webhook → row visible (${store}) p99 ${p99} ms ≥ 2000 ms`);
+    console.log(`${`webhook → row visible, ${store}`.padEnd(34)} p50 ${p50} ms, p99 ${p99} ms, max ${max} ms ${ok ? "ok (p99 < 2 s)" : "ABOVE 2 s"}`);
+    rows.push({ what: `webhook → row visible, ${store} (ms)`, result: latency });
   }
 }
 

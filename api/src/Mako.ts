@@ -24,6 +24,8 @@ import { SecretRedactor } from "./connectors/base/http/SecretRedactor";
 import { type ExistingData, ExistingDataError, type RemovedData, type Target, checkLeftovers, dropEverywhere } from "./sourceData";
 import { RunRecorder } from "./sync/RunRecorder";
 import { SyncEngine, UnknownEntityError } from "./sync/SyncEngine";
+import { EntityWriters } from "./webhooks/EntityWriters";
+import { InboxFeed } from "./webhooks/InboxFeed";
 import type { SyncHooks } from "./sync/EntitySync";
 import type { RunResult, SyncEvent } from "./sync/events";
 import { scrubEvent, scrubResult } from "./sync/scrub";
@@ -174,6 +176,8 @@ export class Mako {
   private scheduleFacade?: Schedules;
   private readonly active = new Map<string, AbortController>();
   private readonly engine = new SyncEngine();
+  /** Entities a sync of this process is writing: their webhook events are that sync's to apply. */
+  readonly writers = new EntityWriters();
   /** PostgreSQL mode: the rate limits every process shares (cluster/sharedRateLimits.ts). */
   private sharedLimits?: { close(): Promise<void> };
 
@@ -294,6 +298,7 @@ export class Mako {
           fullRefresh: options.fullRefresh,
           signal: controller.signal,
           hooks: options.hooks,
+          changes: InboxFeed.forSource(this.store.inbox, name, connector, this.writers),
           secrets,
           onEvent: (event) => {
             const clean = scrubEvent(event, redactor);

@@ -2,6 +2,7 @@ import { hostname } from "node:os";
 import type { Mako } from "../Mako";
 import { METADATA_SCHEMA as S } from "../store/postgresUrl";
 import { Cluster } from "./Cluster";
+import { runApplyJob, startApplying } from "./applyJob";
 import { runEntityJob } from "./entityJob";
 import { requeueOrphans, takeOverExpired } from "./monitor";
 
@@ -20,6 +21,7 @@ export class Worker {
   private readonly stopping = new AbortController();
   private readonly timers: NodeJS.Timeout[] = [];
   private monitoring = false;
+  private stopPruning?: () => void;
 
   private constructor(
     /** What the worker runs on: a schedules tick running in the worker requests runs through it. */
@@ -43,6 +45,14 @@ export class Worker {
           throw err;
         }),
       );
+      // Webhook events: a slot of its own, so a burst is applied while every entity slot syncs.
+      await cluster.queue.workApply(1, (job) =>
+        runApplyJob(cluster, worker.id, job, options.log).catch((err) => {
+          options.log(`${job.data.source}.${job.data.entity}: applying webhook events failed (${err.message}); retried`);
+          throw err;
+        }),
+      );
+      worker.stopPruning = await startApplying(cluster, options.log);
     } catch (err) {
       await worker.stop();
       throw err;
@@ -61,6 +71,7 @@ export class Worker {
   /** Hands running entities over at their next chunk boundary, waits for them, and leaves. */
   async stop(): Promise<void> {
     this.stopping.abort();
+    this.stopPruning?.();
     await this.cluster.queue.stop(STOP_TIMEOUT_MS).catch((err) => this.log(`stopping the queue: ${err.message}`));
     for (const t of this.timers) clearInterval(t);
     await this.cluster.pool.query(`UPDATE ${S}.workers SET stopped_at = now() WHERE id = $1`, [this.id]).catch(() => {});

@@ -18,6 +18,8 @@ import type { Cluster } from "./Cluster";
 import { type Lease, leaseRemaining, releaseLease, renewLeaseSql, takeLease } from "./leases";
 import type { EntityJob } from "./queue";
 import { reconnecting } from "./reconnecting";
+import { InboxFeed } from "../webhooks/InboxFeed";
+import { applyIfPending } from "./applyJob";
 
 export interface JobContext {
   cluster: Cluster;
@@ -82,6 +84,8 @@ export async function runEntityJob(ctx: JobContext, job: EntityJob): Promise<voi
       handOver: handOver.signal,
       leaseLost: leaseLost.signal,
       fences: { [entity]: taken.lease.fence },
+      // The entity's webhook events: this job holds its lease, so they are its to apply.
+      changes: InboxFeed.forSource(ctx.cluster.mako.store.inbox, source, connector),
       secrets,
       onEvent: (event) => {
         const clean = scrubEvent(event, redactor);
@@ -207,6 +211,9 @@ async function end(ctx: JobContext, job: EntityJob, taken: Taken, result: Entity
     }
     return true;
   });
+  // Apply jobs that came while this job held the lease did nothing: events that arrived after its
+  // last application are applied now.
+  if (ended) await applyIfPending(ctx.cluster, job.data.source, job.data.entity).catch((err) => ctx.log(`${name}: could not ask for its webhook events to be applied (${err.message})`));
   if (!ended) ctx.log(`${name}: lease lost before the job could end; another worker carries it on`);
   else if (result.status === "continued") ctx.log(`${name}: slice over after ${result.records} records so far; handed to the next job`);
   else ctx.log(`${name}: ${result.status}${result.error ? `: ${result.error}` : ""} (${result.records} records)`);

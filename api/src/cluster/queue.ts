@@ -13,6 +13,17 @@ import type { Queryable } from "../store/postgresRuns";
 
 export const QUEUE_SCHEMA = "mako_queue";
 export const ENTITY_QUEUE = "entity";
+/**
+ * Webhook apply jobs, one per source/entity at most waiting: the "short" policy refuses a second
+ * queued job of the same singleton key (an active one does not count, so events arriving while a
+ * job applies get a job of their own). Fetching is not gated by key, unlike "stately".
+ */
+export const APPLY_QUEUE = "apply";
+
+export interface ApplyJobData {
+  source: string;
+  entity: string;
+}
 
 /** Why a job exists: a run's first job of an entity, the continuation of a time slice, a takeover after a lost worker, or a retry later. */
 export type JobReason = "start" | "slice" | "takeover" | "later";
@@ -38,7 +49,8 @@ async function createQueueAlone(pool: pg.Pool, boss: PgBoss): Promise<void> {
   try {
     await client.query(`SELECT pg_advisory_lock(hashtext('mako:queue-setup'))`);
     try {
-      await boss.createQueue(ENTITY_QUEUE, { name: ENTITY_QUEUE, policy: "standard" });
+      if (!(await boss.getQueue(ENTITY_QUEUE))) await boss.createQueue(ENTITY_QUEUE, { name: ENTITY_QUEUE, policy: "standard" });
+      if (!(await boss.getQueue(APPLY_QUEUE))) await boss.createQueue(APPLY_QUEUE, { name: APPLY_QUEUE, policy: "short" });
     } finally {
       await client.query(`SELECT pg_advisory_unlock(hashtext('mako:queue-setup'))`);
     }
@@ -63,7 +75,7 @@ export class EntityQueue {
     // Without a listener an EventEmitter's "error" throws; pg-boss reports failed polls there.
     boss.on("error", options.onError);
     await boss.start();
-    if (!(await boss.getQueue(ENTITY_QUEUE))) await createQueueAlone(pool, boss);
+    if (!(await boss.getQueue(ENTITY_QUEUE)) || !(await boss.getQueue(APPLY_QUEUE))) await createQueueAlone(pool, boss);
     return new EntityQueue(boss);
   }
 
@@ -92,6 +104,30 @@ export class EntityQueue {
   async work(slots: number, handler: (job: EntityJob) => Promise<void>): Promise<void> {
     for (let i = 0; i < slots; i++) {
       await this.boss.work<EntityJobData>(ENTITY_QUEUE, { batchSize: 1, pollingIntervalSeconds: 0.5 }, async ([job]) => handler(job));
+    }
+  }
+
+  /**
+   * Asks for the entity's pending webhook events to be applied, after `delaySeconds` (the
+   * debounce: events of the entity arriving meanwhile join the same job). False when a job of
+   * the entity is already waiting: it will apply this event too.
+   */
+  async sendApply(db: Queryable, data: ApplyJobData, delaySeconds: number): Promise<boolean> {
+    const id = await this.boss.send(APPLY_QUEUE, data, {
+      db: through(db),
+      singletonKey: `${data.source}/${data.entity}`,
+      startAfter: delaySeconds > 0 ? String(delaySeconds) : undefined,
+      expireInSeconds: 15 * 60,
+      retryLimit: 3,
+      retryDelay: 1,
+    });
+    return id !== null;
+  }
+
+  /** Takes apply jobs one at a time on `slots` loops. */
+  async workApply(slots: number, handler: (job: { id: string; data: ApplyJobData }) => Promise<void>): Promise<void> {
+    for (let i = 0; i < slots; i++) {
+      await this.boss.work<ApplyJobData>(APPLY_QUEUE, { batchSize: 1, pollingIntervalSeconds: 0.5 }, async ([job]) => handler(job));
     }
   }
 

@@ -44,6 +44,8 @@ export function reconnecting(destination: Destination, options: { patienceMs: nu
     loadCheckpoint: (table) => again(() => destination.loadCheckpoint(table)),
     writeChunk: (write) => again(() => destination.writeChunk(write)),
     completeEntity: (completion) => again(() => destination.completeEntity(completion)),
+    // Safe to redo too: a change re-applied at its own version leaves the row as it was.
+    applyChanges: (write) => again(() => destination.applyChanges(write)),
     raiseFence: (table, fence) => again(() => destination.raiseFence(table, fence)),
     resetCheckpoint: (table) => destination.resetCheckpoint(table),
     verifyTable: (table) => again(() => destination.verifyTable(table)),

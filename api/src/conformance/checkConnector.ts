@@ -1,6 +1,6 @@
 import type { DataRecord, DataSourceSettings, EntityDescriptor } from "../connectors/base/types";
 import type { SourceConnector } from "../connectors/registry";
-import { SYNCED_AT, type Destination } from "../destinations/Destination";
+import { SYNCED_AT, VERSION, type Destination } from "../destinations/Destination";
 import { SqliteDestination } from "../destinations/sqlite/SqliteDestination";
 import { SyncEngine } from "../sync/SyncEngine";
 import type { RunResult } from "../sync/events";
@@ -136,7 +136,7 @@ export async function checkConnector(options: ConformanceOptions): Promise<Confo
     }
     await crashed.close();
 
-    // 4. Idempotency: the same sync again changes nothing but _mako_synced_at.
+    // 4. Idempotency: the same sync again changes nothing but _mako_synced_at and _mako_version (the time of the read).
     const again = await sync(reference);
     const diffAgain = compare(referenceRows, await snapshot(reference, entities));
     check("second run is idempotent", again.status === "succeeded" && diffAgain === null, diffAgain ?? summary(again));
@@ -196,7 +196,7 @@ function summary(r: RunResult): string {
   return r.entities.map((e) => `${e.entity}: ${e.status}, ${e.records} records${e.error ? ` (${e.error})` : ""}`).join("; ");
 }
 
-/** Every entity's rows keyed by primary key, values canonicalised, `_mako_synced_at` left out. */
+/** Every entity's rows keyed by primary key, values canonicalised, `_mako_synced_at` and `_mako_version` (when it was written, when it was read) left out. */
 async function snapshot(destination: Destination, entities: EntityDescriptor[], options: { liveOnly?: boolean } = {}): Promise<Snapshot> {
   const out: Snapshot = new Map();
   for (const entity of entities) {
@@ -218,7 +218,7 @@ async function snapshot(destination: Destination, entities: EntityDescriptor[], 
 }
 
 function canonical(row: DataRecord): string {
-  const keys = Object.keys(row).filter((k) => k !== SYNCED_AT).sort();
+  const keys = Object.keys(row).filter((k) => k !== SYNCED_AT && k !== VERSION).sort();
   return JSON.stringify(keys.map((k) => [k, row[k] instanceof Date ? (row[k] as Date).toISOString() : row[k]]), (_k, v) =>
     typeof v === "bigint" ? v.toString() : v,
   );

@@ -53,6 +53,20 @@ export interface EntityCompletion {
   deletedAt: string;
   /** As in ChunkWrite. */
   fence?: number;
+  /** Full refresh: changes received during the pass, applied under the guard right after the swap, in the same transaction where the database allows. */
+  changes?: DataRecord[];
+}
+
+/** Changes from outside a pass (webhooks), applied in one transaction; checkpoints untouched. */
+export interface ChangeWrite {
+  table: TableRef;
+  primaryKey: string[];
+  /** Each record carries `_mako_version` (a number). A deletion carries `_mako_deleted_at` and is
+   *  branded with markDeleted (connectors/base/deletions.ts). Records sharing a key: the highest version wins. */
+  records: DataRecord[];
+  /** ISO timestamp written to `_mako_synced_at` of the rows written. */
+  syncedAt: string;
+  fence?: number;
 }
 
 export interface ColumnInfo {
@@ -83,6 +97,8 @@ export interface Destination {
   loadCheckpoint(table: TableRef): Promise<EntityCheckpoint | null>;
   writeChunk(write: ChunkWrite): Promise<void>;
   completeEntity(completion: EntityCompletion): Promise<{ deleted: number }>;
+  /** Applies changes under the version guard: a row is replaced (or marked deleted) only when the incoming version is not older than the stored one. */
+  applyChanges(write: ChangeWrite): Promise<{ applied: number; skipped: number }>;
   /**
    * A writer takes the entity with this fence (a worker's lease's): commits carrying a lower one
    * are refused from now on. Refused itself (StaleFenceError) when a higher one is stored.
@@ -111,3 +127,5 @@ export interface Destination {
 /** System columns every destination adds to every table. */
 export const SYNCED_AT = "_mako_synced_at";
 export const DELETED_AT = "_mako_deleted_at";
+/** System column: orders writes of one row — microseconds since the Unix epoch (an integer). */
+export const VERSION = "_mako_version";

@@ -1,13 +1,13 @@
 import type { DataRecord } from "../connectors/base/types";
 import { parseCheckpoint } from "./checkpointCodec";
 import type { ColumnType } from "./columnTypes";
-import type { ChunkWrite, Destination, EntityCheckpoint, EntityCompletion, TableInfo, TableRef } from "./Destination";
+import type { ChangeWrite, ChunkWrite, Destination, EntityCheckpoint, EntityCompletion, TableInfo, TableRef } from "./Destination";
 import type { Dialect, Table, TableRole } from "./dialect";
 import { ShadowPasses } from "./fullRefresh";
 import { evolve, needsChange } from "./schemaChange";
 import { isReservedEntityName } from "../connectors/base/reservedNames";
-import { isShadowEntity } from "./shadowTable";
-import { commitChunk, commitCompletion, raiseFence } from "./stateRow";
+import { latestPerKey } from "./rowVersions";
+import { checkFence, commitChunk, commitCompletion, raiseFence } from "./stateRow";
 import { type MaybePromise, type Step, io, runAsync, runSync } from "./step";
 import { checkTable } from "./tableCheck";
 import { refuseReservedEntity } from "./tableNames";
@@ -64,45 +64,85 @@ export class DialectDestination<C, W> implements Destination {
 
   async writeChunk(write: ChunkWrite): Promise<void> {
     refuseReservedEntity(write.table);
-    return this.session((conn) => this.chunk(conn, write));
+    const role: TableRole = write.checkpoint.mode === "full_refresh" ? "shadow" : "live";
+    return this.session((conn) =>
+      this.writeRows(conn, write, role, role === "shadow" ? write.checkpoint : null, (table) => this.rowsAndCheckpoint(conn, table, write)),
+    );
   }
 
   async completeEntity(completion: EntityCompletion): Promise<{ deleted: number }> {
     refuseReservedEntity(completion.table);
-    return this.session((conn) => this.complete(conn, completion));
+    const changes = completion.changes?.length ? latestPerKey(completion.changes, completion.primaryKey) : [];
+    return this.session((conn) => this.complete(conn, completion, changes));
   }
 
-  private *chunk(conn: C, write: ChunkWrite): Step<void> {
+  async applyChanges(write: ChangeWrite): Promise<{ applied: number; skipped: number }> {
+    refuseReservedEntity(write.table);
+    const records = latestPerKey(write.records, write.primaryKey);
+    const { rows, state } = this.dialect;
+    const applied = await this.session((conn) =>
+      this.writeRows(conn, { ...write, records }, "live", null, function* (table) {
+        let applied = 0;
+        if (records.length > 0) {
+          if (!table.writer) table.writer = yield* io(rows.prepare(conn, table, table.shape!));
+          applied = yield* io(rows.write(conn, table, table.writer, records, write.syncedAt));
+        }
+        // After the rows, as a chunk's commit does (one lock order for both): a refused writer's rows roll back.
+        if (write.fence !== undefined) yield* checkFence(state, conn, write.table, write.fence);
+        return applied;
+      }),
+    );
+    return { applied, skipped: write.records.length - applied };
+  }
+
+  /**
+   * Rows into an entity's table (its shadow during a full refresh `pass`): the table made or
+   * evolved for them, then `commit` in one transaction with the rows' schema changes where the
+   * dialect allows. Redone whole when the database says it is worth it.
+   */
+  private *writeRows<T>(
+    conn: C,
+    target: { table: TableRef; primaryKey: string[]; records: DataRecord[] },
+    role: TableRole,
+    pass: EntityCheckpoint | null,
+    commit: (table: Table<W>) => Step<T>,
+  ): Step<T> {
     const { driver } = this.dialect;
-    const role: TableRole = write.checkpoint.mode === "full_refresh" ? "shadow" : "live";
     const inChunk = this.dialect.schemaChanges === "in-chunk";
-    const observed = observeTypes(write.records, this.dialect.shape.typeOf);
-    yield* this.shadows.recover(conn, write.table);
+    const observed = observeTypes(target.records, this.dialect.shape.typeOf);
+    yield* this.shadows.recover(conn, target.table);
     for (let attempt = 1; ; attempt++) {
       try {
-        const steps = () => this.chunkSteps(conn, write, role, observed, inChunk);
-        yield* inChunk ? transaction(driver, conn, steps) : steps();
-        return;
+        const steps = () => this.writeSteps(conn, target, role, pass, observed, inChunk, commit);
+        return yield* inChunk ? transaction(driver, conn, steps) : steps();
       } catch (err) {
         // Read the schema again: the rolled-back transaction took its changes along, or another
         // writer changed it under this one.
-        this.tables.forget(write.table, role);
+        this.tables.forget(target.table, role);
         if (inChunk) this.shadows.forgetPrepared();
         if (attempt >= MAX_ATTEMPTS || !driver.retryable(conn, err)) throw err;
       }
     }
   }
 
-  /** A chunk: shadow, table, schema, then rows and checkpoint in one transaction. */
-  private *chunkSteps(conn: C, write: ChunkWrite, role: TableRole, observed: Map<string, ColumnType | undefined>, inChunk: boolean): Step<void> {
-    if (role === "shadow") yield* this.shadows.prepare(conn, write.table, write.primaryKey, write.checkpoint, inChunk);
-    let table = yield* this.tables.get(conn, write.table, role, write.primaryKey);
+  /** Shadow, table, schema, then `commit` (rows and checkpoint or fence) in one transaction. */
+  private *writeSteps<T>(
+    conn: C,
+    target: { table: TableRef; primaryKey: string[]; records: DataRecord[] },
+    role: TableRole,
+    pass: EntityCheckpoint | null,
+    observed: Map<string, ColumnType | undefined>,
+    inChunk: boolean,
+    commit: (table: Table<W>) => Step<T>,
+  ): Step<T> {
+    if (pass) yield* this.shadows.prepare(conn, target.table, target.primaryKey, pass, inChunk);
+    let table = yield* this.tables.get(conn, target.table, role, target.primaryKey);
     // An empty chunk still moves the checkpoint, but says nothing to build a table from.
-    if (write.records.length > 0 && needsChange(this.dialect, table, observed)) {
+    if (target.records.length > 0 && needsChange(this.dialect, table, observed)) {
       table = yield* evolve(this.dialect, this.tables, conn, table, observed, inChunk);
     }
-    const commit = () => this.rowsAndCheckpoint(conn, table, write);
-    yield* inChunk ? commit() : transaction(this.dialect.driver, conn, commit);
+    const evolved = table;
+    return yield* inChunk ? commit(evolved) : transaction(this.dialect.driver, conn, () => commit(evolved));
   }
 
   private *rowsAndCheckpoint(conn: C, table: Table<W>, write: ChunkWrite): Step<void> {
@@ -114,17 +154,27 @@ export class DialectDestination<C, W> implements Destination {
     yield* commitChunk(state, conn, write.table, write.checkpoint, write.syncedAt, write.fence);
   }
 
-  private *complete(conn: C, c: EntityCompletion): Step<{ deleted: number }> {
+  /** `changes` (deduplicated): the pass's changes, applied under the guard after the rows it marks deleted. */
+  private *complete(conn: C, c: EntityCompletion, changes: DataRecord[]): Step<{ deleted: number }> {
     const { driver, rows, state } = this.dialect;
     if (c.checkpoint.mode === "full_refresh") {
-      const swapped = yield* this.shadows.swap(conn, c);
+      const swapped = yield* this.shadows.swap(conn, c, changes);
       if (swapped) return swapped;
     }
-    const table = yield* this.tables.get(conn, c.table, "live", c.primaryKey);
+    let table = yield* this.tables.get(conn, c.table, "live", c.primaryKey);
+    const observed = observeTypes(changes, this.dialect.shape.typeOf);
+    if (changes.length > 0 && needsChange(this.dialect, table, observed)) {
+      table = yield* evolve(this.dialect, this.tables, conn, table, observed, false);
+    }
+    const live = table;
     return yield* transaction(driver, conn, function* () {
       let deleted = 0;
-      if (c.markUnseenDeletedBefore && table.shape) {
-        deleted = yield* io(rows.markUnseenDeleted(conn, table, c.markUnseenDeletedBefore, c.deletedAt));
+      if (c.markUnseenDeletedBefore && live.shape) {
+        deleted = yield* io(rows.markUnseenDeleted(conn, live, c.markUnseenDeletedBefore, c.deletedAt));
+      }
+      if (changes.length > 0) {
+        if (!live.writer) live.writer = yield* io(rows.prepare(conn, live, live.shape!));
+        yield* io(rows.write(conn, live, live.writer, changes, c.deletedAt));
       }
       yield* commitCompletion(state, conn, c.table, c.checkpoint, c.deletedAt, c.fence);
       return { deleted };

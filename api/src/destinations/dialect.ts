@@ -181,9 +181,13 @@ export type ShadowSwap<C> =
 export interface RowWriter<C, W> {
   /** The write state for the table's shape (see mergePlan.ts), made once per shape and reused. */
   prepare(conn: C, table: Table<W>, shape: TableShape): MaybePromise<W>;
-  /** Upserts the records (deduplicated on the key); `_mako_synced_at` is `syncedAt`. */
-  write(conn: C, table: Table<W>, writer: W, records: DataRecord[], syncedAt: string): MaybePromise<void>;
-  /** Marks rows not synced since `before` (and not deleted yet) as deleted at `at`; how many. */
+  /**
+   * Upserts the records (deduplicated on the key) under the version guard (rowVersions.ts);
+   * `_mako_synced_at` is `syncedAt`. Returns the rows inserted or replaced, as the database
+   * counts them: the rows the guard refused are the rest.
+   */
+  write(conn: C, table: Table<W>, writer: W, records: DataRecord[], syncedAt: string): MaybePromise<number>;
+  /** Marks rows not synced since `before` (and not deleted yet) as deleted at `at`, their `_mako_version` kept; how many. */
   markUnseenDeleted(conn: C, table: Table, before: string, at: string): MaybePromise<number>;
 }
 

@@ -1,13 +1,15 @@
 // A full refresh writes into a shadow of the entity's table and swaps it in when the pass
 // completes, so readers of the live table see the previous complete table until then.
 
-import { DELETED_AT, SYNCED_AT, type EntityCheckpoint, type EntityCompletion, type TableRef } from "./Destination";
+import type { DataRecord } from "../connectors/base/types";
+import { DELETED_AT, SYNCED_AT, type EntityCheckpoint, type EntityCompletion, type TableRef, VERSION } from "./Destination";
 import type { Dialect, Table } from "./dialect";
+import { evolveLocked } from "./schemaChange";
 import { fillDeletionsSql, shadowBelongsToPass } from "./shadowTable";
 import { readCheckpoint, commitCompletion } from "./stateRow";
 import { type MaybePromise, type Step, io, isPromise } from "./step";
 import { type TableCache, claimName, qualified } from "./tables";
-import { OVERFLOW } from "./tableShape";
+import { OVERFLOW, observeTypes } from "./tableShape";
 import { schemaSection, transaction } from "./transactions";
 
 const passKey = (live: TableRef, pass: EntityCheckpoint) => `${live.namespace}\u0000${live.entity}\u0000${pass.passStartedAt}`;
@@ -90,19 +92,20 @@ export class ShadowPasses<C, W> {
 
   /**
    * Completes a full refresh: the live rows the pass did not see are copied into the shadow
-   * (kept, marked deleted), the shadow replaces the live table, the final checkpoint is saved.
-   * Null when the pass has no shadow (it wrote no rows); a stale shadow is dropped then.
+   * (kept, marked deleted), the changes received during the pass are applied under the version
+   * guard, the shadow replaces the live table, the final checkpoint is saved. Null when the pass
+   * has no shadow (it wrote no rows); a stale shadow is dropped then.
    */
-  *swap(conn: C, c: EntityCompletion): Step<{ deleted: number } | null> {
+  *swap(conn: C, c: EntityCompletion, changes: DataRecord[]): Step<{ deleted: number } | null> {
     try {
-      return yield* schemaSection(this.dialect.driver, conn, c.table.namespace, false, () => this.swapLocked(conn, c));
+      return yield* schemaSection(this.dialect.driver, conn, c.table.namespace, false, () => this.swapLocked(conn, c, changes));
     } finally {
       this.tables.forget(c.table, "live");
       this.tables.forget(c.table, "shadow");
     }
   }
 
-  private *swapLocked(conn: C, c: EntityCompletion): Step<{ deleted: number } | null> {
+  private *swapLocked(conn: C, c: EntityCompletion, changes: DataRecord[]): Step<{ deleted: number } | null> {
     const { driver, ddl, catalog, swap, rows, state } = this.dialect;
     if (!swap.transactional) yield* io(swap.finish(conn, c.table));
     if (!(yield* this.ofPass(conn, c.table, c.checkpoint, true))) {
@@ -114,15 +117,24 @@ export class ShadowPasses<C, W> {
       return null;
     }
     const live = yield* this.tables.load(conn, c.table, "live", c.primaryKey);
-    const shadow = yield* this.tables.load(conn, c.table, "shadow", c.primaryKey);
+    let shadow = yield* this.tables.load(conn, c.table, "shadow", c.primaryKey);
+    // The changes may bring fields the pass never saw: the shadow gains their columns first
+    // (this is the schema section; MySQL's DDL commits on its own, before the transaction below).
+    if (changes.length > 0) shadow = yield* evolveLocked(this.dialect, this.tables, conn, shadow, observeTypes(changes, this.dialect.shape.typeOf));
     const dialect = this.dialect;
+    const target = shadow;
     const body = function* (): Step<{ deleted: number }> {
-      if (live.shape) for (const sql of copyUnseenSql(dialect, live, shadow)) yield* io(driver.exec(conn, sql));
-      const deleted = c.markUnseenDeletedBefore ? yield* io(rows.markUnseenDeleted(conn, shadow, c.markUnseenDeletedBefore, c.deletedAt)) : 0;
-      if (swap.transactional) yield* io(swap.replace(conn, live, shadow));
+      if (live.shape) for (const sql of copyUnseenSql(dialect, live, target)) yield* io(driver.exec(conn, sql));
+      // Marking keeps each row's `_mako_version`: a change received during the pass with a later version still wins below.
+      const deleted = c.markUnseenDeletedBefore ? yield* io(rows.markUnseenDeleted(conn, target, c.markUnseenDeletedBefore, c.deletedAt)) : 0;
+      // The changes go into the shadow just before it becomes the live table, in this same
+      // transaction on every database (MySQL's too: only its rename follows the commit), so no
+      // reader of the live table ever sees the refreshed rows without them.
+      if (changes.length > 0) yield* io(rows.write(conn, target, yield* io(rows.prepare(conn, target, target.shape!)), changes, c.deletedAt));
+      if (swap.transactional) yield* io(swap.replace(conn, live, target));
       yield* io(catalog.forget(conn, live));
-      yield* io(catalog.move(conn, shadow, live));
-      if (!swap.transactional) yield* io(swap.mark(conn, live, shadow));
+      yield* io(catalog.move(conn, target, live));
+      if (!swap.transactional) yield* io(swap.mark(conn, live, target));
       yield* commitCompletion(state, conn, c.table, c.checkpoint, c.deletedAt, c.fence);
       return { deleted };
     };
@@ -153,6 +165,8 @@ function copyUnseenSql<C, W>(dialect: Dialect<C, W>, live: Table<W>, shadow: Tab
   const keyColumns = new Set(shadow.primaryKey.map((k) => quote(shadowCols.get(k)!.name)));
   const fill = pairs.filter(([column]) => !keyColumns.has(column));
   pairs.push([quote(SYNCED_AT), `l.${quote(SYNCED_AT)}`], [quote(DELETED_AT), `l.${quote(DELETED_AT)}`]);
+  // A live row keeps its version (NULL when the live table predates the column).
+  if (liveShape.versioned && shadowShape.versioned) pairs.push([quote(VERSION), `l.${quote(VERSION)}`]);
   if (liveShape.overflow && shadowShape.overflow) {
     pairs.push([quote(OVERFLOW), `l.${quote(OVERFLOW)}`]);
     fill.push([quote(OVERFLOW), `l.${quote(OVERFLOW)}`]);

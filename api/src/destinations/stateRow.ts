@@ -46,6 +46,11 @@ export function* commitCompletion<C>(state: StateStore<C>, conn: C, ref: TableRe
   yield* io(state.save(conn, ref, { checkpoint: JSON.stringify(checkpoint), pending: null, fence: fence ?? stored.fence }, at));
 }
 
+/** Changes written outside a pass (applyChanges): refused like a chunk when the writer's fence is behind; the checkpoint stays as it is. */
+export function* checkFence<C>(state: StateStore<C>, conn: C, ref: TableRef, fence: number): Step<void> {
+  yield* lockedRow(state, conn, ref, fence);
+}
+
 /** A writer takes the entity: from now on, commits with a lower fence are refused. */
 export function* raiseFence<C>(state: StateStore<C>, conn: C, ref: TableRef, fence: number, at: string): Step<void> {
   const stored = yield* lockedRow(state, conn, ref, fence);

@@ -4,7 +4,7 @@
 // table that no longer is. They are forgotten, so the pass reloads the entity in full; a table
 // that is there but misshapen is kept aside under a name of its own, never dropped.
 
-import { DELETED_AT, SYNCED_AT, type TableRef } from "./Destination";
+import { DELETED_AT, SYNCED_AT, type TableRef, VERSION } from "./Destination";
 import type { Dialect, Table } from "./dialect";
 import { type Step, io } from "./step";
 import { keptRef } from "./tableNames";
@@ -59,6 +59,6 @@ function* forget<C, W>(dialect: Dialect<C, W>, tables: TableCache<C, W>, conn: C
 function missingColumns(shape: TableShape, present: string[], caseInsensitive: boolean): string[] {
   const fold = (n: string) => (caseInsensitive ? n.toLowerCase() : n);
   const have = new Set(present.map(fold));
-  const expected = [...shape.columns.map((c) => c.name), SYNCED_AT, DELETED_AT, ...(shape.overflow ? [OVERFLOW] : [])];
+  const expected = [...shape.columns.map((c) => c.name), SYNCED_AT, DELETED_AT, ...(shape.overflow ? [OVERFLOW] : []), ...(shape.versioned ? [VERSION] : [])];
   return expected.filter((n) => !have.has(fold(n)));
 }

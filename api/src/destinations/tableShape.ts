@@ -4,11 +4,11 @@
 
 import type { DataRecord } from "../connectors/base/types";
 import { type ColumnType, widen } from "./columnTypes";
-import { DELETED_AT, SYNCED_AT } from "./Destination";
+import { DELETED_AT, SYNCED_AT, VERSION } from "./Destination";
 
 export const OVERFLOW = "_mako_overflow";
 /** Record fields that never become data columns. */
-export const SYSTEM_FIELDS: ReadonlySet<string> = new Set([SYNCED_AT, DELETED_AT, OVERFLOW]);
+export const SYSTEM_FIELDS: ReadonlySet<string> = new Set([SYNCED_AT, DELETED_AT, VERSION, OVERFLOW]);
 
 export interface Column {
   field: string;
@@ -21,6 +21,11 @@ export interface TableShape {
   columns: Column[];
   /** True once fields beyond `maxColumns` go to the JSON column `_mako_overflow`. */
   overflow: boolean;
+  /**
+   * True once the table has the `_mako_version` column (rowVersions.ts). Tables made before it
+   * existed gain it the next time they are written; their rows keep NULL there.
+   */
+  versioned: boolean;
 }
 
 export interface ShapeRules {
@@ -53,6 +58,8 @@ export interface ShapeChange {
   widened: Array<Column & { from: ColumnType }>;
   /** The overflow column must be created. */
   overflowOn: boolean;
+  /** The `_mako_version` column must be created (a table from before it existed). */
+  versionOn: boolean;
 }
 
 const TWO_63 = 2 ** 63;
@@ -124,7 +131,8 @@ export function planChange(
     }
   }
   const overflowOn = overflow && !shape.overflow;
-  return added.length || widened.length || overflowOn ? { added, widened, overflowOn } : null;
+  const versionOn = !shape.versioned;
+  return added.length || widened.length || overflowOn || versionOn ? { added, widened, overflowOn, versionOn } : null;
 }
 
 /** The shape after a change. */
@@ -133,6 +141,7 @@ export function applyChange(shape: TableShape, change: ShapeChange): TableShape 
   return {
     columns: shape.columns.map((c) => (wider.has(c.field) ? { ...c, type: wider.get(c.field)! } : c)).concat(change.added),
     overflow: shape.overflow || change.overflowOn,
+    versioned: shape.versioned || change.versionOn,
   };
 }
 

@@ -24,6 +24,8 @@ export interface ServerOptions {
   allowedHosts?: string[];
   /** Largest request body accepted, in bytes (1 MB by default); larger ones get 413 unread. */
   maxBodyBytes?: number;
+  /** Told of each webhook event stored: the applier (SQLite mode) or the apply queue (PostgreSQL mode). */
+  onWebhookStored?: (source: string, entity: string) => void;
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
@@ -47,7 +49,7 @@ export function createServer(mako: Mako, options: ServerOptions = {}): MakoServe
   app.use("*", requestGuard(servedHosts(options.host ?? "127.0.0.1", options.allowedHosts)));
 
   // Vendors' webhooks: signed, not token-protected, and outside /api so its checks never apply.
-  app.route("/hooks", hookRoutes(mako));
+  app.route("/hooks", hookRoutes(mako, { onStored: options.onWebhookStored }));
 
   if (options.token) {
     const token = options.token;

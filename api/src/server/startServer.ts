@@ -19,6 +19,11 @@ export interface StartServerOptions {
   uiDir?: string | false;
   /** Where notices go (the generated token, once); console.log by default. */
   log?: (line: string) => void;
+  /**
+   * Apply stored webhook events (default true): in this process in SQLite mode, through the
+   * workers' apply jobs in PostgreSQL mode.
+   */
+  applyWebhooks?: boolean;
 }
 
 export interface StartedServer {
@@ -43,19 +48,27 @@ export async function startServer(options: StartServerOptions): Promise<StartedS
       if (resolved.created) log(`API token (shown once, stored in ${options.mako.home}/api-token): ${token}`);
     }
   }
+  const applying = options.applyWebhooks === false ? undefined : await startApplying(options.mako, log);
   const server = createServer(options.mako, {
+    onWebhookStored: applying ? (source, entity) => applying.wake(source, entity) : undefined,
     token,
     uiDir: options.uiDir,
     host,
     allowedHosts: options.allowedHosts,
     maxBodyBytes: options.maxBodyBytes,
   });
-  const http: ServerType = await new Promise((resolve, reject) => {
-    const s = serve({ fetch: server.app.fetch, port: options.port ?? 3000, hostname: host }, () => resolve(s));
-    s.once("error", (err: NodeJS.ErrnoException) =>
-      reject(err.code === "EADDRINUSE" ? new Error(`port ${options.port ?? 3000} on ${host} is already in use (try --port)`) : err),
-    );
-  });
+  let http: ServerType;
+  try {
+    http = await new Promise((resolve, reject) => {
+      const s = serve({ fetch: server.app.fetch, port: options.port ?? 3000, hostname: host }, () => resolve(s));
+      s.once("error", (err: NodeJS.ErrnoException) =>
+        reject(err.code === "EADDRINUSE" ? new Error(`port ${options.port ?? 3000} on ${host} is already in use (try --port)`) : err),
+      );
+    });
+  } catch (err) {
+    await applying?.stop();
+    throw err;
+  }
   const port = (http.address() as AddressInfo).port;
   const shownHost = host === "0.0.0.0" || host === "::" ? "localhost" : host.includes(":") ? `[${host}]` : host;
   return {
@@ -63,12 +76,32 @@ export async function startServer(options: StartServerOptions): Promise<StartedS
     port,
     host,
     token,
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      await new Promise<void>((resolve) => {
         server.close();
         // SSE streams keep connections open: drop them so close() returns promptly.
         (http as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
         http.close(() => resolve());
-      }),
+      });
+      await applying?.stop();
+    },
   };
+}
+
+/**
+ * Whoever applies stored webhook events: an applier in this process (SQLite mode), or apply jobs
+ * for the workers (PostgreSQL mode; without a queue the events wait for a worker to start).
+ */
+async function startApplying(mako: Mako, log: (line: string) => void): Promise<{ wake(source: string, entity: string): void; stop(): Promise<void> } | undefined> {
+  if (mako.embedded) {
+    const { WebhookApplier } = await import("../webhooks/applier");
+    return new WebhookApplier(mako, { log }).start();
+  }
+  try {
+    const { ApplyWaker } = await import("../cluster/ApplyWaker");
+    return await ApplyWaker.open(mako, log);
+  } catch (err) {
+    log(`webhooks: events are stored but not applied by this server (${(err as Error).message}); mako worker applies them`);
+    return undefined;
+  }
 }

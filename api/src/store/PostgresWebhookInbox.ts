@@ -73,6 +73,27 @@ export class PostgresWebhookInbox implements WebhookInbox {
     await this.pool.query(`UPDATE ${this.schema}.webhook_inbox SET applied_at = $1 WHERE source = $2 AND event_id = ANY($3) AND applied_at IS NULL`, [at, source, eventIds]);
   }
 
+  async pendingEntities(): Promise<{ source: string; entity: string }[]> {
+    const { rows } = await this.pool.query<{ source: string; entity: string }>(
+      `SELECT DISTINCT source, entity FROM ${this.schema}.webhook_inbox WHERE applied_at IS NULL AND entity IS NOT NULL ORDER BY source, entity`,
+    );
+    return rows;
+  }
+
+  async receivedSince(source: string, entity: string, since: string, options: { afterSeq?: number; limit?: number } = {}): Promise<StoredInboxEvent[]> {
+    const { rows } = await this.pool.query<InboxRow>(
+      `SELECT seq, source, event_id, event_type, entity, object_id, version, deleted, record_json::text AS record_json, received_at, applied_at
+       FROM ${this.schema}.webhook_inbox WHERE source = $1 AND entity = $2 AND received_at >= $3 AND seq > $4 ORDER BY seq LIMIT $5`,
+      [source, entity, since, options.afterSeq ?? 0, options.limit ?? 1000],
+    );
+    return rows.map(inboxEventFrom);
+  }
+
+  async prune(appliedBefore: string): Promise<number> {
+    const { rowCount } = await this.pool.query(`DELETE FROM ${this.schema}.webhook_inbox WHERE applied_at IS NOT NULL AND applied_at < $1`, [appliedBefore]);
+    return rowCount ?? 0;
+  }
+
   async summary(source: string): Promise<InboxSummary> {
     const { rows } = await this.pool.query<{ last: string | null; pending: number }>(
       `SELECT (SELECT received_at FROM ${this.schema}.webhook_inbox WHERE source = $1 ORDER BY seq DESC LIMIT 1) AS last,

@@ -76,6 +76,25 @@ export class SqliteWebhookInbox implements WebhookInbox {
     })();
   }
 
+  async pendingEntities(): Promise<{ source: string; entity: string }[]> {
+    return this.db.prepare(`SELECT DISTINCT source, entity FROM mako_webhook_inbox WHERE applied_at IS NULL AND entity IS NOT NULL ORDER BY source, entity`).all() as {
+      source: string;
+      entity: string;
+    }[];
+  }
+
+  async receivedSince(source: string, entity: string, since: string, options: { afterSeq?: number; limit?: number } = {}): Promise<StoredInboxEvent[]> {
+    // received_at is ISO text in UTC from toISOString(): it orders as text.
+    const rows = this.db
+      .prepare(`SELECT * FROM mako_webhook_inbox WHERE source = ? AND entity = ? AND received_at >= ? AND seq > ? ORDER BY seq LIMIT ?`)
+      .all(source, entity, new Date(since).toISOString(), options.afterSeq ?? 0, options.limit ?? 1000) as InboxRow[];
+    return rows.map(inboxEventFrom);
+  }
+
+  async prune(appliedBefore: string): Promise<number> {
+    return this.db.prepare(`DELETE FROM mako_webhook_inbox WHERE applied_at IS NOT NULL AND applied_at < ?`).run(new Date(appliedBefore).toISOString()).changes;
+  }
+
   async summary(source: string): Promise<InboxSummary> {
     const last = this.db.prepare(`SELECT received_at FROM mako_webhook_inbox WHERE source = ? ORDER BY seq DESC LIMIT 1`).pluck().get(source) as string | undefined;
     const pending = this.db.prepare(`SELECT count(*) FROM mako_webhook_inbox WHERE source = ? AND applied_at IS NULL`).pluck().get(source) as number;

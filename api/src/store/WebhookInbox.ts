@@ -51,6 +51,15 @@ export interface WebhookInbox {
   /** Marks events applied (those already applied keep their time). */
   markApplied(source: string, eventIds: string[], at?: string): Promise<void>;
   summary(source: string): Promise<InboxSummary>;
+  /** Every (source, entity) with events waiting to be applied: what an applier starting up has to do. */
+  pendingEntities(): Promise<{ source: string; entity: string }[]>;
+  /**
+   * The entity's events received at or after `since` (ISO), applied or not, in arrival order:
+   * those a full refresh begun at `since` re-applies after its swap.
+   */
+  receivedSince(source: string, entity: string, since: string, options?: { afterSeq?: number; limit?: number }): Promise<StoredInboxEvent[]>;
+  /** Deletes events applied before `appliedBefore` (ISO); says how many. Pending events are kept whatever their age. */
+  prune(appliedBefore: string): Promise<number>;
 }
 
 /** The columns an event is stored in, shared by both stores. */

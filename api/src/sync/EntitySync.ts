@@ -6,7 +6,9 @@ import { StaleFenceError } from "../destinations/stateRow";
 import { backoffDelay, sleep } from "./backoff";
 import { PermanentSyncError, latest, prepareChunk, withLookback } from "./chunkRecords";
 import { DEFAULT_RECORD_DEPTH } from "../connectors/base/nesting";
+import { microsOf } from "../connectors/base/version";
 import type { EntityResult, SyncEvent } from "./events";
+import type { ChangeFeed } from "./ChangeFeed";
 
 /** Test seams: the conformance kit crashes the sync around commits through these. */
 export interface SyncHooks {
@@ -31,6 +33,8 @@ export interface EntitySyncContext {
   fence?: number;
   emit: (event: SyncEvent) => void;
   hooks?: SyncHooks;
+  /** Changes from outside the pulls (webhooks): applied after each commit, re-applied after a full refresh's swap. */
+  changes?: ChangeFeed;
   /** Values that must never be stored in clear: a checkpoint holding one is refused. */
   secrets?: string[];
 }
@@ -48,6 +52,8 @@ const HANDED_OVER = Symbol("handed over");
 
 interface FetchedChunk {
   batches: DataRecord[][];
+  /** Per batch: when (µs) the request that read it began, at the latest (see readClock). */
+  readAt: number[];
   state: FetchState;
   count: number;
 }
@@ -81,6 +87,7 @@ export class EntitySync {
   async run(): Promise<EntityResult> {
     let pass: EntityCheckpoint | undefined;
     let resumed = false;
+    this.ctx.changes?.writing?.(this.entity.name, true);
     try {
       if (this.ctx.fence !== undefined) await this.ctx.destination.raiseFence(this.ref, this.ctx.fence);
       ({ pass, resumed } = await this.beginPass());
@@ -95,6 +102,8 @@ export class EntitySync {
         this.log("info", `handed over after ${this.committed} records in ${this.chunks} chunks; the checkpoint is kept and the next job resumes there`);
         return this.result("continued", pass, resumed, 0);
       }
+      // Changes that arrived during the last commit and the completion.
+      await this.applyChanges();
       this.log("info", `done: ${this.committed} records in ${this.chunks} chunks, ${((Date.now() - this.started) / 1000).toFixed(1)} s`);
       return this.result("succeeded", pass, resumed, deleted);
     } catch (err) {
@@ -108,6 +117,8 @@ export class EntitySync {
       const message = cancelled ? "cancelled; the checkpoint is kept" : describe(err);
       this.log(cancelled ? "warn" : "error", message);
       return this.result(cancelled ? "cancelled" : "failed", pass, resumed, 0, message);
+    } finally {
+      this.ctx.changes?.writing?.(this.entity.name, false);
     }
   }
 
@@ -166,7 +177,7 @@ export class EntitySync {
         emptyChunks = chunk.count === 0 && chunk.state.hasMore ? emptyChunks + 1 : 0;
 
         const seq = pass.seq + 1;
-        const { records, maxCursor } = prepareChunk(chunk.batches, { ...this.keyInfo(), seq });
+        const { records, maxCursor } = prepareChunk(chunk.batches, { ...this.keyInfo(), seq, readAt: chunk.readAt });
         pass = {
           ...pass,
           runId: this.ctx.runId,
@@ -203,12 +214,14 @@ export class EntitySync {
   private async runWhole(start: EntityCheckpoint): Promise<number> {
     this.log("warn", `${this.ctx.connector.getMetadata().name} cannot resume: an interrupted sync of "${this.entity.name}" starts over`);
     let pass: EntityCheckpoint = { ...start, seq: 0, records: 0, fetchState: null, maxCursor: null };
+    const clock = readClock();
     await this.ctx.connector.fetchEntity({
       ...this.fetchOptions(pass),
       onBatch: async (batch) => {
+        const readAt = clock.batch();
         this.fetched += batch.length;
         const seq = pass.seq + 1;
-        const { records, maxCursor } = prepareChunk([batch], { ...this.keyInfo(), seq });
+        const { records, maxCursor } = prepareChunk([batch], { ...this.keyInfo(), seq, readAt: [readAt] });
         pass = {
           ...pass,
           seq,
@@ -227,6 +240,8 @@ export class EntitySync {
     const from = restartable ? state : undefined;
     for (let attempt = 0; ; attempt++) {
       const batches: DataRecord[][] = [];
+      const readAt: number[] = [];
+      const clock = readClock();
       let count = 0;
       try {
         const next = await this.ctx.connector.fetchEntityChunk({
@@ -238,6 +253,7 @@ export class EntitySync {
               throw new PermanentSyncError(`entity "${this.entity.name}": onBatch was given ${typeof records}, not an array of records`);
             }
             batches.push(records);
+            readAt.push(clock.batch());
             count += records.length;
             this.fetched += records.length;
             this.progress();
@@ -246,7 +262,7 @@ export class EntitySync {
         if (!next || typeof next !== "object" || typeof next.hasMore !== "boolean") {
           throw new PermanentSyncError(`entity "${this.entity.name}": fetchEntityChunk returned no state with a boolean hasMore`);
         }
-        return { batches, state: next, count };
+        return { batches, readAt, state: next, count };
       } catch (err) {
         this.fetched -= count;
         if (this.ctx.signal.aborted || err?.retryable === false || attempt >= this.maxRetries) throw err;
@@ -299,7 +315,32 @@ export class EntitySync {
     this.chunks++;
     this.progress();
     await this.ctx.hooks?.afterCommit?.(this.entity.name, pass.seq);
+    await this.applyChanges();
   }
+
+  /**
+   * Applies the entity's pending changes (webhooks) as its writer, one application at a time.
+   * A failure is logged and left for the next chunk: the pull goes on (it heals what a change
+   * carried anyway); a stale fence is the lost lease, and ends the entity as any commit would.
+   */
+  private applyChanges(): Promise<void> {
+    const feed = this.ctx.changes;
+    if (!feed) return Promise.resolve();
+    const apply = async () => {
+      this.ctx.leaseLost?.throwIfAborted();
+      try {
+        const applied = await feed.applyPending(this.entity, this.ctx.destination, this.ctx.fence);
+        if (applied > 0) this.log("info", `applied ${applied} webhook events received meanwhile`);
+      } catch (err) {
+        if (err instanceof StaleFenceError) throw err;
+        this.log("warn", `could not apply the pending webhook events (${describe(err)}); the next chunk tries again`);
+      }
+    };
+    this.applying = this.applying.then(apply, apply);
+    return this.applying;
+  }
+
+  private applying: Promise<void> = Promise.resolve();
 
   /** Ends the pass: the new mark takes effect, and a full refresh marks unseen rows deleted. */
   private async complete(pass: EntityCheckpoint): Promise<number> {
@@ -309,15 +350,20 @@ export class EntitySync {
         ? markFromConnector
         : latest(pass.highWaterMark, pass.maxCursor);
     this.ctx.leaseLost?.throwIfAborted();
+    const wholeRead = pass.mode === "full_refresh" || !this.entity.incremental;
+    // A full refresh's swap replaces the live table, where changes received during the pass
+    // were applied: they are applied again right after it, or they would vanish.
+    const changes = pass.mode === "full_refresh" && this.ctx.changes ? await this.ctx.changes.receivedSince(this.entity, pass.passStartedAt) : undefined;
     const { deleted } = await this.ctx.destination.completeEntity({
       table: this.ref,
       primaryKey: this.entity.primaryKey,
       checkpoint: { ...pass, runId: this.ctx.runId, seq: 0, fetchState: null, maxCursor: null, highWaterMark },
       // A pass that read the whole entity (full refresh, or an entity that cannot be read
       // incrementally) knows that rows it did not see are gone at the source.
-      markUnseenDeletedBefore: pass.mode === "full_refresh" || !this.entity.incremental ? pass.passStartedAt : undefined,
+      markUnseenDeletedBefore: wholeRead ? pass.passStartedAt : undefined,
       deletedAt: new Date().toISOString(),
       fence: this.ctx.fence,
+      ...(changes?.length ? { changes } : {}),
     });
     if (deleted > 0) this.log("info", `marked ${deleted} rows not seen in this full refresh as deleted`);
     return deleted;
@@ -376,6 +422,23 @@ export class EntitySync {
       error,
     };
   }
+}
+
+/**
+ * When the request behind each batch began, at the latest: a connector reads a page, hands it to
+ * onBatch, then requests the next, so batch 1 was read after the fetch call began and batch k
+ * after batch k-1 was handed over. A record ranks as the state at that time (a lower bound of
+ * its read). A connector that requests pages ahead gives versions itself (`withVersion`).
+ */
+function readClock(): { batch(): number } {
+  let since = microsOf(Date.now());
+  return {
+    batch() {
+      const at = since;
+      since = microsOf(Date.now());
+      return at;
+    },
+  };
 }
 
 /** Marks a promise as handled now (it is awaited later), so an early rejection is not "unhandled". */

@@ -1,6 +1,7 @@
 import type { BaseConnector } from "../connectors/base/BaseConnector";
 import type { DataSourceSettings } from "../connectors/base/types";
 import type { Destination } from "../destinations/Destination";
+import type { ChangeFeed } from "./ChangeFeed";
 import { EntitySync, type SyncHooks } from "./EntitySync";
 import { HttpError } from "../connectors/base/http/HttpError";
 import { emptyStats, type EntityResult, type RunResult, type SyncEvent } from "./events";
@@ -28,6 +29,8 @@ export interface SyncJob {
   fences?: Record<string, number>;
   onEvent?: (event: SyncEvent) => void;
   hooks?: SyncHooks;
+  /** Changes from outside the pulls (webhooks) the run applies as the entities' writer. */
+  changes?: ChangeFeed;
   /** The source's secret values: a checkpoint holding one is refused, never stored. */
   secrets?: string[];
 }
@@ -98,6 +101,7 @@ export class SyncEngine {
             fence: job.fences?.[d.name],
             emit,
             hooks: job.hooks,
+            changes: job.changes,
             secrets: job.secrets,
           },
           d,

@@ -1,6 +1,6 @@
 import { DEFAULT_RECORD_DEPTH, deeperThan, pathPastDepth } from "../connectors/base/nesting";
 import type { DataRecord, Since } from "../connectors/base/types";
-import { FieldNames, canonicalKey, withSafeNames } from "./recordFields";
+import { FieldNames, canonicalKey, stampVersion, withSafeNames } from "./recordFields";
 
 /** An error retrying cannot fix: the engine fails the entity at once. */
 export class PermanentSyncError extends Error {
@@ -11,14 +11,18 @@ export class PermanentSyncError extends Error {
  * Flattens a chunk's batches, checks every record has its primary key and nests no deeper
  * than `maxDepth`, gives fields that cannot be columns as named a safe name (recordFields.ts),
  * keeps the last record per key (sources may repeat a record inside one chunk; `1` and `"1"`
- * are one key) and finds the highest cursor value. One pass over the records; the common case
- * (no repeats, no names to change) copies nothing.
+ * are one key), stamps each record's version (`readAt[b]`: when the request of batch b began,
+ * unless the connector gave one) and finds the highest cursor value. One pass over the records;
+ * the common case (no repeats, no names to change) copies nothing.
  */
 export function prepareChunk(
   batches: DataRecord[][],
-  context: { entity: string; primaryKey: string[]; cursorField?: string; seq: number; maxDepth?: number },
+  context: { entity: string; primaryKey: string[]; cursorField?: string; seq: number; maxDepth?: number; readAt: number[] },
 ): { records: DataRecord[]; maxCursor: Since | null } {
   const records = batches.length === 1 ? batches[0] : batches.flat();
+  // Where each batch ends in the flat list, to find a record's read time.
+  let batch = 0;
+  let batchEnd = batches[0]?.length ?? 0;
   const { primaryKey, cursorField } = context;
   const single = primaryKey.length === 1 ? primaryKey[0] : undefined;
   const maxDepth = context.maxDepth ?? DEFAULT_RECORD_DEPTH;
@@ -62,6 +66,8 @@ export function prepareChunk(
       if (sameNames) sameNames = known[j++] === field;
     }
     if (!(sameNames && j === known.length) && names.check(record)) records[i] = withSafeNames(record);
+    while (i >= batchEnd) batchEnd += batches[++batch].length;
+    stampVersion(records[i], context.readAt[batch]);
     if (cursorField !== undefined) {
       const c = record[cursorField];
       if ((typeof c === "string" || typeof c === "number") && (maxCursor === null || laterThan(c, maxCursor))) maxCursor = c;

@@ -11,7 +11,8 @@ export type Refusal = { ok: false; status: 400 | 404 | 503; error: string };
 
 export type WebhookTarget = { ok: true; source: string; support: WebhookSupport } | Refusal;
 
-export type Receipt = { ok: true; status: 200; eventId: string; duplicate: boolean } | Refusal;
+/** `entity`: the entity the stored event changes (null when it changes none the connector syncs). */
+export type Receipt = { ok: true; status: 200; eventId: string; duplicate: boolean; entity: string | null } | Refusal;
 
 /** The source a delivery is for, if it takes webhooks and has its secret set. */
 export async function webhookTarget(mako: Mako, name: string): Promise<WebhookTarget> {
@@ -68,7 +69,7 @@ export async function acceptWebhook(
       deleted: change?.deleted ?? false,
       record: change?.record ?? null,
     });
-    return { ok: true, status: 200, eventId: event.id, duplicate: !stored };
+    return { ok: true, status: 200, eventId: event.id, duplicate: !stored, entity: change?.entity ?? null };
   } catch (err) {
     return storeDown(err);
   }

@@ -110,11 +110,11 @@ export class TestDatabase {
     }
   }
 
-  /** Per entity table: rows, distinct keys, and a checksum of every column but _mako_synced_at. */
+  /** Per entity table: rows, distinct keys, and a checksum of every column but _mako_synced_at and _mako_version (when each row was written and read). */
   async fingerprint(schema: string, entity: string): Promise<{ rows: number; keys: number; sum: string }> {
     const [row] = await this.query<{ rows: number; keys: number; sum: string }>(
       `SELECT count(*)::int AS rows, count(DISTINCT id)::int AS keys,
-         md5(string_agg((to_jsonb(t) - '_mako_synced_at')::text, ',' ORDER BY id)) AS sum
+         md5(string_agg((to_jsonb(t) - '_mako_synced_at' - '_mako_version')::text, ',' ORDER BY id)) AS sum
        FROM "${schema}"."${entity}" AS t`,
     );
     return row;

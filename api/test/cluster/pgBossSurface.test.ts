@@ -1,10 +1,11 @@
 // Exactly the part of pg-boss (pinned at 10.4.2) that Mako uses, through EntityQueue: an upgrade
 // that changes any of it fails here. Schema `mako_queue`, a "standard" queue created once even
 // by processes starting together, jobs sent inside our transactions (a rollback leaves none),
-// fetched one at a time oldest first, completed, failed without retry, cancelled, held back.
+// fetched one at a time oldest first, completed, failed without retry, cancelled, held back;
+// and a "short" queue for webhook apply jobs: one waiting job per singleton key, a delay.
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ENTITY_QUEUE, EntityQueue, type EntityJob, type EntityJobData } from "../../src/cluster/queue";
+import { APPLY_QUEUE, ENTITY_QUEUE, EntityQueue, type EntityJob, type EntityJobData } from "../../src/cluster/queue";
 import { TestDatabase, sleep } from "./harness";
 
 const db = new TestDatabase("pgboss");
@@ -40,10 +41,13 @@ async function inTransaction<T>(work: (client: pg.PoolClient) => Promise<T>, com
 const jobState = async (id: string) => (await db.query<{ state: string }>(`SELECT state FROM mako_queue.job WHERE id = $1`, [id]))[0]?.state;
 
 describe("pg-boss 10.4.2 as Mako uses it", () => {
-  it("installs its schema and one standard queue, even when three processes start at once", async () => {
+  it("installs its schema, a standard and a short queue, even when three processes start at once", async () => {
     const opened = await Promise.all([0, 1, 2].map(() => EntityQueue.open(pool, { maintain: false, onError: (e) => errors.push(e) })));
     queues.push(...opened);
-    expect(await db.query(`SELECT name, policy FROM mako_queue.queue`)).toEqual([{ name: ENTITY_QUEUE, policy: "standard" }]);
+    expect(await db.query(`SELECT name, policy FROM mako_queue.queue ORDER BY name`)).toEqual([
+      { name: APPLY_QUEUE, policy: "short" },
+      { name: ENTITY_QUEUE, policy: "standard" },
+    ]);
     const [version] = await db.query<{ version: number }>(`SELECT version FROM mako_queue.version`);
     expect(version.version).toBeGreaterThan(0);
   });
@@ -86,6 +90,30 @@ describe("pg-boss 10.4.2 as Mako uses it", () => {
     expect(await Promise.all(ids.map(jobState))).toEqual(["completed", "completed", "completed", "failed"]);
     const [failed] = await db.query(`SELECT output->>'message' AS message, retry_count FROM mako_queue.job WHERE id = $1`, [ids[3]]);
     expect(failed).toEqual({ message: "boom", retry_count: 0 });
+    expect(errors).toEqual([]);
+  });
+
+  it("apply jobs: one waiting per source/entity (a second send is refused until it runs), after the delay", async () => {
+    const [queue, other] = queues;
+    expect(await queue.sendApply(pool, { source: "shop", entity: "customers" }, 1)).toBe(true);
+    expect(await queue.sendApply(pool, { source: "shop", entity: "customers" }, 1)).toBe(false);
+    expect(await queue.sendApply(pool, { source: "shop", entity: "products" }, 1)).toBe(true);
+    const seen: { entity: string; at: number }[] = [];
+    const started = Date.now();
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    await other.workApply(1, async (j) => {
+      seen.push({ entity: j.data.entity, at: Date.now() - started });
+      if (seen.length === 1) await held;
+    });
+    await db.until("the first apply job running", async () => seen.length >= 1, 10_000);
+    expect(seen[0].at).toBeGreaterThan(700);
+    // While it runs, a new one may wait beside it.
+    const running = seen[0].entity;
+    expect(await queue.sendApply(pool, { source: "shop", entity: running }, 0)).toBe(true);
+    release();
+    await db.until("every apply job handled", async () => seen.length === 3, 10_000);
+    expect(seen.map((s) => s.entity).sort()).toEqual([running, "customers", "products"].sort());
     expect(errors).toEqual([]);
   });
 });

@@ -109,7 +109,7 @@ async function sync(
 }
 
 const content = (d: SqliteDestination, table = "t__users") =>
-  (d.db.prepare(`SELECT * FROM "${table}" ORDER BY id`).all() as DataRecord[]).map(({ _mako_synced_at, ...rest }) => rest);
+  (d.db.prepare(`SELECT * FROM "${table}" ORDER BY id`).all() as DataRecord[]).map(({ _mako_synced_at, _mako_version, ...rest }) => rest);
 const tableExists = (d: SqliteDestination, table = "t__users") =>
   d.db.prepare(`SELECT 1 FROM sqlite_master WHERE name = ?`).get(table) !== undefined;
 const count = (d: SqliteDestination, table = "t__users") =>

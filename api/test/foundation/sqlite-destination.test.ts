@@ -75,6 +75,7 @@ describe("SqliteDestination", () => {
       tags: "TEXT",
       _mako_synced_at: "TEXT",
       _mako_deleted_at: "TEXT",
+      _mako_version: "INTEGER",
     });
     const [ada, alan] = rows();
     expect(ada).toMatchObject({ id: 1, name: "Ada", active: 1, score: 9.5, _mako_synced_at: syncedAt, _mako_deleted_at: null });
@@ -317,7 +318,7 @@ describe("SqliteDestination", () => {
     for (let i = 0; i < 1950; i++) wide[`f${i}`] = i;
     await write([wide]);
     const cols = columns();
-    expect(Object.keys(cols)).toHaveLength(1900 + 3);
+    expect(Object.keys(cols)).toHaveLength(1900 + 4); // _mako_synced_at, _mako_deleted_at, _mako_overflow, _mako_version
     expect(cols._mako_overflow).toBe("TEXT");
     await write([{ id: 2, f0: 7, brand_new: "late field" }]);
     const [one, two] = rows();

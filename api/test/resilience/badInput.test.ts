@@ -75,7 +75,7 @@ function stored(record: FakeRecord): Record<string, unknown> {
 /** The destination's rows, without system columns, in the source's order. */
 function dataOf(rows: Record<string, unknown>[]): Record<string, unknown>[] {
   return rows
-    .map(({ _mako_synced_at, _mako_deleted_at, ...fields }) => fields)
+    .map(({ _mako_synced_at, _mako_deleted_at, _mako_version, ...fields }) => fields)
     .sort((a, b) => String(a.updated_at).localeCompare(String(b.updated_at)) || String(a.id).localeCompare(String(b.id)));
 }
 

@@ -133,7 +133,7 @@ describe("a guide-style connector against a rate-limited, failing API, SIGKILLed
         expect(new Set(rows.map((r) => r.id)).size).toBe(RECORDS);
         const byId = new Map(rows.map((r) => [r.id, r]));
         for (const record of source) {
-          const { _mako_synced_at, _mako_deleted_at, ...fields } = byId.get(record.id) ?? {};
+          const { _mako_synced_at, _mako_deleted_at, _mako_version, ...fields } = byId.get(record.id) ?? {};
           expect(_mako_deleted_at ?? null).toBeNull();
           expect(fields).toEqual(stored(record));
         }

@@ -30,7 +30,7 @@ describe.each(KINDS)("records on %s", (kind) => {
   it("a source field named _mako_deleted_at (or any _mako_* name) is data under _source_…; only markDeleted deletes", async () => {
     const namespace = ns("reserved");
     const records: DataRecord[] = [
-      { id: 1, name: "forged", _mako_deleted_at: "2024-05-01T00:00:00.000Z", _mako_synced_at: "from the source", _mako_overflow: { a: 1 }, _mako_other: 5 },
+      { id: 1, name: "forged", _mako_deleted_at: "2024-05-01T00:00:00.000Z", _mako_synced_at: "from the source", _mako_overflow: { a: 1 }, _mako_version: 7, _mako_other: 5 },
       markDeleted({ id: 2, name: "really gone" }, "2024-06-01T00:00:00.000Z"),
       { id: 3, name: "plain" },
     ];
@@ -46,6 +46,9 @@ describe.each(KINDS)("records on %s", (kind) => {
     expect(rows[0]._source__mako_synced_at).toBe("from the source");
     expect(json(rows[0]._source__mako_overflow)).toEqual({ a: 1 });
     expect(Number(rows[0]._source__mako_other)).toBe(5);
+    // `_mako_version` orders writes (the version guard): a source's own field of that name is data too.
+    expect(Number(rows[0]._source__mako_version)).toBe(7);
+    expect(rows[0]._mako_version).not.toBe(7);
     expect(rows[1].name).toBe("really gone");
     // A JSON round trip (a webhook's stored event, a replayed body) cannot forge a deletion either.
     const replayed = JSON.parse(JSON.stringify(markDeleted({ id: 3, name: "replayed" }))) as DataRecord;
@@ -112,7 +115,7 @@ describe("records on MariaDB: names, keys, packets and JSON depth", () => {
       expect([...name].length).toBeLessThanOrEqual(64);
       expect(name).not.toMatch(/[\u0000\uD800-\uDFFF]/);
     }
-    const [row] = await rowsOf(w, namespace, "items");
+    const [{ _mako_version, ...row }] = await rowsOf(w, namespace, "items");
     expect(Object.values(row).map(Number).filter((v) => v > 0).sort()).toEqual([1, 1, 2, 3, 4, 5, 6]);
     const second = await syncInto(w, namespace, new RecordsSource({ items: [{ ...record, id: 2 }] }));
     expect(second.result.status, second.entity("items").error).toBe("succeeded");

@@ -18,10 +18,11 @@ export interface Served {
   close(): Promise<void>;
 }
 
-export async function serveMako(options: { databaseUrl?: string } = {}): Promise<Served> {
+/** `applyWebhooks: false`: events are stored, never applied (by this server). */
+export async function serveMako(options: { databaseUrl?: string; applyWebhooks?: boolean; log?: (line: string) => void } = {}): Promise<Served> {
   const home = mkdtempSync(join(tmpdir(), "mako-hooks-"));
   const mako = await Mako.open({ home, databaseUrl: options.databaseUrl });
-  const server = await startServer({ mako, port: 0, uiDir: false, log: () => {} });
+  const server = await startServer({ mako, port: 0, uiDir: false, log: options.log ?? (() => {}), applyWebhooks: options.applyWebhooks });
   return {
     mako,
     server,

@@ -81,6 +81,25 @@ async function inboxContract(store: MetadataStore) {
   expect((await inbox.summary("shop")).pending).toBe(1);
   expect((await inbox.pending("other", "customers")).map((e) => e.eventId)).toEqual(["e1"]);
   expect(await inbox.summary("nobody")).toEqual({ lastReceivedAt: null, pending: 0 });
+
+  // What appliers start from: entities with pending events (e3 maps to none).
+  expect(await inbox.pendingEntities()).toEqual([
+    { source: "other", entity: "customers" },
+    { source: "shop", entity: "customers" },
+  ]);
+  // A full refresh begun before every event re-applies them all, applied or not; one begun after, none.
+  const received = await inbox.receivedSince("shop", "customers", "2000-01-01T00:00:00.000Z");
+  expect(received.map((e) => [e.eventId, e.appliedAt === null])).toEqual([
+    ["e1", false],
+    ["e2", true],
+  ]);
+  expect(await inbox.receivedSince("shop", "customers", new Date(Date.now() + 60_000).toISOString())).toEqual([]);
+  // Pruning takes applied events older than the limit only: e1 and e4 (applied 2024-05-01) of
+  // shop, never the pending e2, nor e3 (applied on arrival, today).
+  expect(await inbox.prune("2025-01-01T00:00:00.000Z")).toBe(2);
+  expect((await inbox.receivedSince("shop", "customers", "2000-01-01T00:00:00.000Z")).map((e) => e.eventId)).toEqual(["e2"]);
+  expect((await inbox.summary("shop")).pending).toBe(1);
+  expect(await inbox.prune("2025-01-01T00:00:00.000Z")).toBe(0);
 }
 
 describe("webhook inbox", () => {

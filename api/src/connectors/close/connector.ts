@@ -5,7 +5,9 @@ import { requestTarget, secret } from "../base/secret";
 import type { ConnectionTestResult, DataRecord, EntityDeclaration, FetchState, ResumableFetchOptions } from "../base/types";
 import type { WebhookSupport } from "../base/webhooks";
 import { eventPageProblem, listPageProblem, searchPageProblem, type EventPage, type ListPage, type SearchPage } from "./pages";
-import { ACTIVITY_TYPES, deletionRecord, UPDATED_ENTITIES, type Updated } from "./objects";
+import { ACTIVITY_TYPES, closeMicros, deletionRecord, UPDATED_ENTITIES, type Updated } from "./objects";
+import { isMarkedDeleted } from "../base/deletions";
+import { withVersion } from "../base/version";
 import { SEARCH_FIELDS } from "./searchFields";
 import { closeWebhooks } from "./webhooks";
 
@@ -325,7 +327,7 @@ export class CloseConnector extends BaseConnector<HttpClient, CloseConfig> {
 
 async function emit(pass: Pass, records: DataRecord[]): Promise<void> {
   if (records.length === 0) return;
-  await pass.options.onBatch(records);
+  await pass.options.onBatch(records.map(ranked));
   pass.processed += records.length;
   pass.options.onProgress({ processed: pass.processed });
 }
@@ -355,3 +357,14 @@ function permanent(message: string): Error & { retryable: false } {
 }
 
 
+
+/**
+ * An object read ranks at its own `date_updated`, as its webhook events do: both on Close's
+ * clock, and exactly the state's time (a later change has a later one). Deletions rank at their
+ * event's time (deletionRecord).
+ */
+function ranked(record: DataRecord): DataRecord {
+  if (isMarkedDeleted(record) || typeof record.date_updated !== "string") return record;
+  const micros = closeMicros(record.date_updated);
+  return Number.isFinite(micros) ? withVersion(record, micros) : record;
+}

@@ -2,6 +2,7 @@
 // webhooks both write through here, so a lead read by the search and a lead from a webhook
 // fill the same columns.
 import { markDeleted } from "../base/deletions";
+import { withVersion } from "../base/version";
 import type { DataRecord } from "../base/types";
 import { SEARCH_FIELDS } from "./searchFields";
 
@@ -58,7 +59,9 @@ export interface DeletionEvent {
 
 /** The row a deletion leaves: the object's last values, marked `_mako_deleted_at`. */
 export function deletionRecord(spec: Updated, event: DeletionEvent): DataRecord {
-  return markDeleted({ ...objectRecord(spec, event.previous_data ?? event.data ?? {}), id: event.object_id }, new Date(closeMicros(event.date_created) / 1000));
+  const at = closeMicros(event.date_created);
+  const record = markDeleted({ ...objectRecord(spec, event.previous_data ?? event.data ?? {}), id: event.object_id }, new Date(at / 1000));
+  return Number.isFinite(at) ? withVersion(record, at) : record;
 }
 
 /**

@@ -4,7 +4,8 @@ import { HttpError, connectionFailureMessage, entityFailure, type HttpClient } f
 import { requestTarget, secret } from "../base/secret";
 import type { ConnectionTestResult, DataRecord, EntityDeclaration, FetchState, ResumableFetchOptions } from "../base/types";
 import type { WebhookSupport } from "../base/webhooks";
-import { EVENT_ENTITIES, eventRecord, type StripeEvent } from "./events";
+import { EVENT_ENTITIES, eventRecord, listVersion, type StripeEvent } from "./events";
+import { withVersion } from "../base/version";
 import { splitSecrets, stripeWebhooks } from "./webhooks";
 
 export const stripeConfigSchema = z.object({
@@ -191,8 +192,10 @@ export class StripeConnector extends BaseConnector<HttpClient, StripeConfig> {
     if (phase.phase === "backfill") {
       let after = phase.after;
       for (; calls < options.maxIterations; calls++) {
-        const page = await this.list(entity, `/v1/${entity}`, { limit, starting_after: after ?? undefined, ...LIST_QUERY[entity] }, options.signal);
-        await emit(page.data);
+        const { body: page, headers } = await this.listWithHeaders(entity, `/v1/${entity}`, { limit, starting_after: after ?? undefined, ...LIST_QUERY[entity] }, options.signal);
+        // Ranked on Stripe's clock, as its events are: this machine's may be off.
+        const version = listVersion(stripeClock(headers));
+        await emit(page.data.map((record) => withVersion(record, version)));
         if (page.data.length > 0) after = String(page.data[page.data.length - 1].id);
         if (!page.has_more || page.data.length === 0) {
           // The mark is where the account stood when the backfill began: later runs replay from it.

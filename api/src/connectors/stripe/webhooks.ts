@@ -7,7 +7,7 @@
 // while a rolled secret has not expired it sends one `v1` per secret.
 import { z } from "zod";
 import { hexSignatureMatches, hmacSha256, parseJsonBody, type WebhookChange, type WebhookEvent, type WebhookSupport, type WebhookVerification } from "../base/webhooks";
-import { EVENT_ENTITIES, eventRecord, isDeletion, type StripeEvent } from "./events";
+import { EVENT_ENTITIES, eventRecord, eventVersion, isDeletion, type StripeEvent } from "./events";
 
 /** Seconds a signature's timestamp may be from this machine's clock, either way. */
 export const STRIPE_SIGNATURE_TOLERANCE_SECONDS = 300;
@@ -134,7 +134,8 @@ function verify(secrets: string[], rawBody: Uint8Array, headers: Headers, now: n
  * `data.object` of an event about an object the connector syncs, as the Events API replay
  * writes it. The version is the event's `created`: Stripe's objects carry no "updated" time,
  * and `created` is when Stripe made the change, on Stripe's clock — the order the Events API
- * lists them in. It counts seconds: two changes of one object in the same second tie.
+ * lists them in. It counts seconds (see eventVersion): two changes of one object in the same
+ * second tie, and the later write wins — the next replay writes them in Stripe's order.
  */
 function toChange(event: WebhookEvent): WebhookChange | null {
   const stripeEvent = eventSchema.parse(event.payload) as unknown as StripeEvent;
@@ -145,7 +146,7 @@ function toChange(event: WebhookEvent): WebhookChange | null {
     entity,
     objectId: object.id,
     record: eventRecord(stripeEvent),
-    version: stripeEvent.created * 1_000_000,
+    version: eventVersion(stripeEvent.created),
     deleted: isDeletion(stripeEvent),
   };
 }

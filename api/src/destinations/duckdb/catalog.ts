@@ -23,13 +23,15 @@ export async function setup(connection: DuckDBConnection): Promise<void> {
       namespace VARCHAR NOT NULL, entity VARCHAR NOT NULL, field VARCHAR NOT NULL, column_name VARCHAR NOT NULL,
       type VARCHAR NOT NULL, position INTEGER NOT NULL, PRIMARY KEY (namespace, entity, field));
     -- The fence (see stateRow.ts) came after the first release: older files get the column here.
-    ALTER TABLE _mako.state ADD COLUMN IF NOT EXISTS fence BIGINT;`);
+    ALTER TABLE _mako.state ADD COLUMN IF NOT EXISTS fence BIGINT;
+    -- So did _mako_version: a table recorded before it has none until its next write adds it.
+    ALTER TABLE _mako.tables ADD COLUMN IF NOT EXISTS versioned BOOLEAN DEFAULT false;`);
 }
 
 export const duckdbCatalog: Catalog<DuckDBConnection> = {
   async load(connection, ref) {
     const meta = (
-      await connection.runAndReadAll(`SELECT primary_key, overflow FROM _mako.tables WHERE namespace = $1 AND entity = $2`, [ref.namespace, ref.entity])
+      await connection.runAndReadAll(`SELECT primary_key, overflow, versioned FROM _mako.tables WHERE namespace = $1 AND entity = $2`, [ref.namespace, ref.entity])
     ).getRows()[0];
     if (!meta) return null;
     const cols = await connection.runAndReadAll(
@@ -37,7 +39,7 @@ export const duckdbCatalog: Catalog<DuckDBConnection> = {
       [ref.namespace, ref.entity],
     );
     const columns = cols.getRows().map(([field, name, type]) => ({ field: field as string, name: name as string, type: type as ColumnType }));
-    return { primaryKey: JSON.parse(meta[0] as string), shape: { columns, overflow: meta[1] as boolean }, generation: 0 };
+    return { primaryKey: JSON.parse(meta[0] as string), shape: { columns, overflow: meta[1] as boolean, versioned: meta[2] === true }, generation: 0 };
   },
 
   // A table's name is its entity's (a shadow's record is under its name too); DuckDB ignores case.
@@ -52,12 +54,11 @@ export const duckdbCatalog: Catalog<DuckDBConnection> = {
 
   async save(connection, table, shape) {
     const { namespace, entity } = table.ref;
-    await connection.run(`INSERT INTO _mako.tables VALUES ($1, $2, $3, $4) ON CONFLICT (namespace, entity) DO UPDATE SET overflow = EXCLUDED.overflow`, [
-      namespace,
-      entity,
-      JSON.stringify(table.primaryKey),
-      shape.overflow,
-    ]);
+    await connection.run(
+      `INSERT INTO _mako.tables (namespace, entity, primary_key, overflow, versioned) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (namespace, entity) DO UPDATE SET overflow = EXCLUDED.overflow, versioned = EXCLUDED.versioned`,
+      [namespace, entity, JSON.stringify(table.primaryKey), shape.overflow, shape.versioned],
+    );
     await connection.run(`DELETE FROM _mako.columns WHERE namespace = $1 AND entity = $2`, [namespace, entity]);
     const appender = await connection.createAppender("columns", "_mako");
     shape.columns.forEach((c, i) => {

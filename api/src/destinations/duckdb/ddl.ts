@@ -1,7 +1,7 @@
 // DuckDB's DDL, inside the chunk's (or the swap's) transaction.
 
 import type { DuckDBConnection } from "@duckdb/node-api";
-import { DELETED_AT, SYNCED_AT } from "../Destination";
+import { DELETED_AT, SYNCED_AT, VERSION } from "../Destination";
 import type { Ddl, ShadowSwap, Table } from "../dialect";
 import { qualified } from "../tables";
 import { OVERFLOW, type TableShape } from "../tableShape";
@@ -12,6 +12,7 @@ function columnDefs(primaryKey: string[], shape: TableShape): string {
   const defs = shape.columns.map((c) => `${quote(c.name)} ${SQL_TYPE[c.type]}${primaryKey.includes(c.field) ? " NOT NULL" : ""}`);
   defs.push(`${quote(SYNCED_AT)} TIMESTAMPTZ NOT NULL`, `${quote(DELETED_AT)} TIMESTAMPTZ`);
   if (shape.overflow) defs.push(`${quote(OVERFLOW)} JSON`);
+  if (shape.versioned) defs.push(`${quote(VERSION)} BIGINT`);
   const keys = primaryKey.map((k) => quote(shape.columns.find((c) => c.field === k)!.name));
   defs.push(`PRIMARY KEY (${keys.join(", ")})`);
   return defs.join(", ");
@@ -31,6 +32,7 @@ export const duckdbDdl: Ddl<DuckDBConnection> = {
     for (const c of change.added) await connection.run(`ALTER TABLE ${name} ADD COLUMN ${quote(c.name)} ${SQL_TYPE[c.type]}`);
     for (const c of change.widened) await connection.run(`ALTER TABLE ${name} ALTER COLUMN ${quote(c.name)} TYPE ${SQL_TYPE[c.type]}`);
     if (change.overflowOn) await connection.run(`ALTER TABLE ${name} ADD COLUMN ${quote(OVERFLOW)} JSON`);
+    if (change.versionOn) await connection.run(`ALTER TABLE ${name} ADD COLUMN ${quote(VERSION)} BIGINT`);
   },
 
   createLike: (connection, source, target) => create(connection, target, source.primaryKey, source.shape!),

@@ -1,9 +1,10 @@
 // DuckDB's bulk path: each chunk is appended into a temporary staging table, then merged.
 
 import type { DuckDBConnection } from "@duckdb/node-api";
-import { DELETED_AT, SYNCED_AT } from "../Destination";
+import { DELETED_AT, SYNCED_AT, VERSION } from "../Destination";
 import type { RowWriter } from "../dialect";
 import { mergePlan } from "../mergePlan";
+import { versionValue } from "../rowVersions";
 import { qualified } from "../tables";
 import { type Column, OVERFLOW, overflowOf } from "../tableShape";
 import { mergeSql } from "./merge";
@@ -14,6 +15,7 @@ export interface DuckdbWriter {
   fields: string[];
   byField: Map<string, Column>;
   overflow: boolean;
+  versioned: boolean;
   append: Append[];
   staging: string;
   merge: string;
@@ -28,11 +30,13 @@ export const duckdbRows: RowWriter<DuckDBConnection, DuckdbWriter> = {
     const defs = shape.columns.map((c) => `${quote(c.name)} ${SQL_TYPE[c.type]}`);
     defs.push(`${quote(DELETED_AT)} VARCHAR`); // _mako_synced_at is the chunk's: a parameter of the merge
     if (shape.overflow) defs.push(`${quote(OVERFLOW)} JSON`);
+    if (shape.versioned) defs.push(`${quote(VERSION)} BIGINT`);
     await connection.run(`CREATE OR REPLACE TEMP TABLE ${quote(staging)} (${defs.join(", ")})`);
     return {
       fields: shape.columns.map((c) => c.field),
       byField: new Map(shape.columns.map((c) => [c.field, c])),
       overflow: shape.overflow,
+      versioned: shape.versioned,
       append: shape.columns.map((c) => APPEND[c.type]),
       staging,
       merge: mergeSql(qualified(quote, table.name), `temp.main.${quote(staging)}`, mergePlan(table, shape)),
@@ -40,7 +44,7 @@ export const duckdbRows: RowWriter<DuckDBConnection, DuckdbWriter> = {
   },
 
   async write(connection, _table, writer, records, syncedAt) {
-    const { fields, append, byField, overflow } = writer;
+    const { fields, append, byField, overflow, versioned } = writer;
     const n = fields.length;
     const appender = await connection.createAppender(writer.staging, "main", "temp");
     try {
@@ -54,14 +58,21 @@ export const duckdbRows: RowWriter<DuckDBConnection, DuckdbWriter> = {
           if (extra === null) appender.appendNull();
           else appender.appendVarchar(extra);
         }
+        if (versioned) {
+          const version = versionValue(record[VERSION]);
+          if (version === null) appender.appendNull();
+          else appender.appendBigInt(BigInt(version));
+        }
         appender.endRow();
       }
       appender.flushSync();
     } finally {
       appender.closeSync();
     }
-    await connection.run(writer.merge, [syncedAt]);
+    // Counts inserted and updated rows; a conflict the guard refused is in neither.
+    const merged = await connection.run(writer.merge, [syncedAt]);
     await connection.run(`DELETE FROM temp.main.${quote(writer.staging)}`);
+    return Number(merged.rowsChanged);
   },
 
   async markUnseenDeleted(connection, table, before, at) {

@@ -23,6 +23,9 @@ export class MysqlDestination extends DialectDestination<mysql.PoolConnection, M
       supportBigNumbers: true,
       dateStrings: true,
       timezone: "Z",
+      // Affected rows count changed rows, not matched ones: an upsert the version guard refused
+      // counts 0 (rows.ts changedRows), as an insert counts 1 and a replacement 2.
+      flags: ["-FOUND_ROWS"],
     });
     // Row locks only, no gap locks: two connections upserting disjoint keys do not block each other.
     pool.pool.on("connection", (c) => c.query("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"));

@@ -43,6 +43,11 @@ export async function setup(pool: mysql.Pool): Promise<ServerLimits> {
     "SELECT 1 FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = '_mako_state' AND column_name = 'fence'",
   );
   if (fence.length === 0) await pool.query("ALTER TABLE _mako_state ADD COLUMN fence BIGINT NULL");
+  // So did `_mako_version`: a table recorded before it has none until its next write adds it.
+  const [versioned] = await pool.query<mysql.RowDataPacket[]>(
+    "SELECT 1 FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = '_mako_tables' AND column_name = 'versioned'",
+  );
+  if (versioned.length === 0) await pool.query("ALTER TABLE _mako_tables ADD COLUMN versioned BOOLEAN NOT NULL DEFAULT FALSE");
   const packet = Number(db.packet);
   return { maxStatementBytes: Math.max(64 << 10, Math.min(packet / 2, 32 << 20)), maxPacketBytes: packet, jsonDepth: jsonDepthOf(String(db.version)) };
 }
@@ -64,7 +69,7 @@ async function widenFieldColumn(pool: mysql.Pool): Promise<void> {
 export const mysqlCatalog: Catalog<Conn> = {
   async load(conn, ref) {
     const [meta] = await conn.query<mysql.RowDataPacket[]>(
-      "SELECT table_name, primary_key, overflow, generation FROM _mako_tables WHERE namespace = ? AND entity = ?",
+      "SELECT table_name, primary_key, overflow, versioned, generation FROM _mako_tables WHERE namespace = ? AND entity = ?",
       [ref.namespace, ref.entity],
     );
     if (!meta[0]) return null;
@@ -75,7 +80,7 @@ export const mysqlCatalog: Catalog<Conn> = {
     return {
       name: { schema: null, name: meta[0].table_name },
       primaryKey: JSON.parse(meta[0].primary_key),
-      shape: { columns: cols as Column[], overflow: meta[0].overflow === 1 },
+      shape: { columns: cols as Column[], overflow: meta[0].overflow === 1, versioned: meta[0].versioned === 1 },
       generation: meta[0].generation,
     };
   },
@@ -92,9 +97,9 @@ export const mysqlCatalog: Catalog<Conn> = {
   async save(conn, table, shape) {
     const { ref } = table;
     await conn.query(
-      `INSERT INTO _mako_tables (namespace, entity, table_name, primary_key, overflow, generation) VALUES (?, ?, ?, ?, ?, 1)
-       ON DUPLICATE KEY UPDATE overflow = VALUES(overflow), generation = generation + 1`,
-      [ref.namespace, ref.entity, table.name.name, JSON.stringify(table.primaryKey), shape.overflow],
+      `INSERT INTO _mako_tables (namespace, entity, table_name, primary_key, overflow, versioned, generation) VALUES (?, ?, ?, ?, ?, ?, 1)
+       ON DUPLICATE KEY UPDATE overflow = VALUES(overflow), versioned = VALUES(versioned), generation = generation + 1`,
+      [ref.namespace, ref.entity, table.name.name, JSON.stringify(table.primaryKey), shape.overflow, shape.versioned],
     );
     const rows = shape.columns.map((c, i) => [ref.namespace, ref.entity, c.field, c.name, c.type, i]);
     await conn.query(

@@ -3,7 +3,7 @@
 // Metadata is written after the DDL; a crash between them is repaired next time (below).
 
 import type mysql from "mysql2/promise";
-import { DELETED_AT, SYNCED_AT } from "../Destination";
+import { DELETED_AT, SYNCED_AT, VERSION } from "../Destination";
 import type { Ddl } from "../dialect";
 import { type Column, OVERFLOW, type TableShape } from "../tableShape";
 import { tableExists } from "./introspect";
@@ -18,6 +18,7 @@ function columnDefs(primaryKey: string[], shape: TableShape): string {
   const defs = shape.columns.map((c) => `${quote(c.name)} ${columnType(c, primaryKey.includes(c.field))}`);
   defs.push(`${quote(SYNCED_AT)} DATETIME(6) NOT NULL`, `${quote(DELETED_AT)} DATETIME(6) NULL`);
   if (shape.overflow) defs.push(`${quote(OVERFLOW)} JSON`);
+  if (shape.versioned) defs.push(`${quote(VERSION)} BIGINT NULL`);
   const keys = primaryKey.map((k) => quote(shape.columns.find((c) => c.field === k)!.name));
   defs.push(`PRIMARY KEY (${keys.join(", ")})`);
   return defs.join(", ");
@@ -61,6 +62,7 @@ export const mysqlDdl: Ddl<Conn> = {
     const isKey = (c: Column) => table.primaryKey.includes(c.field);
     const adds = change.added.map((c) => `ADD COLUMN ${quote(c.name)} ${SQL_TYPE[c.type]}`);
     if (change.overflowOn) adds.push(`ADD COLUMN ${quote(OVERFLOW)} JSON`);
+    if (change.versionOn) adds.push(`ADD COLUMN ${quote(VERSION)} BIGINT NULL`);
     const modifies = change.widened.map((c) => `MODIFY COLUMN ${quote(c.name)} ${columnType(c, isKey(c))}`);
     await alterEach(conn, table.name.name, adds, modifies);
   },

@@ -3,9 +3,10 @@
 // row larger than the packet) fails the chunk with one line naming the record and the limit.
 
 import mysql from "mysql2/promise";
-import { DELETED_AT, SYNCED_AT } from "../Destination";
+import { DELETED_AT, SYNCED_AT, VERSION } from "../Destination";
 import type { RowWriter, Table } from "../dialect";
 import { mergePlan } from "../mergePlan";
+import { versionValue } from "../rowVersions";
 import { type Column, overflowOf } from "../tableShape";
 import type { ServerLimits } from "./catalog";
 import { upsertSql } from "./merge";
@@ -24,6 +25,7 @@ export interface MysqlWriter {
   fields: string[];
   byField: Map<string, Column>;
   overflow: boolean;
+  versioned: boolean;
   convert: Converter[];
   /** Positions (in `fields`) of key columns that are VARCHAR(255). */
   textKeys: number[];
@@ -46,6 +48,7 @@ export function mysqlRows(limits: ServerLimits): RowWriter<Conn, MysqlWriter> {
         fields,
         byField: new Map(shape.columns.map((c) => [c.field, c])),
         overflow: shape.overflow,
+        versioned: shape.versioned,
         convert: shape.columns.map((c) => convert[c.type]),
         textKeys: shape.columns.flatMap((c, i) => (isTextKey(c) ? [i] : [])),
         ...upsertSql(table.name.name, mergePlan(table, shape)),
@@ -53,16 +56,18 @@ export function mysqlRows(limits: ServerLimits): RowWriter<Conn, MysqlWriter> {
     },
 
     async write(conn, _table, writer, records, syncedAt) {
-      const { fields, convert, byField, overflow, textKeys } = writer;
+      const { fields, convert, byField, overflow, versioned, textKeys } = writer;
       const n = fields.length;
       const synced = toDatetime(syncedAt);
       const statementBytes = writer.head.length + writer.tail.length;
       let values: unknown[] = [];
       let rows = 0;
       let bytes = 0;
+      let changed = 0;
       const flush = async () => {
         const sql = writer.head + new Array(rows).fill(writer.tuple).join(",") + writer.tail;
-        await conn.query(sql, values);
+        const [result] = await conn.query<mysql.ResultSetHeader>(sql, values);
+        changed += changedRows(result, rows);
         values = [];
         rows = 0;
         bytes = 0;
@@ -82,6 +87,7 @@ export function mysqlRows(limits: ServerLimits): RowWriter<Conn, MysqlWriter> {
           if (extra) rowBytes += extra.length * BYTES_PER_UNIT;
           values.push(extra);
         }
+        if (versioned) values.push(versionValue(record[VERSION]));
         if (rowBytes + statementBytes > limits.maxStatementBytes) checkRowSize(writer, record, values.slice(start), limits.maxPacketBytes);
         if (rows > 0 && bytes + rowBytes > limits.maxStatementBytes) {
           // This row would make the statement too large: send the rows before it first.
@@ -94,6 +100,7 @@ export function mysqlRows(limits: ServerLimits): RowWriter<Conn, MysqlWriter> {
         if (rows >= ROWS_PER_STATEMENT || bytes >= limits.maxStatementBytes) await flush();
       }
       if (rows > 0) await flush();
+      return changed;
     },
 
     async markUnseenDeleted(conn, table, before, at) {
@@ -104,6 +111,20 @@ export function mysqlRows(limits: ServerLimits): RowWriter<Conn, MysqlWriter> {
       return result.affectedRows;
     },
   };
+}
+
+/**
+ * Rows an ON DUPLICATE KEY UPDATE inserted or replaced. Without CLIENT_FOUND_ROWS (see
+ * MysqlDestination) MySQL counts 1 per insert and 2 per changed row, 0 for a row left as it was:
+ * the guard refused it, or it was identical already (an equal version re-applied in the same
+ * second), which is counted as skipped too. A multi-row statement's info line says how many of
+ * its rows met a stored one ("Duplicates: D").
+ */
+function changedRows(result: mysql.ResultSetHeader, rows: number): number {
+  const duplicates = Number(/Duplicates:\s*(\d+)/.exec(result.info ?? "")?.[1] ?? NaN);
+  if (Number.isNaN(duplicates)) return Math.min(rows, result.affectedRows); // one row: no info line
+  const inserted = rows - duplicates;
+  return inserted + Math.max(0, (result.affectedRows - inserted) / 2);
 }
 
 /** A text key longer than its VARCHAR(255) column: MySQL would say only "Data too long for column". */

@@ -41,6 +41,9 @@ export async function setup(pool: pg.Pool): Promise<void> {
     // would wait for (and hold up) every chunk being committed by other processes.
     const fence = await client.query(`SELECT 1 FROM pg_attribute WHERE attrelid = '_mako.state'::regclass AND attname = 'fence' AND NOT attisdropped`);
     if (fence.rowCount === 0) await client.query(`ALTER TABLE _mako.state ADD COLUMN fence bigint`);
+    // So did `_mako_version`: a table recorded before it has none until its next write adds it.
+    const versioned = await client.query(`SELECT 1 FROM pg_attribute WHERE attrelid = '_mako.tables'::regclass AND attname = 'versioned' AND NOT attisdropped`);
+    if (versioned.rowCount === 0) await client.query(`ALTER TABLE _mako.tables ADD COLUMN versioned boolean NOT NULL DEFAULT false`);
     await client.query("COMMIT");
   } catch (err) {
     await client.query("ROLLBACK").catch(() => {});
@@ -52,8 +55,8 @@ export async function setup(pool: pg.Pool): Promise<void> {
 
 export const postgresCatalog: Catalog<pg.PoolClient> = {
   async load(client, ref) {
-    const meta = await client.query<{ table_name: string | null; primary_key: string; overflow: boolean; generation: number }>(
-      `SELECT table_name, primary_key, overflow, generation FROM _mako.tables WHERE namespace = $1 AND entity = $2`,
+    const meta = await client.query<{ table_name: string | null; primary_key: string; overflow: boolean; versioned: boolean; generation: number }>(
+      `SELECT table_name, primary_key, overflow, versioned, generation FROM _mako.tables WHERE namespace = $1 AND entity = $2`,
       [ref.namespace, ref.entity],
     );
     if (!meta.rows[0]) return null;
@@ -61,8 +64,8 @@ export const postgresCatalog: Catalog<pg.PoolClient> = {
       `SELECT field, column_name AS name, type FROM _mako.columns WHERE namespace = $1 AND entity = $2 ORDER BY position`,
       [ref.namespace, ref.entity],
     );
-    const { table_name, primary_key, overflow, generation } = meta.rows[0];
-    return { name: nameOf(ref, table_name), primaryKey: JSON.parse(primary_key), shape: { columns: cols.rows, overflow }, generation };
+    const { table_name, primary_key, overflow, versioned, generation } = meta.rows[0];
+    return { name: nameOf(ref, table_name), primaryKey: JSON.parse(primary_key), shape: { columns: cols.rows, overflow, versioned }, generation };
   },
 
   async ownerOf(client, name) {
@@ -77,9 +80,10 @@ export const postgresCatalog: Catalog<pg.PoolClient> = {
   async save(client, table, shape) {
     const { ref } = table;
     await client.query(
-      `INSERT INTO _mako.tables (namespace, entity, primary_key, overflow, generation, table_name) VALUES ($1, $2, $3, $4, 1, $5)
-       ON CONFLICT (namespace, entity) DO UPDATE SET overflow = EXCLUDED.overflow, generation = _mako.tables.generation + 1, table_name = EXCLUDED.table_name`,
-      [ref.namespace, ref.entity, JSON.stringify(table.primaryKey), shape.overflow, table.name.name],
+      `INSERT INTO _mako.tables (namespace, entity, primary_key, overflow, generation, table_name, versioned) VALUES ($1, $2, $3, $4, 1, $5, $6)
+       ON CONFLICT (namespace, entity) DO UPDATE SET overflow = EXCLUDED.overflow, generation = _mako.tables.generation + 1, table_name = EXCLUDED.table_name,
+         versioned = EXCLUDED.versioned`,
+      [ref.namespace, ref.entity, JSON.stringify(table.primaryKey), shape.overflow, table.name.name, shape.versioned],
     );
     // One statement for every column: a 1,700-field record must not cost 1,700 round trips.
     await client.query(

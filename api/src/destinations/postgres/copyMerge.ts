@@ -2,7 +2,9 @@ import type pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import type { DataRecord } from "../../connectors/base/types";
 import type { ColumnType } from "../columnTypes";
-import { DELETED_AT } from "../Destination";
+import { DELETED_AT, VERSION } from "../Destination";
+import { versionValue } from "../rowVersions";
+import { STORED } from "./merge";
 import { quote } from "./naming";
 import type { PgWriter } from "./writer";
 import { CONVERT, overflowText, toJson } from "./types";
@@ -23,12 +25,14 @@ export const COPY_TEXT: Record<ColumnType, (v: unknown) => string> = {
 
 /**
  * COPY the chunk into a temporary staging table (emptied at commit), then merge it with one
- * INSERT … SELECT … ON CONFLICT DO UPDATE.
+ * INSERT … SELECT … ON CONFLICT DO UPDATE. Returns the rows inserted or replaced.
  */
-export async function copyMerge(client: pg.PoolClient, writer: PgWriter, records: DataRecord[], syncedAt: string): Promise<void> {
-  const { fields, byField, copyText, overflow } = writer;
+export async function copyMerge(client: pg.PoolClient, writer: PgWriter, records: DataRecord[], syncedAt: string): Promise<number> {
+  const { fields, byField, copyText, overflow, versioned } = writer;
   const n = fields.length;
   const synced = `\t${syncedAt}\t`;
+  // Checked before the COPY starts: a throw midway would leave the COPY open on the connection.
+  if (versioned) for (const record of records) versionValue(record[VERSION]);
   const staging = quote(`_mako_stage_${writer.id}`);
   await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${staging} (LIKE ${writer.table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS`);
   const stream = client.query(copyFrom(`COPY ${staging} (${writer.list}) FROM STDIN`));
@@ -45,6 +49,10 @@ export async function copyMerge(client: pg.PoolClient, writer: PgWriter, records
     const deleted = record[DELETED_AT];
     line += synced + (deleted == null ? "\\N" : copyEscape(deleted instanceof Date ? deleted.toISOString() : String(deleted)));
     if (overflow) line += "\t" + nullable(overflowText(record, byField));
+    if (versioned) {
+      const version = versionValue(record[VERSION]);
+      line += version === null ? "\t\\N" : "\t" + version;
+    }
     batch += line + "\n";
     if ((r & 1023) === 1023) {
       // A failing COPY never drains: wait for whichever comes first.
@@ -54,5 +62,7 @@ export async function copyMerge(client: pg.PoolClient, writer: PgWriter, records
   }
   stream.end(batch);
   await done;
-  await client.query(`INSERT INTO ${writer.table} (${writer.list}) SELECT ${writer.list} FROM ${staging} ${writer.onConflict}`);
+  const merged = await client.query(`INSERT INTO ${writer.table} AS ${STORED} (${writer.list}) SELECT ${writer.list} FROM ${staging} ${writer.onConflict}`);
+  // Counts inserted and updated rows; a conflict the guard refused is in neither.
+  return merged.rowCount ?? 0;
 }

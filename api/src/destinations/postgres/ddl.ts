@@ -1,7 +1,7 @@
 // PostgreSQL's DDL: transactional, run in a schema section under the data source's advisory lock.
 
 import type pg from "pg";
-import { DELETED_AT, SYNCED_AT } from "../Destination";
+import { DELETED_AT, SYNCED_AT, VERSION } from "../Destination";
 import type { Ddl, ShadowSwap } from "../dialect";
 import { qualified } from "../tables";
 import { OVERFLOW, type TableShape } from "../tableShape";
@@ -13,6 +13,7 @@ function columnDefs(primaryKey: string[], shape: TableShape): string {
   const defs = shape.columns.map((c) => `${quote(c.name)} ${SQL_TYPE[c.type]}${primaryKey.includes(c.field) ? " NOT NULL" : ""}`);
   defs.push(`${quote(SYNCED_AT)} timestamptz NOT NULL`, `${quote(DELETED_AT)} timestamptz`);
   if (shape.overflow) defs.push(`${quote(OVERFLOW)} jsonb`);
+  if (shape.versioned) defs.push(`${quote(VERSION)} bigint`);
   const keys = primaryKey.map((k) => quote(shape.columns.find((c) => c.field === k)!.name));
   defs.push(`PRIMARY KEY (${keys.join(", ")})`);
   return defs.join(", ");
@@ -30,6 +31,7 @@ export const postgresDdl: Ddl<pg.PoolClient> = {
       ...change.widened.map((c) => `ALTER COLUMN ${quote(c.name)} TYPE ${SQL_TYPE[c.type]} USING ${widenUsing(quote(c.name), c.from, c.type)}`),
     ];
     if (change.overflowOn) actions.push(`ADD COLUMN ${quote(OVERFLOW)} jsonb`);
+    if (change.versionOn) actions.push(`ADD COLUMN ${quote(VERSION)} bigint`);
     if (actions.length > 0) await client.query(`ALTER TABLE ${qualified(quote, table.name)} ${actions.join(", ")}`);
   },
 

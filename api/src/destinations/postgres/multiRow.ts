@@ -1,12 +1,15 @@
 import type pg from "pg";
 import type { DataRecord } from "../../connectors/base/types";
-import { DELETED_AT } from "../Destination";
+import { DELETED_AT, VERSION } from "../Destination";
+import { versionValue } from "../rowVersions";
+import { STORED } from "./merge";
 import { nextId, type PgWriter } from "./writer";
 import { overflowText } from "./types";
 
-/** Upserts `rowsPerStatement` rows per INSERT … VALUES … ON CONFLICT DO UPDATE. */
-export async function multiRowUpsert(client: pg.PoolClient, writer: PgWriter, records: DataRecord[], syncedAt: string): Promise<void> {
-  const { fields, convert, width, byField, overflow } = writer;
+/** Upserts `rowsPerStatement` rows per INSERT … VALUES … ON CONFLICT DO UPDATE; the rows inserted or replaced. */
+export async function multiRowUpsert(client: pg.PoolClient, writer: PgWriter, records: DataRecord[], syncedAt: string): Promise<number> {
+  const { fields, convert, width, byField, overflow, versioned } = writer;
+  let changed = 0;
   const n = fields.length;
   for (let start = 0; start < records.length; start += writer.rowsPerStatement) {
     const end = Math.min(records.length, start + writer.rowsPerStatement);
@@ -19,13 +22,16 @@ export async function multiRowUpsert(client: pg.PoolClient, writer: PgWriter, re
       values[p++] = syncedAt;
       values[p++] = record[DELETED_AT] ?? null;
       if (overflow) values[p++] = overflowText(record, byField);
+      if (versioned) values[p++] = versionValue(record[VERSION]);
     }
     const statement = statementFor(writer, rows);
     // Full-size statements are prepared once per connection; a chunk's remainder is not worth it.
-    await client.query(
+    const result = await client.query(
       rows === writer.rowsPerStatement ? { name: statement.name, text: statement.text, values } : { text: statement.text, values },
     );
+    changed += result.rowCount ?? 0;
   }
+  return changed;
 }
 
 function statementFor(writer: PgWriter, rows: number): { name: string; text: string } {
@@ -37,7 +43,7 @@ function statementFor(writer: PgWriter, rows: number): { name: string; text: str
     for (let j = 0; j < writer.width; j++) params[j] = `$${p++}`;
     tuples[r] = `(${params.join(",")})`;
   }
-  statement = { name: `mako_upsert_${nextId()}`, text: `INSERT INTO ${writer.table} (${writer.list}) VALUES ${tuples.join(",")} ${writer.onConflict}` };
+  statement = { name: `mako_upsert_${nextId()}`, text: `INSERT INTO ${writer.table} AS ${STORED} (${writer.list}) VALUES ${tuples.join(",")} ${writer.onConflict}` };
   writer.statements.set(rows, statement);
   return statement;
 }

@@ -26,6 +26,8 @@ export interface PgWriter {
   fields: string[];
   byField: Map<string, Column>;
   overflow: boolean;
+  /** The table has `_mako_version`: its value ends each row. */
+  versioned: boolean;
   convert: Converter[];
   copyText: Array<(v: unknown) => string>;
   width: number;
@@ -50,6 +52,7 @@ export function makeWriter(table: Table, shape: TableShape): PgWriter {
     fields: shape.columns.map((c) => c.field),
     byField: new Map(shape.columns.map((c) => [c.field, c])),
     overflow: shape.overflow,
+    versioned: shape.versioned,
     convert: shape.columns.map((c) => CONVERT[c.type]),
     copyText: shape.columns.map((c) => COPY_TEXT[c.type]),
     width,

@@ -18,7 +18,7 @@ export function setup(db: DB): void {
       fence INTEGER, PRIMARY KEY (namespace, entity));
     CREATE TABLE IF NOT EXISTS _mako_tables (
       table_name TEXT PRIMARY KEY, namespace TEXT NOT NULL, entity TEXT NOT NULL,
-      primary_key TEXT NOT NULL, overflow INTEGER NOT NULL DEFAULT 0);
+      primary_key TEXT NOT NULL, overflow INTEGER NOT NULL DEFAULT 0, versioned INTEGER NOT NULL DEFAULT 0);
     CREATE TABLE IF NOT EXISTS _mako_columns (
       table_name TEXT NOT NULL, field TEXT NOT NULL, column_name TEXT NOT NULL, type TEXT NOT NULL,
       position INTEGER NOT NULL, PRIMARY KEY (table_name, field));
@@ -26,13 +26,16 @@ export function setup(db: DB): void {
   // The fence (see stateRow.ts) came after the first release: older files get the column here.
   const stateColumns = db.prepare(`SELECT name FROM pragma_table_info('_mako_state')`).pluck().all() as string[];
   if (!stateColumns.includes("fence")) db.exec(`ALTER TABLE _mako_state ADD COLUMN fence INTEGER`);
+  // So did `_mako_version`: a table recorded before it has none until its next write adds it.
+  const tableColumns = db.prepare(`SELECT name FROM pragma_table_info('_mako_tables')`).pluck().all() as string[];
+  if (!tableColumns.includes("versioned")) db.exec(`ALTER TABLE _mako_tables ADD COLUMN versioned INTEGER NOT NULL DEFAULT 0`);
 }
 
 export const sqliteCatalog: Catalog<DB> = {
   load(db, ref) {
     const meta = db
-      .prepare(`SELECT table_name, primary_key, overflow FROM _mako_tables WHERE namespace = ? AND entity = ? ORDER BY rowid LIMIT 1`)
-      .get(ref.namespace, ref.entity) as { table_name: string; primary_key: string; overflow: number } | undefined;
+      .prepare(`SELECT table_name, primary_key, overflow, versioned FROM _mako_tables WHERE namespace = ? AND entity = ? ORDER BY rowid LIMIT 1`)
+      .get(ref.namespace, ref.entity) as { table_name: string; primary_key: string; overflow: number; versioned: number } | undefined;
     if (!meta) return null;
     const columns = db
       .prepare(`SELECT field, column_name AS name, type FROM _mako_columns WHERE table_name = ? ORDER BY position`)
@@ -40,7 +43,7 @@ export const sqliteCatalog: Catalog<DB> = {
     return {
       name: { schema: null, name: meta.table_name },
       primaryKey: JSON.parse(meta.primary_key),
-      shape: { columns, overflow: meta.overflow === 1 },
+      shape: { columns, overflow: meta.overflow === 1, versioned: meta.versioned === 1 },
       generation: 0,
     };
   },
@@ -55,9 +58,9 @@ export const sqliteCatalog: Catalog<DB> = {
 
   save(db, table, shape) {
     db.prepare(
-      `INSERT INTO _mako_tables (table_name, namespace, entity, primary_key, overflow) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (table_name) DO UPDATE SET overflow = excluded.overflow`,
-    ).run(table.name.name, table.ref.namespace, table.ref.entity, JSON.stringify(table.primaryKey), shape.overflow ? 1 : 0);
+      `INSERT INTO _mako_tables (table_name, namespace, entity, primary_key, overflow, versioned) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (table_name) DO UPDATE SET overflow = excluded.overflow, versioned = excluded.versioned`,
+    ).run(table.name.name, table.ref.namespace, table.ref.entity, JSON.stringify(table.primaryKey), shape.overflow ? 1 : 0, shape.versioned ? 1 : 0);
     const save = db.prepare(
       `INSERT INTO _mako_columns (table_name, field, column_name, type, position) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (table_name, field) DO UPDATE SET type = excluded.type`,

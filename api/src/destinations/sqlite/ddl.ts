@@ -1,7 +1,7 @@
 // SQLite's DDL, all of it inside the chunk's (or the swap's) transaction.
 
 import type Database from "better-sqlite3";
-import { DELETED_AT, SYNCED_AT } from "../Destination";
+import { DELETED_AT, SYNCED_AT, VERSION } from "../Destination";
 import type { Ddl, ShadowSwap, Table } from "../dialect";
 import { OVERFLOW, type TableShape } from "../tableShape";
 import { quote, tableName } from "./naming";
@@ -17,6 +17,7 @@ function columnDefs(primaryKey: string[], shape: TableShape): string {
   });
   defs.push(`${quote(SYNCED_AT)} TEXT NOT NULL`, `${quote(DELETED_AT)} TEXT`);
   if (shape.overflow) defs.push(`${quote(OVERFLOW)} TEXT`);
+  if (shape.versioned) defs.push(`${quote(VERSION)} INTEGER`);
   const keyColumns = primaryKey.map((k) => quote(shape.columns.find((c) => c.field === k)!.name));
   defs.push(`PRIMARY KEY (${keyColumns.join(", ")})`);
   return defs.join(", ");
@@ -42,6 +43,10 @@ function rebuild(db: DB, table: Table, after: TableShape): void {
     targets.push(OVERFLOW);
     sources.push(quote(OVERFLOW));
   }
+  if (before.versioned) {
+    targets.push(VERSION);
+    sources.push(quote(VERSION));
+  }
   db.exec(`INSERT INTO ${quote(tmp)} (${targets.map(quote).join(", ")}) SELECT ${sources.join(", ")} FROM ${quote(name)}`);
   db.exec(`DROP TABLE ${quote(name)}`);
   db.exec(`ALTER TABLE ${quote(tmp)} RENAME TO ${quote(name)}`);
@@ -57,6 +62,7 @@ export const sqliteDdl: Ddl<DB> = {
     const name = quote(table.name.name);
     for (const c of change.added) db.exec(`ALTER TABLE ${name} ADD COLUMN ${quote(c.name)} ${SQL_TYPE[c.type]}`);
     if (change.overflowOn) db.exec(`ALTER TABLE ${name} ADD COLUMN ${quote(OVERFLOW)} TEXT`);
+    if (change.versionOn) db.exec(`ALTER TABLE ${name} ADD COLUMN ${quote(VERSION)} INTEGER`);
   },
 
   createLike(db, source, target) {

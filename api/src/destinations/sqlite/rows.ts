@@ -2,9 +2,10 @@
 
 import type Database from "better-sqlite3";
 import type { DataRecord } from "../../connectors/base/types";
-import { DELETED_AT, SYNCED_AT } from "../Destination";
+import { DELETED_AT, SYNCED_AT, VERSION } from "../Destination";
 import type { RowWriter } from "../dialect";
 import { mergePlan } from "../mergePlan";
+import { versionValue } from "../rowVersions";
 import { type Column, overflowOf } from "../tableShape";
 import { upsertSql } from "./merge";
 import { quote } from "./naming";
@@ -19,6 +20,7 @@ export interface SqliteWriter {
   columns: Column[];
   byField: Map<string, Column>;
   overflow: boolean;
+  versioned: boolean;
   convert: Array<(value: unknown) => unknown>;
 }
 
@@ -36,32 +38,38 @@ export const sqliteRows: RowWriter<DB, SqliteWriter> = {
       columns: shape.columns,
       byField: new Map(shape.columns.map((c) => [c.field, c])),
       overflow: shape.overflow,
+      versioned: shape.versioned,
       convert: shape.columns.map((c) => CONVERT[c.type]),
     };
   },
 
   write(_db, _table, writer, records, syncedAt) {
-    const { columns, overflow, convert, byField } = writer;
+    const { columns, overflow, versioned, convert, byField } = writer;
     const n = columns.length;
-    const width = n + (overflow ? 3 : 2);
+    const width = n + 2 + (overflow ? 1 : 0) + (versioned ? 1 : 0);
     const block = writer.rowsPerBlock;
     const blockValues: unknown[] = new Array(width * block);
     const rowValues: unknown[] = new Array(width);
     let i = 0;
+    // Rows inserted or replaced: an upsert the guard refused changes nothing, and counts nothing.
+    let changed = 0;
     const fill = (values: unknown[], at: number, record: DataRecord) => {
       for (let j = 0; j < n; j++) values[at + j] = convert[j](record[columns[j].field]);
-      values[at + n] = syncedAt;
-      values[at + n + 1] = (record[DELETED_AT] as string | undefined) ?? null;
-      if (overflow) values[at + n + 2] = overflowOf(record, byField);
+      let p = at + n;
+      values[p++] = syncedAt;
+      values[p++] = (record[DELETED_AT] as string | undefined) ?? null;
+      if (overflow) values[p++] = overflowOf(record, byField);
+      if (versioned) values[p] = versionValue(record[VERSION]);
     };
     for (; i + block <= records.length; i += block) {
       for (let r = 0; r < block; r++) fill(blockValues, r * width, records[i + r]);
-      writer.upsertBlock.run(blockValues);
+      changed += writer.upsertBlock.run(blockValues).changes;
     }
     for (; i < records.length; i++) {
       fill(rowValues, 0, records[i]);
-      writer.upsert.run(rowValues);
+      changed += writer.upsert.run(rowValues).changes;
     }
+    return changed;
   },
 
   markUnseenDeleted(db, table, before, at) {

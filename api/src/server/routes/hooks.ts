@@ -11,7 +11,7 @@ export const WEBHOOK_BODY_LIMIT = 1024 * 1024;
  * cannot send Mako's token, and the signature over the body is the authentication. The raw
  * body is read (capped) and verified before it is parsed; 200 only once the event is stored.
  */
-export function hookRoutes(mako: Mako): Hono {
+export function hookRoutes(mako: Mako, options: { onStored?: (source: string, entity: string) => void } = {}): Hono {
   const app = new Hono();
 
   app.post("/:source", async (c) => {
@@ -28,6 +28,8 @@ export function hookRoutes(mako: Mako): Hono {
     if (!raw) return tooLarge();
     const receipt = await acceptWebhook(mako.store.inbox, target, raw, c.req.raw.headers);
     if (!receipt.ok) return refuse(receipt);
+    // Stored: whoever applies events is told (after the commit; it never delays the answer).
+    if (!receipt.duplicate && receipt.entity !== null) options.onStored?.(target.source, receipt.entity);
     return c.json({ received: receipt.eventId, duplicate: receipt.duplicate });
   });
 
