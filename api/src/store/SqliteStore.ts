@@ -221,6 +221,9 @@ export class SqliteStore implements MetadataStore {
   }
 
   async updateRun(id: string, patch: { entities: EntityResult[]; addStats: RequestStats }): Promise<{ cancelRequested: boolean }> {
+    // IMMEDIATE: it reads before it writes, and a deferred transaction whose read snapshot another
+    // process's commit made stale fails its first write at once ("database is locked"), without
+    // waiting out the busy timeout.
     return this.db.transaction(() => {
       const run = this.db.prepare(`SELECT status, cancel_requested, stats_json FROM mako_runs WHERE id = ?`).get(id) as
         | { status: string; cancel_requested: number; stats_json: string }
@@ -229,7 +232,7 @@ export class SqliteStore implements MetadataStore {
       this.saveEntities(id, patch.entities);
       this.db.prepare(`UPDATE mako_runs SET stats_json = ? WHERE id = ?`).run(JSON.stringify(addedStats(run.stats_json, patch.addStats)), id);
       return { cancelRequested: run.cancel_requested === 1 || run.status !== "running" };
-    })();
+    }).immediate();
   }
 
   async requestCancel(id: string): Promise<boolean> {
