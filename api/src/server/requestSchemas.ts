@@ -70,7 +70,7 @@ const MAX_BODY_DEPTH = 2 * MAX_CONFIG_DEPTH;
  * is a 400, an empty one is `{}`. (Its size is capped before it is read: see createServer.)
  */
 export async function jsonBody(req: { text(): Promise<string> }): Promise<unknown> {
-  const text = await req.text();
+  const text = await req.text(); // within the body cap createServer sets before any route reads it
   if (!text.trim()) return {};
   let body: unknown;
   try {

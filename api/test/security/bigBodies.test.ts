@@ -69,12 +69,27 @@ describe("request bodies are bounded", () => {
       clearInterval(sampler);
     }
     console.log(`[big bodies] server RSS ${before.toFixed(0)} MB before, ${peak.toFixed(0)} MB at peak; statuses ${statuses.join(", ")}`);
-    // Every upload is refused; the chunked ones once past the limit, the others at once.
-    expect(statuses.filter((s) => s === 413).length).toBeGreaterThanOrEqual(6);
+    // Every upload is refused: the chunked ones once past the limit, the others at once. The
+    // server answers 413 and closes; a client still writing may see the close before the answer
+    // (more so on a busy machine), hence "reset" too. That the answer is a 413 is shown below.
+    expect(statuses.filter((s) => s === 413).length).toBeGreaterThanOrEqual(1);
     expect(statuses.every((s) => s === 413 || s === "reset")).toBe(true);
     expect(peak).toBeLessThan(300);
     // Nothing was added, and the server still answers.
     const list = await fetch(new URL("/api/sources", server.url));
     expect(await list.json()).toEqual([]);
+  });
+
+  it("a POST that declares 450 MB is answered 413 from its headers alone, before any of the body is sent", async () => {
+    const url = new URL("/api/sources", server.url);
+    const status = await new Promise<number | "reset">((resolve) => {
+      const req = request({ host: url.hostname, port: url.port, method: "POST", path: url.pathname, headers: { "content-type": "application/json", "content-length": String(450 * MB) } }, (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      });
+      req.on("error", () => resolve("reset"));
+      req.flushHeaders();
+    });
+    expect(status).toBe(413);
   });
 });
