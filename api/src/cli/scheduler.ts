@@ -18,7 +18,6 @@ export async function startScheduler(mako: Mako, options: { cluster?: Cluster; l
     return { stop: () => scheduler.stop() };
   }
   const [{ Cluster }, { QueueLauncher }] = await Promise.all([import("../cluster/Cluster"), import("../cluster/QueueLauncher")]);
-  // Two connections: pg-boss starts with queries in parallel, and waits forever on a pool of one.
   const cluster = options.cluster ?? (await Cluster.open(mako, { connections: 2, maintain: false, onError: (err) => log(`queue: ${err.message}`) }));
   const scheduler = new Scheduler(mako.store.schedules, new QueueLauncher(cluster, log), { tickMs: tickMsFromEnv(), log }).start();
   return {

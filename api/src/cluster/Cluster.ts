@@ -71,7 +71,8 @@ export class Cluster {
     // Bad timings are said before anything is opened.
     leaseSeconds();
     sliceSeconds();
-    const pool = new pg.Pool({ connectionString: databaseUrl, max: options.connections, application_name: "mako-cluster" });
+    // At least two: opening the queue holds one for its setup lock while pg-boss uses another.
+    const pool = new pg.Pool({ connectionString: databaseUrl, max: Math.max(2, options.connections), application_name: "mako-cluster" });
     pool.on("error", () => {}); // an idle client's dropped connection surfaces on the next query
     // A checked-out client has no listener of the pool's: a server that drops it (a restart) would
     // end the process with an unhandled "error" event. The query in flight fails with it anyway.
