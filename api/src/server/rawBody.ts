@@ -1,3 +1,5 @@
+import { readUpTo } from "../connectors/base/http/cappedRead";
+
 /**
  * A request's body as raw bytes, read up to `limit`: null as soon as it is known to be larger
  * (from Content-Length before anything is read, else once the bytes read pass the limit), so a
@@ -6,20 +8,7 @@
 export async function readRawBody(request: Request, limit: number): Promise<Uint8Array | null> {
   if (declaredOver(request, limit)) return null;
   if (!request.body) return new Uint8Array(0);
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      reader.releaseLock();
-      return null;
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks);
+  return readUpTo(request.body, limit, "release");
 }
 
 /** Whether the request's Content-Length already says it is over `limit`. */

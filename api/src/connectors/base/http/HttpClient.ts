@@ -1,4 +1,5 @@
 import type { ConnectorObserver, LogLevel, RequestMetric, WaitReason } from "../types";
+import { readUpTo } from "./cappedRead";
 import { abortableDelay } from "./abortableDelay";
 import { formatDuration } from "./formatDuration";
 import { HttpError, type HttpErrorKind } from "./HttpError";
@@ -61,20 +62,8 @@ async function readCapped(res: Response, limit: number): Promise<string | typeof
     return TOO_LARGE;
   }
   if (!res.body) return "";
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => {});
-      return TOO_LARGE;
-    }
-    chunks.push(value);
-  }
-  return new TextDecoder().decode(Buffer.concat(chunks));
+  const bytes = await readUpTo(res.body, limit, "cancel");
+  return bytes === null ? TOO_LARGE : new TextDecoder().decode(bytes);
 }
 
 function waitReasonOf(err: HttpError, sourceWide: boolean): WaitReason {
